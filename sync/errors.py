@@ -1,0 +1,36 @@
+"""Errors the sync raises at its edges. Every one carries a message that names the file, line, column or
+key at fault and says what to do; the CLI prints it on one line and exits 2, never with a traceback.
+
+- :class:`SyncError` — base of everything below.
+  - :class:`UsageError` — a bad command line or a missing/unreadable input (folder, file, setting).
+  - :class:`SettingsError` — one or more app settings are missing or invalid (all listed at once).
+  - :class:`DirectoryUnavailable` — the directory (local tenant file, Graph) cannot be reached at all.
+  - :class:`SourceError` — a roster source (blob container, Clever API) failed in a way that is not a
+    finding about the data (authentication refused, service down after retries).
+
+``sync.profile.ProfileError`` (a ``ValueError``) is reported the same way by the CLI.
+"""
+
+from __future__ import annotations
+
+
+class SyncError(Exception):
+    """Base class; ``str(err)`` is the one-line message shown to the admin."""
+
+
+class UsageError(SyncError):
+    pass
+
+
+class SettingsError(SyncError):
+    def __init__(self, problems: list[tuple[str, str]]) -> None:
+        self.problems = problems
+        super().__init__("invalid settings: " + "; ".join(f"{key}: {msg}" for key, msg in problems))
+
+
+class DirectoryUnavailable(SyncError):
+    pass
+
+
+class SourceError(SyncError):
+    pass
