@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
-from sync.directory.model import OpKind, Operation
+from sync.directory.model import Operation, OpKind
 from sync.findings import Finding
 
 #: The counts every plan and run reports (issue: ``"changes"`` object of the CLI's JSON).
