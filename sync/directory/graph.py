@@ -1,0 +1,269 @@
+"""Microsoft Entra ID through Microsoft Graph: the :class:`~sync.directory.model.Directory` the sync
+really targets.
+
+The write quota (3,000 writes per 150 s per app per tenant) is the physical limit of every sync, so this
+adapter spends it carefully:
+
+- **fewest writes**: a class is created with its owner and first members in one request; members are
+  added 20 per request; creates whose anchor is already known are not sent at all;
+- **fullest batches**: :meth:`GraphDirectory.apply` takes :attr:`max_batch` operations at once and the
+  dispatcher (:mod:`~sync.directory.graph_batch`) packs their requests into ``$batch`` requests of 20,
+  several in flight;
+- **no wasted retries**: a token bucket (:mod:`~sync.directory.graph_pacing`) paces writes to the quota,
+  corrected by the throttle headers; a throttled item is re-sent alone after its own ``Retry-After``;
+  msgraph-sdk's retry middleware is left out so nothing retries behind the adapter's back.
+
+Reads go through delta queries into a local cache (:mod:`~sync.directory.graph_cache`), so a nightly run
+with no changes reads a handful of pages.
+
+The SDK's work runs on an event loop in a background thread owned by the directory; ``snapshot()`` and
+``apply()`` are ordinary blocking calls, safe to make from several threads at once (they share the
+pacing, so parallel chunks of a plan together stay within the quota). Call :meth:`GraphDirectory.close`
+(or use ``with``) when done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import threading
+import time
+from collections.abc import Coroutine, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import Any, TypeVar
+
+import httpx
+
+from sync.directory.graph_batch import BatchDispatcher, RetryPolicy
+from sync.directory.graph_cache import RESOURCES, GraphCache, Resource
+from sync.directory.graph_http import GRAPH_ROOT, GraphHttp, TokenProvider, build_client
+from sync.directory.graph_ops import AnchorIndex, OperationWriter
+from sync.directory.graph_pacing import Pacer, Quota
+from sync.directory.graph_read import DeltaExpired, GraphReader
+from sync.directory.graph_snapshot import build_snapshot
+from sync.directory.graph_stats import Counters, GraphStats
+from sync.directory.model import DirectorySnapshot, Operation, OperationResult, OpKind
+from sync.errors import DirectoryUnavailable, UsageError
+
+T = TypeVar("T")
+
+GRAPH_SCOPE = "https://graph.microsoft.com/.default"
+#: Operations one ``apply()`` takes: enough for ten full ``$batch`` requests of multi-request operations.
+DEFAULT_MAX_BATCH = 400
+#: Creates whose target anchor does not exist yet; every other anchor an operation names must resolve.
+_CREATES = frozenset({OpKind.CREATE_SCHOOL, OpKind.CREATE_USER, OpKind.CREATE_CLASS, OpKind.CREATE_GROUP})
+_REMOVALS = frozenset(
+    {
+        OpKind.DELETE_USER,
+        OpKind.DELETE_CLASS,
+        OpKind.REMOVE_CLASS_OWNERS,
+        OpKind.REMOVE_CLASS_MEMBERS,
+        OpKind.REMOVE_SCHOOL_USERS,
+        OpKind.REMOVE_SCHOOL_CLASSES,
+        OpKind.REMOVE_GROUP_MEMBERS,
+    }
+)
+_UNREACHABLE = frozenset({"Timeout", "TransportError"})
+#: Throttled / unavailable answers: up to 8 attempts, waiting ``Retry-After`` or 0.5 s doubling.
+TRANSIENT_RETRY = RetryPolicy()
+#: Fresh objects that do not answer yet: 0.25 s doubling to 8 s, about 30 s in all.
+REPLICATION_RETRY = RetryPolicy(attempts=7, backoff_s=0.25, max_backoff_s=8.0)
+
+
+def static_token(token: str | None) -> TokenProvider:
+    """A provider that always gives ``token`` (the local server accepts any, or none)."""
+
+    async def provide() -> str | None:
+        return token
+
+    return provide
+
+
+def azure_token(credential: Any = None) -> TokenProvider:
+    """Tokens from ``DefaultAzureCredential`` (managed identity in Azure, developer login locally; the
+    tenant comes from ``AZURE_TENANT_ID`` or the credential), refreshed five minutes before expiry."""
+    cached: dict[str, Any] = {"token": None, "expires": 0.0, "credential": credential}
+
+    async def provide() -> str | None:
+        if cached["token"] is None or cached["expires"] - 300 < time.time():
+            if cached["credential"] is None:
+                from azure.identity.aio import DefaultAzureCredential
+
+                cached["credential"] = DefaultAzureCredential()
+            try:
+                access = await cached["credential"].get_token(GRAPH_SCOPE)
+            except Exception as err:  # azure-identity raises several types; all mean "cannot sign in"
+                raise DirectoryUnavailable(
+                    f"could not get a Microsoft Graph token ({type(err).__name__}); sign in with `az login` "
+                    "locally, or give the Function App a managed identity with the Graph permissions"
+                ) from err
+            cached["token"], cached["expires"] = access.token, float(access.expires_on)
+        return str(cached["token"])
+
+    return provide
+
+
+class GraphDirectory:
+    """A :class:`~sync.directory.model.Directory` on Microsoft Graph (or the local Graph server)."""
+
+    def __init__(
+        self,
+        base_url: str,
+        *,
+        cache_dir: Path,
+        token: TokenProvider,
+        quota_scale: float = 1.0,
+        low_priority: bool = False,
+        max_batch: int = DEFAULT_MAX_BATCH,
+        concurrency: int = 6,
+        timeout_s: float = 60.0,
+        retry: RetryPolicy = TRANSIENT_RETRY,
+        replication: RetryPolicy = REPLICATION_RETRY,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        if quota_scale <= 0:
+            raise UsageError(f"quota_scale must be positive, not {quota_scale}")
+        self.max_batch = max_batch
+        self.base_url = base_url.rstrip("/")
+        self._counters = Counters()
+        self._pacer = Pacer(Quota(scale=quota_scale))
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="graph-directory", daemon=True)
+        self._thread.start()
+        self._http = GraphHttp(
+            build_client(self.base_url, transport=transport, timeout_s=timeout_s),
+            token,
+            self._counters,
+            low_priority=low_priority,
+        )
+        self._dispatcher = BatchDispatcher(
+            self._http, self._pacer, self._counters, concurrency=concurrency, retry=retry
+        )
+        self._reader = GraphReader(self._http, self._pacer, self._counters, retry=retry)
+        self._anchors = AnchorIndex()
+        self._writer = OperationWriter(self._dispatcher, self._reader, self._anchors, replication=replication)
+        key = hashlib.sha256(self.base_url.encode()).hexdigest()[:16]
+        self._cache = GraphCache(Path(cache_dir) / f"graph-{key}.sqlite")
+        self._refresh_lock: asyncio.Lock | None = None
+        self._loaded = False
+        self._closed = False
+
+    # -- plumbing --------------------------------------------------------------------------------------
+
+    def _run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        if self._closed:
+            coroutine.close()
+            raise DirectoryUnavailable("the Graph directory was closed; open a new one")
+        return asyncio.run_coroutine_threadsafe(coroutine, self._loop).result()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._run(self._aclose())
+        self._closed = True
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=10)
+        self._loop.close()
+        self._cache.close()
+
+    async def _aclose(self) -> None:
+        await self._dispatcher.aclose()
+        await self._http.aclose()
+
+    def __enter__(self) -> GraphDirectory:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def stats(self) -> GraphStats:
+        return self._counters.freeze()
+
+    # -- Directory -------------------------------------------------------------------------------------
+
+    def snapshot(self) -> DirectorySnapshot:
+        self._counters.enter("snapshot")
+        try:
+            return self._run(self._refresh())
+        finally:
+            self._counters.leave("snapshot")
+
+    def apply(self, operations: Sequence[Operation]) -> list[OperationResult]:
+        if len(operations) > self.max_batch:
+            raise ValueError(f"apply() takes at most {self.max_batch} operations, got {len(operations)}")
+        self._counters.enter("apply")
+        try:
+            return self._run(self._apply(list(operations)))
+        finally:
+            self._counters.leave("apply")
+
+    async def _refresh(self) -> DirectorySnapshot:
+        if self._refresh_lock is None:
+            self._refresh_lock = asyncio.Lock()
+        async with self._refresh_lock:
+            await asyncio.gather(*(self._refresh_resource(resource) for resource in RESOURCES))
+            skus = await self._reader.list_all("/subscribedSkus?$select=skuId,skuPartNumber")
+            view = build_snapshot(self._cache, (str(item["skuId"]) for item in skus if item.get("skuId")))
+            self._anchors.replace(view.anchors)
+            self._loaded = True
+            return view.snapshot
+
+    async def _refresh_resource(self, resource: Resource) -> None:
+        link = self._cache.delta_link(resource)
+        try:
+            delta = await self._reader.delta(link or resource.url)
+        except DeltaExpired:
+            self._cache.forget_delta(resource)
+            link = None
+            delta = await self._reader.delta(resource.url)
+        self._cache.apply_round(resource, delta.items, delta.delta_link, full=link is None)
+
+    def _unresolved(self, operation: Operation) -> bool:
+        if operation.kind in _REMOVALS:
+            return False
+        names = [*operation.refs, *operation.owners]
+        if operation.kind not in _CREATES and operation.kind is not OpKind.LINK_USER:
+            names.append(operation.target)
+        return any(self._anchors.get(name) is None for name in names)
+
+    async def _apply(self, operations: list[Operation]) -> list[OperationResult]:
+        if not self._loaded or any(self._unresolved(operation) for operation in operations):
+            await self._refresh()  # objects made since the last snapshot (another process, a resumed run)
+        results = list(await asyncio.gather(*(self._writer.run(operation) for operation in operations)))
+        if results and all(not result.ok and result.code in _UNREACHABLE for result in results):
+            raise DirectoryUnavailable(
+                f"Microsoft Graph at {self.base_url} did not answer ({results[0].code}); the run can be "
+                "resumed once it is reachable"
+            )
+        return results
+
+
+def open_graph_directory(
+    spec: str, *, cache_dir: Path, quota_scale: float = 1.0, low_priority: bool = False
+) -> GraphDirectory:
+    """``graph`` (Microsoft Graph, ``DefaultAzureCredential``) or ``graph:http://127.0.0.1:PORT/v1.0``
+    (the local Graph server, no real authentication)."""
+    if spec == "graph":
+        return GraphDirectory(
+            GRAPH_ROOT,
+            cache_dir=cache_dir,
+            token=azure_token(),
+            quota_scale=quota_scale,
+            low_priority=low_priority,
+        )
+    prefix, _, url = spec.partition(":")
+    if prefix != "graph" or not url.startswith(("http://", "https://")):
+        raise UsageError(
+            f"directory {spec!r} is not a Graph spec: use 'graph' for Microsoft Graph or "
+            "'graph:http://127.0.0.1:PORT/v1.0' for the local Graph server"
+        )
+    return GraphDirectory(
+        url,
+        cache_dir=cache_dir,
+        token=static_token("local"),
+        quota_scale=quota_scale,
+        low_priority=low_priority,
+    )

@@ -1,0 +1,431 @@
+"""Each :class:`~sync.directory.model.OpKind` as Graph requests, with the idempotence contract.
+
+An operation becomes one or more requests (a class: create with owner and first members, then the
+education properties; owners and school links: one request per link; members: one request per 20). The
+requests of one operation go to the dispatcher together, so they share batches with other operations.
+
+Idempotence (``sync/directory/model.py``): a create whose anchor is already known returns the known id
+without writing; "already exists" on a create looks the object up by its natural key (UPN, mailNickname,
+externalId) and returns its id; "already exist" on a link is success; ``404`` on a remove or delete is
+success. ``404`` / ``400 … do not exist`` elsewhere is taken for replication delay on a fresh object and
+retried with backoff. Every other error becomes ``OperationResult(ok=False, code=<Graph code>)``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, Protocol
+
+from sync.directory.graph_batch import RetryPolicy
+from sync.directory.graph_http import TRANSIENT_STATUSES, SubRequest, SubResponse
+from sync.directory.graph_pacing import retry_after_seconds
+from sync.directory.graph_read import GraphReader
+from sync.directory.model import MAX_BATCH, Operation, OperationResult, OpKind
+
+GRAPH_ROOT = "https://graph.microsoft.com/v1.0"
+#: Properties of a class that ``POST /groups`` takes; the rest go to ``PATCH /education/classes/{id}``.
+GROUP_CREATE_PROPERTIES = ("displayName", "mailNickname", "description")
+
+
+class Sender(Protocol):
+    """What the writer needs of the dispatcher."""
+
+    async def call(self, request: SubRequest) -> SubResponse:
+        """Send; retry transient answers; the final answer."""
+        ...
+
+    async def call_once(self, request: SubRequest) -> SubResponse:
+        """Send once; a transient answer is returned as it is."""
+        ...
+
+
+class AnchorIndex:
+    """anchor → directory id, from the snapshot and from what creates returned. A snapshot replaces the
+    map but keeps what creates taught it (a fresh object may not be in the delta answers yet)."""
+
+    def __init__(self) -> None:
+        self._ids: dict[str, str] = {}
+        self._learned: dict[str, str] = {}
+
+    def replace(self, ids: Mapping[str, str]) -> None:
+        self._ids = {**self._learned, **ids}
+
+    def learn(self, anchor: str, directory_id: str) -> None:
+        self._ids[anchor] = directory_id
+        self._learned[anchor] = directory_id
+
+    def forget(self, anchor: str) -> None:
+        self._ids.pop(anchor, None)
+        self._learned.pop(anchor, None)
+
+    def get(self, anchor: str) -> str | None:
+        return self._ids.get(anchor)
+
+
+def _error_text(answer: SubResponse) -> str:
+    return answer.message.lower()
+
+
+def already_exists(answer: SubResponse) -> bool:
+    return answer.status in (400, 409) and "already exist" in _error_text(answer)
+
+
+def not_there(answer: SubResponse) -> bool:
+    """``404``, or ``400 … do not exist``: a missing object (or one not replicated yet)."""
+    return answer.status == 404 or (answer.status == 400 and "not exist" in _error_text(answer))
+
+
+def error_code(answer: SubResponse) -> str:
+    """The Graph code; licence errors sent as ``Request_BadRequest`` are recognised by their message."""
+    text = _error_text(answer)
+    if "usage location" in text:
+        return "InvalidUserUsageLocation"
+    if "valid company license" in text:
+        return "InvalidLicense"
+    return answer.code
+
+
+def failed(answer: SubResponse) -> OperationResult:
+    return OperationResult(ok=False, code=error_code(answer), message=answer.message)
+
+
+def missing_anchor(anchor: str) -> OperationResult:
+    kind = anchor.partition("_")[0]
+    return OperationResult(
+        ok=False,
+        code="AnchorNotFound",
+        message=f"no {kind} object with this record's anchor is in the directory; it may not be created yet",
+    )
+
+
+class OperationWriter:
+    """Runs operations through ``call`` (the batch dispatcher); one coroutine per operation."""
+
+    def __init__(
+        self, sender: Sender, reader: GraphReader, anchors: AnchorIndex, *, replication: RetryPolicy
+    ) -> None:
+        self._sender = sender
+        self._reader = reader
+        self._anchors = anchors
+        self._replication = replication
+
+    # -- helpers ---------------------------------------------------------------------------------------
+
+    async def _write(
+        self, request: SubRequest, *, absent_ok: bool = False, present_ok: bool = False
+    ) -> SubResponse:
+        """Send one write; retry "not there" as replication delay unless ``absent_ok``."""
+        answer = await self._sender.call(request)
+        for attempt in range(self._replication.attempts):
+            if absent_ok and not_there(answer):
+                return SubResponse(204)
+            if present_ok and already_exists(answer):
+                return SubResponse(204)
+            if not not_there(answer):
+                return answer
+            await asyncio.sleep(self._replication.backoff(attempt))
+            answer = await self._sender.call(request)
+        return answer
+
+    async def _all(self, requests: Sequence[SubRequest], **flags: bool) -> OperationResult:
+        answers = await asyncio.gather(*(self._write(request, **flags) for request in requests))
+        for answer in answers:
+            if not answer.ok:
+                return failed(answer)
+        return OperationResult(ok=True)
+
+    def _ids(self, anchors: Sequence[str]) -> tuple[list[str], str | None]:
+        """Resolved ids and the first anchor that did not resolve."""
+        ids: list[str] = []
+        for anchor in anchors:
+            directory_id = self._anchors.get(anchor)
+            if directory_id is None:
+                return ids, anchor
+            ids.append(directory_id)
+        return ids, None
+
+    async def _create(
+        self, op: Operation, request: SubRequest, lookup: Callable[[], Awaitable[str | None]]
+    ) -> tuple[OperationResult, bool]:
+        """POST ``request``; on "already exists" look the object up. ``(result, created_now)``."""
+        answer = await self._write(request)
+        if answer.ok and answer.body.get("id"):
+            directory_id = str(answer.body["id"])
+            self._anchors.learn(op.target, directory_id)
+            return OperationResult(ok=True, directory_id=directory_id), True
+        if already_exists(answer):
+            found = await lookup()
+            if found:
+                self._anchors.learn(op.target, found)
+                return OperationResult(ok=True, directory_id=found), False
+        return failed(answer), False
+
+    # -- operations ------------------------------------------------------------------------------------
+
+    async def run(self, op: Operation) -> OperationResult:
+        handler = getattr(self, f"_{op.kind.value}")
+        result: OperationResult = await handler(op)
+        return result
+
+    async def _create_school(self, op: Operation) -> OperationResult:
+        known = self._anchors.get(op.target)
+        if known:
+            return OperationResult(ok=True, directory_id=known)
+        external_id = str(op.fields.get("externalId", op.target.partition("_")[2]))
+        # Schools have no unique key Graph enforces: look before (re)creating, so a retried create whose
+        # first attempt did land cannot make a second school.
+        for _ in range(self._replication.attempts):
+            found = await self._reader.find_id("/education/schools", "externalId", external_id)
+            if found:
+                self._anchors.learn(op.target, found)
+                return OperationResult(ok=True, directory_id=found)
+            body = {**op.fields, "externalSource": "sis"}
+            answer = await self._call_once(SubRequest("POST", "/education/schools", body))
+            if answer.ok and answer.body.get("id"):
+                directory_id = str(answer.body["id"])
+                self._anchors.learn(op.target, directory_id)
+                return OperationResult(ok=True, directory_id=directory_id)
+            if answer.status not in TRANSIENT_STATUSES:
+                return failed(answer)
+        return failed(answer)
+
+    async def _call_once(self, request: SubRequest) -> SubResponse:
+        """A write whose retry must not be blind (schools): one transient answer ends the attempt."""
+        answer = await self._sender.call_once(request)
+        if answer.status in TRANSIENT_STATUSES:
+            await asyncio.sleep(retry_after_seconds(answer.headers, self._replication.backoff(0)))
+        return answer
+
+    async def _update_school(self, op: Operation) -> OperationResult:
+        return await self._patch(op.target, "/education/schools/{}", op.fields)
+
+    async def _patch(self, anchor: str, path: str, fields: Mapping[str, Any]) -> OperationResult:
+        directory_id = self._anchors.get(anchor)
+        if directory_id is None:
+            return missing_anchor(anchor)
+        if not fields:
+            return OperationResult(ok=True)
+        answer = await self._write(SubRequest("PATCH", path.format(directory_id), dict(fields)))
+        return OperationResult(ok=True) if answer.ok else failed(answer)
+
+    async def _create_user(self, op: Operation) -> OperationResult:
+        known = self._anchors.get(op.target)
+        if known:
+            return OperationResult(ok=True, directory_id=known)
+        upn = str(op.fields.get("userPrincipalName", ""))
+        body = {**op.fields, "externalSource": "sis"}
+        result, _ = await self._create(
+            op,
+            SubRequest("POST", "/education/users", body),
+            lambda: self._reader.find_id("/users", "userPrincipalName", upn),
+        )
+        return result
+
+    async def _link_user(self, op: Operation) -> OperationResult:
+        directory_id = str(op.fields["id"])
+        facet = {key: value for key, value in op.fields.items() if key != "id"}
+        answer = await self._write(SubRequest("PATCH", f"/education/users/{directory_id}", facet))
+        if not answer.ok:
+            return failed(answer)
+        self._anchors.learn(op.target, directory_id)
+        return OperationResult(ok=True, directory_id=directory_id)
+
+    async def _update_user(self, op: Operation) -> OperationResult:
+        return await self._patch(op.target, "/education/users/{}", op.fields)
+
+    async def _enable_user(self, op: Operation) -> OperationResult:
+        return await self._patch(op.target, "/users/{}", {"accountEnabled": True})
+
+    async def _disable_user(self, op: Operation) -> OperationResult:
+        return await self._patch(op.target, "/users/{}", {"accountEnabled": False})
+
+    async def _delete_user(self, op: Operation) -> OperationResult:
+        return await self._delete(op.target, "/users/{}")
+
+    async def _delete(self, anchor: str, path: str) -> OperationResult:
+        directory_id = self._anchors.get(anchor)
+        if directory_id is None:
+            return OperationResult(ok=True)  # absent is fine
+        answer = await self._write(SubRequest("DELETE", path.format(directory_id)), absent_ok=True)
+        if not answer.ok:
+            return failed(answer)
+        self._anchors.forget(anchor)
+        return OperationResult(ok=True)
+
+    async def _create_class(self, op: Operation) -> OperationResult:
+        owner_ids, missing = self._ids(op.owners)
+        if missing is not None:
+            return missing_anchor(missing)
+        member_ids, missing = self._ids(op.refs)
+        if missing is not None:
+            return missing_anchor(missing)
+        class_id = self._anchors.get(op.target)
+        if class_id is None:
+            room = max(0, MAX_BATCH - len(owner_ids))
+            first, rest = member_ids[:room], member_ids[room:]
+            body: dict[str, Any] = {
+                key: op.fields[key] for key in GROUP_CREATE_PROPERTIES if key in op.fields
+            }
+            body |= {
+                "mailEnabled": True,
+                "securityEnabled": False,
+                "groupTypes": ["Unified"],
+                "owners@odata.bind": [f"{GRAPH_ROOT}/users/{uid}" for uid in owner_ids],
+            }
+            if first:
+                body["members@odata.bind"] = [f"{GRAPH_ROOT}/directoryObjects/{uid}" for uid in first]
+            nickname = str(op.fields.get("mailNickname", ""))
+            result, created = await self._create(
+                op,
+                SubRequest("POST", "/groups", body),
+                lambda: self._reader.find_id("/groups", "mailNickname", nickname),
+            )
+            if not result.ok or result.directory_id is None:
+                return result
+            class_id = result.directory_id
+            if not created:
+                rest = member_ids  # found, not made here: make sure every member is there
+        else:
+            rest = []
+        education = {key: value for key, value in op.fields.items() if key not in GROUP_CREATE_PROPERTIES}
+        education["externalSource"] = "sis"
+        answer = await self._write(SubRequest("PATCH", f"/education/classes/{class_id}", education))
+        if not answer.ok:
+            return failed(answer)
+        if rest:
+            extra = await self._add_members_by_id(class_id, rest)
+            if not extra.ok:
+                return extra
+        return OperationResult(ok=True, directory_id=class_id)
+
+    async def _update_class(self, op: Operation) -> OperationResult:
+        return await self._patch(op.target, "/education/classes/{}", op.fields)
+
+    async def _expire_class(self, op: Operation) -> OperationResult:
+        return await self._patch(op.target, "/education/classes/{}", op.fields)
+
+    async def _delete_class(self, op: Operation) -> OperationResult:
+        return await self._delete(op.target, "/groups/{}")
+
+    async def _create_group(self, op: Operation) -> OperationResult:
+        known = self._anchors.get(op.target)
+        if known:
+            return OperationResult(ok=True, directory_id=known)
+        nickname = str(op.fields.get("mailNickname", op.target.partition("_")[2]))
+        body = {
+            "displayName": op.fields.get("displayName", nickname),
+            "mailNickname": nickname,
+            "mailEnabled": False,
+            "securityEnabled": True,
+            "groupTypes": [],
+        }
+        result, _ = await self._create(
+            op,
+            SubRequest("POST", "/groups", body),
+            lambda: self._reader.find_id("/groups", "mailNickname", nickname),
+        )
+        return result
+
+    async def _add_members_by_id(self, group_id: str, user_ids: Sequence[str]) -> OperationResult:
+        chunks = [user_ids[start : start + MAX_BATCH] for start in range(0, len(user_ids), MAX_BATCH)]
+        answers = await asyncio.gather(*(self._add_chunk(group_id, chunk) for chunk in chunks))
+        for result in answers:
+            if not result.ok:
+                return result
+        return OperationResult(ok=True)
+
+    async def _add_chunk(self, group_id: str, user_ids: Sequence[str]) -> OperationResult:
+        body = {"members@odata.bind": [f"{GRAPH_ROOT}/directoryObjects/{uid}" for uid in user_ids]}
+        answer = await self._write(SubRequest("PATCH", f"/groups/{group_id}", body))
+        if answer.ok:
+            return OperationResult(ok=True)
+        if not already_exists(answer):
+            return failed(answer)
+        # Graph refuses the whole request when any one member is there already: add them one by one.
+        singles = [
+            SubRequest(
+                "POST",
+                f"/groups/{group_id}/members/$ref",
+                {"@odata.id": f"{GRAPH_ROOT}/directoryObjects/{uid}"},
+            )
+            for uid in user_ids
+        ]
+        return await self._all(singles, present_ok=True)
+
+    async def _add_members(self, op: Operation) -> OperationResult:
+        group_id = self._anchors.get(op.target)
+        if group_id is None:
+            return missing_anchor(op.target)
+        user_ids, missing = self._ids(op.refs)
+        if missing is not None:
+            return missing_anchor(missing)
+        return await self._add_members_by_id(group_id, user_ids)
+
+    async def _add_class_members(self, op: Operation) -> OperationResult:
+        return await self._add_members(op)
+
+    async def _add_group_members(self, op: Operation) -> OperationResult:
+        return await self._add_members(op)
+
+    async def _links(self, op: Operation, method: str, path: str, ref_path: str = "") -> OperationResult:
+        """One request per ref: ``POST …/$ref`` (adds) or ``DELETE …/{ref}/$ref`` (removes)."""
+        container_id = self._anchors.get(op.target)
+        if container_id is None:
+            return OperationResult(ok=True) if method == "DELETE" else missing_anchor(op.target)
+        requests: list[SubRequest] = []
+        for anchor in op.refs:
+            ref_id = self._anchors.get(anchor)
+            if ref_id is None:
+                if method == "DELETE":
+                    continue  # the linked object is gone, and so is the link
+                return missing_anchor(anchor)
+            if method == "DELETE":
+                requests.append(SubRequest("DELETE", f"{path.format(container_id)}/{ref_id}/$ref"))
+            else:
+                body = {"@odata.id": f"{GRAPH_ROOT}/{ref_path}/{ref_id}"}
+                requests.append(SubRequest("POST", f"{path.format(container_id)}/$ref", body))
+        if method == "DELETE":
+            return await self._all(requests, absent_ok=True)
+        return await self._all(requests, present_ok=True)
+
+    async def _add_class_owners(self, op: Operation) -> OperationResult:
+        return await self._links(op, "POST", "/groups/{}/owners", "users")
+
+    async def _remove_class_owners(self, op: Operation) -> OperationResult:
+        return await self._links(op, "DELETE", "/groups/{}/owners")
+
+    async def _remove_class_members(self, op: Operation) -> OperationResult:
+        return await self._links(op, "DELETE", "/groups/{}/members")
+
+    async def _remove_group_members(self, op: Operation) -> OperationResult:
+        return await self._links(op, "DELETE", "/groups/{}/members")
+
+    async def _add_school_users(self, op: Operation) -> OperationResult:
+        return await self._links(op, "POST", "/education/schools/{}/users", "education/users")
+
+    async def _remove_school_users(self, op: Operation) -> OperationResult:
+        return await self._links(op, "DELETE", "/education/schools/{}/users")
+
+    async def _add_school_classes(self, op: Operation) -> OperationResult:
+        return await self._links(op, "POST", "/education/schools/{}/classes", "education/classes")
+
+    async def _remove_school_classes(self, op: Operation) -> OperationResult:
+        return await self._links(op, "DELETE", "/education/schools/{}/classes")
+
+    async def _assign_licenses(self, op: Operation) -> OperationResult:
+        user_id = self._anchors.get(op.target)
+        if user_id is None:
+            return missing_anchor(op.target)
+        body = {
+            "addLicenses": [{"skuId": sku, "disabledPlans": []} for sku in op.fields.get("addLicenses", ())],
+            "removeLicenses": list(op.fields.get("removeLicenses", ())),
+        }
+        answer = await self._write(SubRequest("POST", f"/users/{user_id}/assignLicense", body))
+        return OperationResult(ok=True) if answer.ok else failed(answer)
+
+
+#: Every kind has a handler (checked at import, so a new OpKind cannot be forgotten silently).
+_MISSING = [kind for kind in OpKind if not hasattr(OperationWriter, f"_{kind.value}")]
+if _MISSING:  # pragma: no cover - a programming error
+    raise ImportError(f"graph_ops has no handler for {_MISSING}")

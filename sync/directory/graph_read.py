@@ -1,0 +1,106 @@
+"""Reads: paged ``GET`` with retries on transient answers, delta rounds, and look-ups by natural key."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import quote
+
+from sync.directory.graph_batch import RetryPolicy
+from sync.directory.graph_http import TRANSIENT_STATUSES, GraphHttp, SubResponse
+from sync.directory.graph_pacing import Pacer, retry_after_seconds
+from sync.directory.graph_stats import Counters
+from sync.errors import DirectoryUnavailable
+
+
+class DeltaExpired(Exception):
+    """The server no longer knows a delta token (``410``): start that resource over."""
+
+
+@dataclass(frozen=True, slots=True)
+class DeltaRound:
+    #: Objects as the pages gave them, in order (an object may appear more than once).
+    items: list[Mapping[str, Any]]
+    delta_link: str
+
+
+def filter_url(path: str, prop: str, value: str, *, select: str = "id") -> str:
+    """``/users?$filter=userPrincipalName eq 'x'&$select=id`` with the value quoted the OData way."""
+    literal = quote(value.replace("'", "''"), safe="")
+    return f"{path}?$filter={prop}%20eq%20'{literal}'&$select={select}"
+
+
+class GraphReader:
+    def __init__(self, http: GraphHttp, pacer: Pacer, counters: Counters, *, retry: RetryPolicy) -> None:
+        self._http = http
+        self._pacer = pacer
+        self._counters = counters
+        self._retry = retry
+
+    async def get(self, url: str) -> SubResponse:
+        """One page, paced on RU, transient answers retried; ``DirectoryUnavailable`` if it never works."""
+        answer = SubResponse(0)
+        for attempt in range(self._retry.attempts):
+            if attempt:
+                self._counters.retries += 1
+                await asyncio.sleep(retry_after_seconds(answer.headers, self._retry.backoff(attempt - 1)))
+            await self._pacer.acquire(0, 1)
+            answer = await self._http.get(url)
+            self._pacer.observe(answer.headers, estimated_units=1)
+            if answer.status == 429:
+                self._counters.throttled += 1
+                self._pacer.throttled(retry_after_seconds(answer.headers, self._retry.backoff(attempt)))
+            if answer.status in (401, 403):
+                raise DirectoryUnavailable(
+                    f"Microsoft Graph refused the credentials (HTTP {answer.status}, {answer.code}); check "
+                    "the app's permissions and AZURE_TENANT_ID"
+                )
+            if answer.status not in TRANSIENT_STATUSES:
+                return answer
+        raise DirectoryUnavailable(
+            f"Microsoft Graph did not answer a read after {self._retry.attempts} attempts "
+            f"(last: {answer.code}); check the network and try again"
+        )
+
+    async def delta(self, url: str) -> DeltaRound:
+        """Follow ``@odata.nextLink`` from ``url`` (a first-round query or a stored delta link) to the
+        ``@odata.deltaLink``."""
+        items: list[Mapping[str, Any]] = []
+        while True:
+            answer = await self.get(url)
+            if answer.status == 410:
+                raise DeltaExpired(url)
+            if not answer.ok:
+                raise DirectoryUnavailable(
+                    f"Microsoft Graph refused a delta read ({answer.status} {answer.code}: {answer.message})"
+                )
+            items.extend(item for item in answer.body.get("value", []) if isinstance(item, Mapping))
+            next_link = answer.body.get("@odata.nextLink")
+            if next_link:
+                url = str(next_link)
+                continue
+            delta_link = answer.body.get("@odata.deltaLink")
+            if not delta_link:
+                raise DirectoryUnavailable("a delta round ended without @odata.deltaLink")
+            return DeltaRound(items, str(delta_link))
+
+    async def list_all(self, url: str) -> list[Mapping[str, Any]]:
+        items: list[Mapping[str, Any]] = []
+        while True:
+            answer = await self.get(url)
+            if not answer.ok:
+                raise DirectoryUnavailable(
+                    f"Microsoft Graph refused a read ({answer.status} {answer.code}: {answer.message})"
+                )
+            items.extend(item for item in answer.body.get("value", []) if isinstance(item, Mapping))
+            next_link = answer.body.get("@odata.nextLink")
+            if not next_link:
+                return items
+            url = str(next_link)
+
+    async def find_id(self, path: str, prop: str, value: str) -> str | None:
+        """The id of the object of ``path`` whose ``prop`` equals ``value``, or ``None``."""
+        items = await self.list_all(filter_url(path, prop, value))
+        return str(items[0]["id"]) if items else None

@@ -1,0 +1,147 @@
+"""The :class:`DirectorySnapshot` as the delta cache holds it, with anchors derived the shared way
+(:mod:`sync.directory.anchors`): users from ``primaryRole`` and the role facet's ``externalId``, schools and
+classes from ``externalId``, security groups (not Unified, not classes) from ``mailNickname``."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+
+from sync.directory.anchors import class_anchor_of, group_anchor_of, school_anchor_of, user_anchor
+from sync.directory.graph_cache import GraphCache
+from sync.directory.model import (
+    MEMBERSHIP_SCHEMA,
+    DirectoryClass,
+    DirectoryGroup,
+    DirectorySchool,
+    DirectorySnapshot,
+    DirectoryUser,
+)
+
+#: Bookkeeping keys that are not properties the planner compares.
+_NOT_PROPERTIES = frozenset({"id", "assignedLicenses", "members", "owners"})
+
+
+@dataclass(frozen=True)
+class SnapshotView:
+    snapshot: DirectorySnapshot
+    #: anchor → directory id of every anchored object.
+    anchors: Mapping[str, str]
+
+
+def _text(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _properties(data: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in data.items() if key not in _NOT_PROPERTIES}
+
+
+def _user(base: Mapping[str, Any], education: Mapping[str, Any]) -> DirectoryUser:
+    merged = {**base, **education}
+    role = _text(merged.get("primaryRole"))
+    licenses = frozenset(
+        str(item["skuId"])
+        for item in merged.get("assignedLicenses") or ()
+        if isinstance(item, Mapping) and item.get("skuId")
+    )
+    return DirectoryUser(
+        id=str(merged["id"]),
+        user_principal_name=str(merged.get("userPrincipalName") or ""),
+        account_enabled=merged.get("accountEnabled") is not False,
+        mail=_text(merged.get("mail")),
+        mail_nickname=_text(merged.get("mailNickname")),
+        employee_id=_text(merged.get("employeeId")),
+        on_premises_sam_account_name=_text(merged.get("onPremisesSamAccountName")),
+        usage_location=_text(merged.get("usageLocation")),
+        anchor=user_anchor(role, merged),
+        primary_role=role if role in ("student", "teacher") else None,
+        properties=_properties(merged),
+        licenses=licenses,
+    )
+
+
+def _is_security_group(data: Mapping[str, Any]) -> bool:
+    return "Unified" not in (data.get("groupTypes") or ()) and data.get("securityEnabled") is True
+
+
+def build_snapshot(cache: GraphCache, subscribed_skus: Iterable[str]) -> SnapshotView:
+    education = {str(item["id"]): item for item in cache.objects("education_user")}
+    users = [_user(base, education.get(str(base["id"]), {})) for base in cache.objects("user")]
+    schools = [
+        DirectorySchool(
+            id=str(data["id"]),
+            anchor=school_anchor_of(_text(data.get("externalId"))),
+            display_name=str(data.get("displayName") or ""),
+            properties=_properties(data),
+        )
+        for data in cache.objects("school")
+    ]
+    groups_by_id = {str(data["id"]): data for data in cache.objects("group")}
+    classes = []
+    for data in cache.objects("class"):
+        group = groups_by_id.get(str(data["id"]), {})
+        merged = {**group, **data}
+        classes.append(
+            DirectoryClass(
+                id=str(data["id"]),
+                anchor=class_anchor_of(_text(data.get("externalId"))),
+                display_name=str(merged.get("displayName") or ""),
+                mail_nickname=str(merged.get("mailNickname") or ""),
+                properties=_properties(
+                    {
+                        key: value
+                        for key, value in data.items()
+                        if key not in ("groupTypes", "securityEnabled")
+                    }
+                ),
+            )
+        )
+    class_ids = {item.id for item in classes}
+    groups = [
+        DirectoryGroup(
+            id=group_id,
+            anchor=group_anchor_of(_text(data.get("mailNickname"))),
+            display_name=str(data.get("displayName") or ""),
+            mail_nickname=str(data.get("mailNickname") or ""),
+        )
+        for group_id, data in groups_by_id.items()
+        if group_id not in class_ids and _is_security_group(data)
+    ]
+    group_ids = {item.id for item in groups}
+    school_ids = {item.id for item in schools}
+    rows = [
+        (container, member, relation)
+        for container, member, relation in cache.links()
+        if (relation in ("owner", "member") and (container in class_ids or container in group_ids))
+        or (relation in ("user", "class") and container in school_ids)
+    ]
+    memberships = pa.table(
+        {
+            "container_id": pa.array([row[0] for row in rows], pa.string()),
+            "member_id": pa.array([row[1] for row in rows], pa.string()),
+            "relation": pa.array([row[2] for row in rows], pa.string()),
+        },
+        schema=MEMBERSHIP_SCHEMA,
+    )
+    anchors: dict[str, str] = {}
+    for anchor, directory_id in (
+        *((user.anchor, user.id) for user in users),
+        *((school.anchor, school.id) for school in schools),
+        *((item.anchor, item.id) for item in classes),
+        *((group.anchor, group.id) for group in groups),
+    ):
+        if anchor:
+            anchors[anchor] = directory_id
+    snapshot = DirectorySnapshot(
+        users=tuple(users),
+        schools=tuple(schools),
+        classes=tuple(classes),
+        groups=tuple(groups),
+        memberships=memberships,
+        subscribed_skus=frozenset(subscribed_skus),
+    )
+    return SnapshotView(snapshot, anchors)
