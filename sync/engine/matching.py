@@ -1,0 +1,181 @@
+"""Identity matching (``sds-behaviour.md`` §2): roster users ↔ directory accounts.
+
+Anchor first: an account carrying the record's anchor (``Student_<id>`` …) is that record's account. Then
+the profile's rule: the source column's value (with ``@domain`` appended when it has none and a domain is
+set) is compared with the target attribute, case-insensitively for ``userPrincipalName``, ``mail`` and
+``mailNickname``, exactly otherwise. Accounts that carry the anchor of another record of this roster are
+never matched by rule. Outcomes per record:
+
+- one account → matched (by anchor: nothing to write; by rule: ``LINK_USER`` writes the anchor);
+- none → ``unmatched_entry`` (``existing`` mode; record error) or a new account (``create`` mode);
+- several accounts → ``duplicate_target_entries`` (record error);
+- one account claimed by several records → ``duplicate_source_entries`` (record error on each).
+
+A record in error is left out of every membership and its account, if any, is not touched.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from sync.directory.model import DirectoryUser
+from sync.engine.desired import RosterUser, match_column, role_settings
+from sync.findings import Finding, Severity
+from sync.profile import Profile
+
+CASE_INSENSITIVE_TARGETS = frozenset({"userPrincipalName", "mail", "mailNickname"})
+_ATTRIBUTES = {
+    "userPrincipalName": "user_principal_name",
+    "mail": "mail",
+    "mailNickname": "mail_nickname",
+    "employeeId": "employee_id",
+    "onPremisesSamAccountName": "on_premises_sam_account_name",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """A roster user with its account: ``account`` is ``None`` when it is to be created."""
+
+    user: RosterUser
+    account: DirectoryUser | None
+    #: Matched by the profile's rule now, so the anchor must be written (``LINK_USER``).
+    linked: bool = False
+
+
+@dataclass(frozen=True)
+class MatchResult:
+    #: Records that have (or will have) an account, in roster order.
+    matches: list[Match]
+    findings: list[Finding]
+    #: Anchors of records in error (unmatched, duplicates): left out of memberships, never treated as gone.
+    failed: frozenset[str]
+    #: Ids of the accounts claimed by a match.
+    claimed_ids: frozenset[str] = field(default_factory=frozenset)
+
+
+def match_users(
+    users: Sequence[RosterUser], accounts: Sequence[DirectoryUser], profile: Profile
+) -> MatchResult:
+    roster_anchors = {user.anchor for user in users}
+    by_anchor: dict[str, list[DirectoryUser]] = defaultdict(list)
+    for account in accounts:
+        if account.anchor is not None:
+            by_anchor[account.anchor].append(account)
+    findings: list[Finding] = []
+    failed: set[str] = set()
+    decided: dict[str, Match] = {}
+    pending: list[RosterUser] = []
+    for user in users:
+        hits = by_anchor.get(user.anchor, [])
+        if len(hits) == 1:
+            decided[user.anchor] = Match(user, hits[0])
+        elif hits:
+            findings.append(_duplicate_targets(user, len(hits), "its anchor"))
+            failed.add(user.anchor)
+        else:
+            pending.append(user)
+
+    free = [a for a in accounts if a.anchor is None or a.anchor not in roster_anchors]
+    indexes: dict[str, dict[str, list[DirectoryUser]]] = {}
+    candidates: dict[str, list[RosterUser]] = defaultdict(list)
+    tentative: dict[str, DirectoryUser] = {}
+    for user in pending:
+        settings = role_settings(profile, user.role).matching
+        index = indexes.get(settings.target)
+        if index is None:
+            index = indexes[settings.target] = _index(free, settings.target)
+        key = match_key(user.match_value, settings.target, settings.domain)
+        hits = index.get(key, []) if key is not None else []
+        if len(hits) == 1:
+            tentative[user.anchor] = hits[0]
+            candidates[hits[0].id].append(user)
+        elif hits:
+            findings.append(_duplicate_targets(user, len(hits), settings.target))
+            failed.add(user.anchor)
+        elif profile.user_mode == "create":
+            if user.username is None:
+                findings.append(_finding(user, "Username", "missing_value", "a new account needs a Username"))
+                failed.add(user.anchor)
+            else:
+                decided[user.anchor] = Match(user, None)
+        else:
+            findings.append(_unmatched(user, profile))
+            failed.add(user.anchor)
+
+    for claimants in candidates.values():
+        if len(claimants) == 1:
+            user = claimants[0]
+            decided[user.anchor] = Match(user, tentative[user.anchor], linked=True)
+            continue
+        for user in claimants:
+            target = role_settings(profile, user.role).matching.target
+            message = (
+                f"{len(claimants)} roster records match the same directory user by {target}; "
+                "give each record its own value"
+            )
+            findings.append(_finding(user, None, "duplicate_source_entries", message))
+            failed.add(user.anchor)
+
+    matches = [decided[user.anchor] for user in users if user.anchor in decided]
+    claimed = frozenset(m.account.id for m in matches if m.account is not None)
+    return MatchResult(matches, findings, frozenset(failed), claimed)
+
+
+def match_key(value: str | None, target: str, domain: str | None) -> str | None:
+    """The value compared with the target attribute (``None``: nothing to match on)."""
+    if value is None or value == "":
+        return None
+    if domain and "@" not in value:
+        value = f"{value}@{domain}"
+    return value.lower() if target in CASE_INSENSITIVE_TARGETS else value
+
+
+def _index(accounts: Sequence[DirectoryUser], target: str) -> dict[str, list[DirectoryUser]]:
+    attribute = _ATTRIBUTES[target]
+    fold = target in CASE_INSENSITIVE_TARGETS
+    index: dict[str, list[DirectoryUser]] = defaultdict(list)
+    for account in accounts:
+        value = getattr(account, attribute)
+        if value:
+            index[value.lower() if fold else value].append(account)
+    return index
+
+
+def _finding(user: RosterUser, column: str | None, code: str, message: str) -> Finding:
+    return Finding(
+        user.record.file,
+        user.record.line,
+        column,
+        user.record.record_id,
+        Severity.RECORD_ERROR,
+        code,
+        message,
+    )
+
+
+def _duplicate_targets(user: RosterUser, count: int, by: str) -> Finding:
+    message = (
+        f"{count} directory users match this record by {by}; remove the duplicates or fix the attribute"
+    )
+    return _finding(user, None, "duplicate_target_entries", message)
+
+
+def _unmatched(user: RosterUser, profile: Profile) -> Finding:
+    settings = role_settings(profile, user.role).matching
+    column = match_column(profile, user.role)
+    if column is None:
+        message = f"staff cannot be matched by {settings.source}; they are matched by anchor only"
+    elif user.match_value is None:
+        message = f"{column} is blank, so this record cannot be matched to a directory user"
+    else:
+        suffix = (
+            f" (with @{settings.domain} appended)" if settings.domain and "@" not in user.match_value else ""
+        )
+        message = (
+            f"no directory user has {settings.target} equal to this record's {column}{suffix}; "
+            'create the account, correct the value, or set user_mode = "create"'
+        )
+    return _finding(user, column, "unmatched_entry", message)

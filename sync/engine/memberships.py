@@ -1,0 +1,243 @@
+"""Desired state, part 2: memberships, as Arrow tables of anchors, and their diff with the directory.
+
+A membership row is ``(container, member, relation)``: the anchors of a class, school or group and of a
+user (or class), and ``owner``/``member`` (classes, groups) or ``user``/``class`` (schools), as in
+:data:`sync.directory.model.MEMBERSHIP_SCHEMA`. Millions of enrollments stay in Arrow: tables are filtered
+with ``is_in`` and diffed with anti joins, never turned into one Python object per row here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sync.directory.model import DirectorySnapshot
+
+SCHEMA = pa.schema([("container", pa.string()), ("member", pa.string()), ("relation", pa.string())])
+KEYS = ["container", "member", "relation"]
+_NICKNAME_BAD = r"[^A-Za-z0-9\-_.]"
+
+
+@dataclass(frozen=True)
+class Placed:
+    """SIS ids of what will exist after the plan is applied (string arrays)."""
+
+    students: pa.Array
+    teachers: pa.Array
+    staff: pa.Array
+    sections: pa.Array
+    schools: pa.Array
+
+
+@dataclass(frozen=True)
+class Scope:
+    """What the membership diff may touch."""
+
+    students_in_classes: bool  # False before the student enrollment start date
+    intune_groups: bool
+    section_policy: str  # keep | expire | delete
+    #: Anchors of classes already expired (``Exp…`` nickname): left alone.
+    expired_classes: frozenset[str]
+    #: Anchors of records in error: their memberships are neither added nor removed.
+    frozen_members: frozenset[str]
+
+
+def _prefix(prefix: str, array: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
+    return pc.binary_join_element_wise(pa.scalar(prefix), array, "")
+
+
+def _group(prefix: str, school_ids: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    nickname = pc.utf8_slice_codeunits(
+        pc.replace_substring_regex(_prefix(prefix, school_ids), _NICKNAME_BAD, "_"), 0, 64
+    )
+    return _prefix("Group_", nickname)
+
+
+def _rows(
+    container: pa.Array | pa.ChunkedArray, member: pa.Array | pa.ChunkedArray, relation: str
+) -> pa.Table:
+    relation_column = (
+        pa.array([relation] * len(member), pa.string()) if len(member) else pa.array([], pa.string())
+    )
+    return pa.Table.from_arrays(
+        [
+            pa.chunked_array(container) if isinstance(container, pa.Array) else container,
+            pa.chunked_array(member) if isinstance(member, pa.Array) else member,
+            pa.chunked_array([relation_column]),
+        ],
+        schema=SCHEMA,
+    )
+
+
+def _keep(table: pa.Table, column: str, value_set: pa.Array) -> pa.Table:
+    return table.filter(pc.is_in(table.column(column), value_set=value_set))
+
+
+def _column(table: pa.Table, name: str) -> pa.ChunkedArray:
+    if name in table.column_names:
+        return table.column(name).cast(pa.string())
+    return pa.chunked_array([pa.nulls(table.num_rows, pa.string())])
+
+
+def desired_memberships(
+    *,
+    enrollments: pa.Table,
+    section_teachers: pa.Table,
+    sections: pa.Table,
+    students: pa.Table,
+    teacher_schools: pa.Table,
+    staff_schools: pa.Table,
+    placed: Placed,
+    scope: Scope,
+) -> pa.Table:
+    parts: list[pa.Table] = []
+    owners = _keep(_keep(section_teachers, "Section_id", placed.sections), "Teacher_id", placed.teachers)
+    owners = owners.select(["Section_id", "Teacher_id"]).group_by(["Section_id", "Teacher_id"]).aggregate([])
+    class_anchor = _prefix("Section_", owners.column("Section_id"))
+    teacher_anchor = _prefix("Teacher_", owners.column("Teacher_id"))
+    parts += [_rows(class_anchor, teacher_anchor, "owner"), _rows(class_anchor, teacher_anchor, "member")]
+    if scope.students_in_classes:
+        members = _keep(_keep(enrollments, "Section_id", placed.sections), "Student_id", placed.students)
+        parts.append(
+            _rows(
+                _prefix("Section_", members.column("Section_id")),
+                _prefix("Student_", members.column("Student_id")),
+                "member",
+            )
+        )
+    school_students = _keep(_keep(students, "Student_id", placed.students), "School_id", placed.schools)
+    student_anchor = _prefix("Student_", _column(school_students, "Student_id"))
+    student_school = _column(school_students, "School_id")
+    school_teachers = _keep(
+        _keep(teacher_schools, "Teacher_id", placed.teachers), "School_id", placed.schools
+    )
+    school_teachers = (
+        school_teachers.select(["Teacher_id", "School_id"])
+        .group_by(["Teacher_id", "School_id"])
+        .aggregate([])
+    )
+    teacher_anchor = _prefix("Teacher_", school_teachers.column("Teacher_id"))
+    teacher_school = school_teachers.column("School_id")
+    parts.append(_rows(_prefix("School_", student_school), student_anchor, "user"))
+    parts.append(_rows(_prefix("School_", teacher_school), teacher_anchor, "user"))
+    if len(placed.staff) and staff_schools.num_rows:
+        school_staff = _keep(_keep(staff_schools, "Staff_id", placed.staff), "School_id", placed.schools)
+        school_staff = (
+            school_staff.select(["Staff_id", "School_id"]).group_by(["Staff_id", "School_id"]).aggregate([])
+        )
+        parts.append(
+            _rows(
+                _prefix("School_", school_staff.column("School_id")),
+                _prefix("Staff_", school_staff.column("Staff_id")),
+                "user",
+            )
+        )
+    school_sections = _keep(_keep(sections, "Section_id", placed.sections), "School_id", placed.schools)
+    parts.append(
+        _rows(
+            _prefix("School_", school_sections.column("School_id")),
+            _prefix("Section_", school_sections.column("Section_id")),
+            "class",
+        )
+    )
+    if scope.intune_groups:
+        all_students = pa.chunked_array([pa.array(["Group_All_Students"] * len(student_anchor), pa.string())])
+        all_teachers_ids = pc.unique(_prefix("Teacher_", placed.teachers))
+        all_teachers = pa.array(["Group_All_Teachers"] * len(all_teachers_ids), pa.string())
+        parts.append(_rows(all_students, student_anchor, "member"))
+        parts.append(_rows(all_teachers, all_teachers_ids, "member"))
+        parts.append(_rows(_group("Students_", student_school), student_anchor, "member"))
+        parts.append(_rows(_group("Teachers_", teacher_school), teacher_anchor, "member"))
+    return pa.concat_tables(parts).combine_chunks()
+
+
+def anchor_map(pairs: Iterable[tuple[str, str]]) -> pa.Table:
+    """``(directory id, anchor)`` pairs as a table for :func:`actual_memberships`."""
+    ids: list[str] = []
+    anchors: list[str] = []
+    for directory_id, anchor in pairs:
+        ids.append(directory_id)
+        anchors.append(anchor)
+    return pa.table({"id": pa.array(ids, pa.string()), "anchor": pa.array(anchors, pa.string())})
+
+
+def actual_memberships(snapshot: DirectorySnapshot, anchors: pa.Table) -> pa.Table:
+    """The directory's memberships whose container and member both carry an anchor (the managed ones)."""
+    table = snapshot.memberships
+    if table.num_rows == 0:
+        return SCHEMA.empty_table()
+    containers = anchors.rename_columns(["container_id", "container"])
+    members = anchors.rename_columns(["member_id", "member"])
+    joined = table.join(containers, keys="container_id", join_type="inner").join(
+        members, keys="member_id", join_type="inner"
+    )
+    return joined.select(KEYS).cast(SCHEMA).combine_chunks()
+
+
+def removable(actual: pa.Table, scope: Scope, kept_classes: pa.Array, kept_schools: pa.Array) -> pa.Table:
+    """The actual memberships the sync may remove: managed ones of managed containers, except
+
+    - those of records in error and of already expired classes;
+    - of a vanished class: only its students, and only under the ``expire`` policy;
+    - a vanished class's link to a school that is still in the roster;
+    - students in classes before the enrollment start date;
+    - Intune groups' members when the profile no longer maintains the groups.
+    """
+    container = actual.column("container")
+    member = actual.column("member")
+    relation = actual.column("relation")
+    is_class = pc.starts_with(container, "Section_")
+    class_vanished = pc.and_(is_class, pc.invert(pc.is_in(container, value_set=kept_classes)))
+    is_student = pc.starts_with(member, "Student_")
+    keep = pc.invert(pc.is_in(member, value_set=pa.array(sorted(scope.frozen_members), pa.string())))
+    keep = pc.and_(
+        keep, pc.invert(pc.is_in(container, value_set=pa.array(sorted(scope.expired_classes), pa.string())))
+    )
+    student_member = pc.and_(is_student, pc.equal(relation, "member"))
+    if scope.section_policy == "expire":
+        keep = pc.and_(keep, pc.or_(pc.invert(class_vanished), student_member))
+    else:
+        keep = pc.and_(keep, pc.invert(class_vanished))
+    school_class = pc.equal(relation, "class")
+    member_vanished = pc.invert(pc.is_in(member, value_set=kept_classes))
+    school_kept = pc.is_in(container, value_set=kept_schools)
+    keep = pc.and_(keep, pc.invert(pc.and_(school_class, pc.and_(member_vanished, school_kept))))
+    if not scope.students_in_classes:
+        keep = pc.and_(keep, pc.invert(pc.and_(pc.and_(is_class, pc.invert(class_vanished)), student_member)))
+    if not scope.intune_groups:
+        keep = pc.and_(keep, pc.invert(pc.starts_with(container, "Group_")))
+    return actual.filter(keep)
+
+
+def diff(desired: pa.Table, actual: pa.Table, may_remove: pa.Table) -> tuple[pa.Table, pa.Table]:
+    """``(adds, removes)``, each sorted by container, relation, member."""
+    adds = desired.join(actual, keys=KEYS, join_type="left anti") if actual.num_rows else desired
+    removes = (
+        may_remove.join(desired, keys=KEYS, join_type="left anti") if may_remove.num_rows else may_remove
+    )
+    order = [("container", "ascending"), ("relation", "ascending"), ("member", "ascending")]
+    return adds.sort_by(order), removes.sort_by(order)
+
+
+def grouped(table: pa.Table) -> Iterable[tuple[str, str, list[str]]]:
+    """``(container, relation, [members…])`` runs of a table sorted by container, relation, member."""
+    containers = table.column("container").to_pylist()
+    relations = table.column("relation").to_pylist()
+    members = table.column("member").to_pylist()
+    start = 0
+    for index in range(1, len(members) + 1):
+        if (
+            index == len(members)
+            or containers[index] != containers[start]
+            or relations[index] != relations[start]
+        ):
+            yield containers[start], relations[start], members[start:index]
+            start = index
+
+
+def count_by_relation(table: pa.Table) -> Mapping[str, int]:
+    counts = table.group_by("relation").aggregate([("member", "count")]).to_pydict()
+    return dict(zip(counts["relation"], counts["member_count"], strict=True))

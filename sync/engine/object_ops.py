@@ -1,0 +1,91 @@
+"""Operations on schools, classes and Intune groups (memberships are in :mod:`sync.engine.planner`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+from typing import Any
+
+from sync.directory.model import (
+    DirectoryClass,
+    DirectoryGroup,
+    DirectorySchool,
+    Operation,
+    OpKind,
+)
+from sync.engine.desired import DesiredClass, DesiredGroup, DesiredSchool
+from sync.engine.properties import (
+    SCHOOL_COLUMN_PATHS,
+    SECTION_COLUMN_PATHS,
+    diff,
+    managed_paths,
+)
+from sync.profile import Profile
+from sync.roster.names import NICKNAME_MAX
+
+
+def school_ops(
+    schools: Sequence[DesiredSchool], actual: Mapping[str, DirectorySchool], profile: Profile
+) -> Iterable[Operation]:
+    paths = [
+        ("displayName",),
+        ("externalId",),
+        *managed_paths(profile.school_properties, SCHOOL_COLUMN_PATHS),
+    ]
+    for school in schools:
+        found = actual.get(school.anchor)
+        if found is None:
+            yield Operation(OpKind.CREATE_SCHOOL, school.anchor, school.properties, record=school.record)
+            continue
+        changed = diff(school.properties, {**found.properties, "displayName": found.display_name}, paths)
+        if changed:
+            yield Operation(OpKind.UPDATE_SCHOOL, school.anchor, changed, record=school.record)
+
+
+def group_ops(groups: Sequence[DesiredGroup], actual: Mapping[str, DirectoryGroup]) -> Iterable[Operation]:
+    for group in groups:
+        if group.anchor not in actual:
+            fields = {"displayName": group.display_name, "mailNickname": group.mail_nickname}
+            yield Operation(OpKind.CREATE_GROUP, group.anchor, fields, record=group.record)
+
+
+def class_paths(profile: Profile) -> list[tuple[str, ...]]:
+    paths: list[tuple[str, ...]] = [] if profile.lock_section_display_name else [("displayName",)]
+    paths += [("mailNickname",), ("externalId",)]
+    return paths + list(managed_paths(profile.section_properties, SECTION_COLUMN_PATHS))
+
+
+def class_update(desired: DesiredClass, found: DirectoryClass, profile: Profile) -> Operation | None:
+    actual: dict[str, Any] = {
+        **found.properties,
+        "displayName": found.display_name,
+        "mailNickname": found.mail_nickname,
+    }
+    changed = diff(desired.properties, actual, class_paths(profile))
+    return Operation(OpKind.UPDATE_CLASS, desired.anchor, changed, record=desired.record) if changed else None
+
+
+def is_expired(found: DirectoryClass) -> bool:
+    return found.mail_nickname.startswith("Exp")
+
+
+def expiry_prefix(today: date) -> str:
+    return f"Exp{today:%m%y}_"
+
+
+def gone_class_ops(gone: Iterable[DirectoryClass], profile: Profile, today: date) -> Iterable[Operation]:
+    """Classes whose section left the roster: ``keep`` / ``expire`` (rename; students are removed by the
+    membership diff) / ``delete``. Already expired classes are left alone."""
+    policy = profile.deletion.sections
+    prefix = expiry_prefix(today)
+    for found in gone:
+        if found.anchor is None or policy == "keep" or is_expired(found):
+            continue
+        if policy == "delete":
+            yield Operation(OpKind.DELETE_CLASS, found.anchor)
+        else:
+            fields = {
+                "displayName": prefix + found.display_name,
+                "mailNickname": (prefix + found.mail_nickname)[:NICKNAME_MAX],
+            }
+            yield Operation(OpKind.EXPIRE_CLASS, found.anchor, fields)

@@ -1,0 +1,239 @@
+"""Planning: desired state (roster + profile + date) minus actual state (snapshot) → a :class:`Plan`.
+
+Pure: no I/O, no clock. The result is deterministic: operations are sorted by phase, kind, target and
+references, findings by their report order, so the same inputs give a byte-identical plan.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from datetime import date
+
+import pyarrow as pa
+
+from sync.directory.model import MAX_BATCH, DirectorySnapshot, Operation, OpKind, RecordRef
+from sync.engine import memberships as ms
+from sync.engine.changes import count_changes
+from sync.engine.desired import (
+    DesiredClass,
+    desired_classes,
+    desired_groups,
+    desired_schools,
+    roster_users,
+)
+from sync.engine.guard import Managed, judge
+from sync.engine.matching import MatchResult, match_users
+from sync.engine.object_ops import class_update, gone_class_ops, group_ops, is_expired, school_ops
+from sync.engine.plan import PHASES, Plan
+from sync.engine.user_ops import USER_ANCHOR_KINDS, gone_user_ops, matched_user_ops
+from sync.errors import SyncError
+from sync.findings import Finding, Severity, sort_key
+from sync.profile import Profile
+from sync.roster.model import Roster
+from sync.roster.names import split_anchor
+
+_KIND_ORDER = {kind: index for index, kind in enumerate(kind for phase in PHASES for kind in phase)}
+_ADD = {
+    ("Section", "owner"): OpKind.ADD_CLASS_OWNERS,
+    ("Section", "member"): OpKind.ADD_CLASS_MEMBERS,
+    ("School", "user"): OpKind.ADD_SCHOOL_USERS,
+    ("School", "class"): OpKind.ADD_SCHOOL_CLASSES,
+    ("Group", "member"): OpKind.ADD_GROUP_MEMBERS,
+}
+_REMOVE = {
+    ("Section", "owner"): OpKind.REMOVE_CLASS_OWNERS,
+    ("Section", "member"): OpKind.REMOVE_CLASS_MEMBERS,
+    ("School", "user"): OpKind.REMOVE_SCHOOL_USERS,
+    ("School", "class"): OpKind.REMOVE_SCHOOL_CLASSES,
+    ("Group", "member"): OpKind.REMOVE_GROUP_MEMBERS,
+}
+
+
+class ProfileExpired(SyncError):
+    """The profile's stop date has passed: the profile no longer syncs."""
+
+
+def check_stop_date(profile: Profile, today: date) -> None:
+    if profile.stop_date is not None and today > profile.stop_date:
+        raise ProfileExpired(
+            f"profile {profile.name!r} stopped syncing on {profile.stop_date.isoformat()} (stop_date); "
+            "move stop_date in the profile to sync again"
+        )
+
+
+def make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, today: date) -> Plan:
+    check_stop_date(profile, today)
+    findings: list[Finding] = []
+    users = roster_users(roster, profile)
+    matched = match_users(users, snapshot.users, profile)
+    findings.extend(matched.findings)
+    failed = set(matched.failed)
+    operations: list[Operation] = []
+
+    schools = desired_schools(roster, profile)
+    school_index = {s.anchor: s for s in snapshot.schools if s.anchor}
+    operations.extend(school_ops(schools, school_index, profile))
+    groups = desired_groups(schools, profile)
+    operations.extend(group_ops(groups, {g.anchor: g for g in snapshot.groups if g.anchor}))
+
+    placed_ids: dict[str, list[str]] = {"student": [], "teacher": [], "staff": []}
+    for match in matched.matches:
+        user_operations = matched_user_ops(match, profile, findings)
+        if match.account is None and not user_operations:
+            failed.add(match.user.anchor)
+            continue
+        operations.extend(user_operations)
+        placed_ids[match.user.role].append(match.user.sis_id)
+    roster_anchors = frozenset(user.anchor for user in users)
+    operations.extend(gone_user_ops(snapshot.users, matched.claimed_ids, roster_anchors, profile))
+
+    classes = desired_classes(roster, profile)
+    class_index = {c.anchor: c for c in snapshot.classes if c.anchor}
+    teachers_placed = pa.array(placed_ids["teacher"], pa.string())
+    staffed = _sections_with_teachers(roster.section_teachers, teachers_placed)
+    new_classes: dict[str, DesiredClass] = {}
+    placed_sections: list[str] = []
+    for desired in classes:
+        found = class_index.get(desired.anchor)
+        if found is not None:
+            update = class_update(desired, found, profile)
+            operations.extend([update] if update else [])
+        elif desired.section_id in staffed:
+            new_classes[desired.anchor] = desired
+        else:
+            findings.append(_ownerless(desired))
+            continue
+        placed_sections.append(desired.section_id)
+    kept_classes = {c.anchor for c in classes}
+    gone_classes = [c for a, c in sorted(class_index.items()) if a not in kept_classes]
+    operations.extend(gone_class_ops(gone_classes, profile, today))
+
+    placed = ms.Placed(
+        students=pa.array(placed_ids["student"], pa.string()),
+        teachers=teachers_placed,
+        staff=pa.array(placed_ids["staff"], pa.string()),
+        sections=pa.array(placed_sections, pa.string()),
+        schools=pa.array([s.school_id for s in schools], pa.string()),
+    )
+    scope = ms.Scope(
+        students_in_classes=profile.student_enrollment_start_date is None
+        or today >= profile.student_enrollment_start_date,
+        intune_groups=profile.intune_groups,
+        section_policy=profile.deletion.sections,
+        expired_classes=frozenset(c.anchor for c in gone_classes if c.anchor and is_expired(c)),
+        frozen_members=frozenset(failed),
+    )
+    desired = ms.desired_memberships(
+        enrollments=roster.enrollments,
+        section_teachers=roster.section_teachers,
+        sections=roster.sections,
+        students=roster.students,
+        teacher_schools=roster.teacher_schools,
+        staff_schools=roster.staff_schools,
+        placed=placed,
+        scope=scope,
+    )
+    actual = ms.actual_memberships(snapshot, ms.anchor_map(_id_anchor_pairs(snapshot, matched)))
+    may_remove = ms.removable(
+        actual,
+        scope,
+        kept_classes=pa.array(sorted(kept_classes), pa.string()),
+        kept_schools=pa.array(sorted(s.anchor for s in schools), pa.string()),
+    )
+    adds, removes = ms.diff(desired, actual, may_remove)
+    records = {s.anchor: s.record for s in schools} | {c.anchor: c.record for c in classes}
+    records |= {g.anchor: g.record for g in groups if g.record is not None}
+    operations.extend(_membership_ops(adds, new_classes, records, _ADD))
+    operations.extend(_membership_ops(removes, {}, records, _REMOVE))
+
+    operations.sort(key=_op_order)
+    managed = Managed(
+        users=sum(1 for u in snapshot.users if u.anchor and split_anchor(u.anchor)[0] in USER_ANCHOR_KINDS),
+        classes=sum(1 for c in class_index.values() if not is_expired(c)),
+        memberships=actual.num_rows,
+    )
+    changes = count_changes(operations)
+    changes["users_unmatched"] = sum(1 for f in findings if f.code == "unmatched_entry")
+    return Plan(
+        profile_name=profile.name,
+        today=today,
+        operations=tuple(operations),
+        changes=changes,
+        findings=tuple(sorted(findings, key=sort_key)),
+        guard=judge(operations, managed, profile.deletion.guard_threshold),
+    )
+
+
+def _op_order(operation: Operation) -> tuple[int, str, tuple[str, ...]]:
+    return (_KIND_ORDER[operation.kind], operation.target, operation.refs)
+
+
+def _sections_with_teachers(section_teachers: pa.Table, teachers: pa.Array) -> frozenset[str]:
+    rows = ms._keep(section_teachers, "Teacher_id", teachers)
+    return frozenset(value for value in rows.column("Section_id").to_pylist() if value is not None)
+
+
+def _ownerless(desired: DesiredClass) -> Finding:
+    record = desired.record
+    message = (
+        "class not created: none of the section's teachers has a directory account (a class needs an owner)"
+    )
+    return Finding(
+        record.file, record.line, None, record.record_id, Severity.RECORD_ERROR, "unmatched_entry", message
+    )
+
+
+def _id_anchor_pairs(snapshot: DirectorySnapshot, matched: MatchResult) -> Iterable[tuple[str, str]]:
+    """Directory id → anchor, with the anchors this plan writes (``LINK_USER``) already in place."""
+    for match in matched.matches:
+        if match.account is not None:
+            yield match.account.id, match.user.anchor
+    for user in snapshot.users:
+        if user.anchor and user.id not in matched.claimed_ids:
+            yield user.id, user.anchor
+    for school in snapshot.schools:
+        if school.anchor:
+            yield school.id, school.anchor
+    for cls in snapshot.classes:
+        if cls.anchor:
+            yield cls.id, cls.anchor
+    for group in snapshot.groups:
+        if group.anchor:
+            yield group.id, group.anchor
+
+
+def _membership_ops(
+    table: pa.Table,
+    new_classes: Mapping[str, DesiredClass],
+    records: Mapping[str, RecordRef],
+    kinds: Mapping[tuple[str, str], OpKind],
+) -> Iterable[Operation]:
+    """Chunked membership operations; a new class's owners and first members go in its ``CREATE_CLASS``."""
+    creating: dict[str, tuple[list[str], list[str]]] = {anchor: ([], []) for anchor in new_classes}
+    for container, relation, members in ms.grouped(table):
+        if container in creating:
+            creating[container][0 if relation == "owner" else 1].extend(members)
+            continue
+        kind = kinds[(split_anchor(container)[0], relation)]
+        yield from _chunks(kind, container, members, records.get(container))
+    for anchor, (owners, members) in creating.items():
+        desired = new_classes[anchor]
+        first_owners = owners[:MAX_BATCH]
+        room = MAX_BATCH - len(first_owners)
+        yield Operation(
+            OpKind.CREATE_CLASS,
+            anchor,
+            desired.properties,
+            refs=tuple(members[:room]),
+            owners=tuple(first_owners),
+            record=desired.record,
+        )
+        yield from _chunks(OpKind.ADD_CLASS_OWNERS, anchor, owners[MAX_BATCH:], desired.record)
+        yield from _chunks(OpKind.ADD_CLASS_MEMBERS, anchor, members[room:], desired.record)
+
+
+def _chunks(
+    kind: OpKind, container: str, members: Sequence[str], record: RecordRef | None
+) -> Iterable[Operation]:
+    for start in range(0, len(members), MAX_BATCH):
+        yield Operation(kind, container, refs=tuple(members[start : start + MAX_BATCH]), record=record)

@@ -1,0 +1,106 @@
+"""Operations on user accounts: create, link, update, enable, disable, delete, licences."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from sync.directory.model import DirectoryUser, Operation, OpKind, RecordRef
+from sync.engine.desired import RosterUser, role_settings, sanitize_nickname
+from sync.engine.matching import Match
+from sync.engine.properties import STUDENT_FACET_KEYS, TEACHER_FACET_KEYS, USER_NAME_KEYS, diff
+from sync.findings import Finding, Severity
+from sync.profile import Profile
+from sync.roster.names import split_anchor
+
+#: Stands for a password in every plan shown or stored; apply looks the real one up in the roster.
+REDACTED = "***"
+#: Anchor kinds of user accounts.
+USER_ANCHOR_KINDS = frozenset({"Student", "Teacher", "Staff"})
+
+
+def user_paths(user: RosterUser) -> list[tuple[str, ...]]:
+    keys = STUDENT_FACET_KEYS if user.facet == "student" else TEACHER_FACET_KEYS
+    return [(key,) for key in USER_NAME_KEYS] + [(user.facet, key) for key in keys]
+
+
+def matched_user_ops(match: Match, profile: Profile, findings: list[Finding]) -> list[Operation]:
+    user, account = match.user, match.account
+    if account is None:
+        create = create_user(user, profile, findings)
+        return [] if create is None else [create, *licence_ops(user, frozenset(), profile)]
+    operations: list[Operation] = []
+    changed = diff(user.properties, account.properties, user_paths(user))
+    if match.linked:
+        fields: dict[str, Any] = {"id": account.id, "primaryRole": user.primary_role}
+        fields[user.facet] = user.properties[user.facet]
+        fields.update({key: value for key, value in changed.items() if key != user.facet})
+        operations.append(Operation(OpKind.LINK_USER, user.anchor, fields, record=user.record))
+    else:
+        if account.primary_role != user.primary_role:
+            changed["primaryRole"] = user.primary_role
+        if changed:
+            operations.append(Operation(OpKind.UPDATE_USER, user.anchor, changed, record=user.record))
+        if not account.account_enabled and profile.deletion.users == "disable":
+            operations.append(Operation(OpKind.ENABLE_USER, user.anchor, record=user.record))
+    operations.extend(licence_ops(user, account.licenses, profile))
+    return operations
+
+
+def create_user(user: RosterUser, profile: Profile, findings: list[Finding]) -> Operation | None:
+    username = user.username or ""
+    domain = role_settings(profile, user.role).user_domain
+    if "@" in username:
+        upn = username
+    elif domain:
+        upn = f"{username}@{domain}"
+    else:
+        message = f"Username has no @ and the profile sets no user_domain for {user.role}s; add one"
+        findings.append(_error(user.record, "Username", "missing_value", message))
+        return None
+    fields: dict[str, Any] = {
+        "userPrincipalName": upn,
+        "mailNickname": sanitize_nickname(upn.partition("@")[0]),
+        "accountEnabled": True,
+        "primaryRole": user.primary_role,
+        **user.properties,
+    }
+    if profile.usage_location:
+        fields["usageLocation"] = profile.usage_location
+    if user.has_password:
+        fields["passwordProfile"] = {"password": REDACTED, "forceChangePasswordNextSignIn": True}
+    return Operation(OpKind.CREATE_USER, user.anchor, fields, record=user.record)
+
+
+def licence_ops(user: RosterUser, held: frozenset[str], profile: Profile) -> list[Operation]:
+    missing = sorted(set(role_settings(profile, user.role).licenses) - held)
+    if not missing:
+        return []
+    fields = {"addLicenses": missing, "removeLicenses": []}
+    return [Operation(OpKind.ASSIGN_LICENSES, user.anchor, fields, record=user.record)]
+
+
+def gone_user_ops(
+    accounts: Sequence[DirectoryUser],
+    claimed_ids: frozenset[str],
+    kept_anchors: frozenset[str],
+    profile: Profile,
+) -> Iterable[Operation]:
+    """Accounts the sync manages whose record has left the roster: ``keep`` / ``disable`` / ``delete``."""
+    policy = profile.deletion.users
+    if policy == "keep":
+        return
+    for account in accounts:
+        anchor = account.anchor
+        if anchor is None or account.id in claimed_ids or anchor in kept_anchors:
+            continue
+        if split_anchor(anchor)[0] not in USER_ANCHOR_KINDS:
+            continue
+        if policy == "delete":
+            yield Operation(OpKind.DELETE_USER, anchor)
+        elif account.account_enabled:
+            yield Operation(OpKind.DISABLE_USER, anchor)
+
+
+def _error(record: RecordRef, column: str | None, code: str, message: str) -> Finding:
+    return Finding(record.file, record.line, column, record.record_id, Severity.RECORD_ERROR, code, message)
