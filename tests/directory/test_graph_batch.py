@@ -1,0 +1,147 @@
+"""Packing requests into $batch, pacing, and retrying only the throttled items (fake Graph transport)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+
+import httpx
+
+from sync.directory.graph_batch import BatchDispatcher, RetryPolicy
+from sync.directory.graph_http import GraphHttp, SubRequest, SubResponse, build_client, failure
+from sync.directory.graph_pacing import Pacer, Quota
+from sync.directory.graph_stats import Counters
+from tests.directory.graph_fakes import BASE, Answer, FakeGraph, Item, error
+
+FAST = RetryPolicy(attempts=5, backoff_s=0.001, max_backoff_s=0.01)
+
+
+async def _token() -> str | None:
+    return "t"
+
+
+def _dispatch(
+    fake: FakeGraph, requests: Sequence[SubRequest], *, low_priority: bool = False
+) -> tuple[list[SubResponse], Counters]:
+    counters = Counters()
+
+    async def run() -> list[SubResponse]:
+        http = GraphHttp(
+            build_client(BASE, transport=fake.transport(), timeout_s=5),
+            _token,
+            counters,
+            low_priority=low_priority,
+        )
+        dispatcher = BatchDispatcher(http, Pacer(Quota(scale=1000)), counters, retry=FAST)
+        try:
+            return list(await asyncio.gather(*(dispatcher.call(request) for request in requests)))
+        finally:
+            await dispatcher.aclose()
+            await http.aclose()
+
+    return asyncio.run(run()), counters
+
+
+def _writes(count: int) -> list[SubRequest]:
+    return [SubRequest("PATCH", f"/users/u{index}", {"accountEnabled": False}) for index in range(count)]
+
+
+def test_45_writes_go_in_three_batches_of_20_20_and_5() -> None:
+    fake = FakeGraph()
+    answers, counters = _dispatch(fake, _writes(45))
+    assert [len(batch) for batch in fake.batches] == [20, 20, 5]
+    assert all(answer.status == 204 for answer in answers)
+    assert (counters.requests, counters.batches, counters.batch_items, counters.writes) == (3, 3, 45, 45)
+
+
+def test_answers_returned_out_of_order_are_matched_to_their_requests_by_id() -> None:
+    fake = FakeGraph(script=lambda item: (200, {"url": item.url}, {}))
+    answers, _ = _dispatch(fake, _writes(7))
+    assert [answer.body["url"] for answer in answers] == [f"/users/u{index}" for index in range(7)]
+
+
+def test_only_the_throttled_item_is_sent_again_after_its_retry_after() -> None:
+    throttled_once: set[str] = set()
+
+    def script(item: Item) -> Answer | None:
+        if item.url == "/users/u3" and item.url not in throttled_once:
+            throttled_once.add(item.url)
+            return error(429, "TooManyRequests", "slow down", {"Retry-After": "0.01"})
+        return None
+
+    fake = FakeGraph(script=script)
+    answers, counters = _dispatch(fake, _writes(10))
+    assert all(answer.status == 204 for answer in answers)
+    assert [item.url for item in fake.batches[1]] == ["/users/u3"]
+    assert (counters.throttled, counters.retries, counters.writes) == (1, 1, 11)
+
+
+def test_a_whole_batch_refused_with_503_is_sent_again_in_full() -> None:
+    fake = FakeGraph(batch_faults=[(503, {"Retry-After": "0.01"})])
+    answers, counters = _dispatch(fake, _writes(4))
+    assert all(answer.status == 204 for answer in answers)
+    assert [len(batch) for batch in fake.batches] == [4, 4]
+    assert counters.retries == 4
+
+
+def test_a_timed_out_batch_is_retried_and_then_answered() -> None:
+    fake = FakeGraph(batch_faults=[(0, {})])
+    answers, counters = _dispatch(fake, _writes(3))
+    assert all(answer.status == 204 for answer in answers)
+    assert counters.retries == 3
+
+
+def test_a_request_throttled_every_time_gives_up_after_the_policy_attempts_with_the_429() -> None:
+    fake = FakeGraph(script=lambda item: error(429, "TooManyRequests", "no", {"Retry-After": "0.001"}))
+    answers, counters = _dispatch(fake, _writes(1))
+    assert answers[0].status == 429
+    assert counters.writes == FAST.attempts
+
+
+def test_errors_that_are_not_transient_come_back_at_once() -> None:
+    fake = FakeGraph(script=lambda item: error(400, "Request_BadRequest", "Invalid request"))
+    answers, counters = _dispatch(fake, _writes(2))
+    assert [answer.code for answer in answers] == ["Request_BadRequest"] * 2
+    assert counters.retries == 0
+
+
+def test_low_priority_runs_mark_the_batch_and_every_item() -> None:
+    fake = FakeGraph()
+    _dispatch(fake, _writes(2), low_priority=True)
+    assert fake.batch_headers[0]["x-ms-throttle-priority"] == "low"
+    assert all(item.headers["x-ms-throttle-priority"] == "low" for item in fake.batches[0])
+    assert fake.batch_headers[0]["authorization"] == "Bearer t"
+
+
+def test_writes_with_a_body_carry_a_json_content_type_inside_the_batch() -> None:
+    fake = FakeGraph()
+    _dispatch(fake, [SubRequest("PATCH", "/users/a", {"x": 1}), SubRequest("DELETE", "/users/b")])
+    patch, delete = fake.batches[0]
+    assert patch.headers["Content-Type"] == "application/json"
+    assert "Content-Type" not in delete.headers and delete.body is None
+
+
+def test_the_http_client_has_no_retry_middleware_so_a_429_reaches_the_adapter_after_one_attempt() -> None:
+    calls = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(429, headers={"Retry-After": "0"}, json={"error": {"code": "TooManyRequests"}})
+
+    async def run() -> SubResponse:
+        http = GraphHttp(
+            build_client(BASE, transport=httpx.MockTransport(handler), timeout_s=5), _token, Counters()
+        )
+        try:
+            return await http.get("/users")
+        finally:
+            await http.aclose()
+
+    answer = asyncio.run(run())
+    assert answer.status == 429
+    assert len(calls) == 1
+
+
+def test_a_failure_response_names_its_code_and_message() -> None:
+    answer = failure("Timeout", "the read timed out")
+    assert (answer.status, answer.code, answer.message) == (0, "Timeout", "the read timed out")
