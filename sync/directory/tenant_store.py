@@ -1,0 +1,819 @@
+"""The local tenant's store: a small, id-based Microsoft Graph back end on one SQLite file.
+
+Objects (users, groups — a class is a Microsoft 365 group with class properties —, schools) have GUID ids
+and Graph-named properties; links join a group to its owners/members and a school to its users/classes.
+The store enforces what Entra enforces that matters to a sync:
+
+- ``userPrincipalName`` is unique, and ``mailNickname`` is unique across users and groups
+  (both case-insensitive) → ``Request_BadRequest`` "Another object with the same value …" (``target``);
+- a Microsoft 365 group (so every class) is created with at least one owner, and cannot lose its last;
+- a licence needs a subscribed SKU (``InvalidLicense``) and the user's ``usageLocation``
+  (``InvalidUserUsageLocation``);
+- an unknown id → ``Request_ResourceNotFound``; adding a link that is there → "One or more added object
+  references already exist …".
+
+Every refusal is a :class:`~sync.directory.tenant_errors.TenantError` and changes nothing. Every change
+gets a number from a monotonically increasing counter (``version`` of the object or link, tombstones for
+deletions) so :meth:`TenantStore.changes_since` can serve Graph delta queries.
+
+Writes run in a transaction (``BEGIN IMMEDIATE``; nested calls become savepoints, so one failing request
+inside a larger transaction rolls back alone). Several processes may open the same file (WAL).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from sync.directory.anchors import class_anchor_of, group_anchor_of, school_anchor_of, user_anchor
+from sync.directory.tenant_errors import (
+    TenantError,
+    already_exists,
+    bad_request,
+    invalid_license,
+    invalid_usage_location,
+    not_found,
+    owner_required,
+    references_exist,
+)
+from sync.directory.tenant_schema import (
+    CLASS_PROPS,
+    DDL,
+    GROUP_PROPS,
+    GROUP_RELATIONS,
+    SCHEMA_VERSION,
+    SCHOOL_PROPS,
+    SCHOOL_RELATIONS,
+    SEEDED_SKUS,
+    USER_PROPS,
+    PropType,
+)
+from sync.errors import DirectoryUnavailable
+
+ObjectKind = Literal["user", "group", "class", "school"]
+PropMap = Mapping[str, tuple[str, PropType]]
+
+_UPN = re.compile(r"^[^@\s]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
+_CHUNK = 500  # ids per "IN (…)" query (SQLite allows 32,766 parameters; keep statements small)
+_ALL_GROUP_PROPS: PropMap = {**GROUP_PROPS, **CLASS_PROPS}
+_GROUP_COLUMNS = ", ".join(column for column, _ in _ALL_GROUP_PROPS.values())
+_CLASS_VIEW = ("displayName", "mailNickname", "description", *CLASS_PROPS)
+
+
+@dataclass(frozen=True, slots=True)
+class ObjectChange:
+    """An object created or changed (``removed=False``) or deleted (``removed=True``) at ``version``.
+    ``kind`` is ``"user"``, ``"group"`` (classes included) or ``"school"``."""
+
+    kind: str
+    id: str
+    version: int
+    removed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class LinkChange:
+    """A link added (``removed=False``) or removed at ``version``. ``relation``: ``owner``/``member`` of a
+    group, ``user``/``class`` of a school."""
+
+    container_id: str
+    relation: str
+    member_id: str
+    version: int
+    removed: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Changes:
+    """What changed after a counter value; ``counter`` is the value to ask from next time."""
+
+    objects: tuple[ObjectChange, ...]
+    links: tuple[LinkChange, ...]
+    counter: int
+
+
+class TenantStore:
+    """One tenant file. Thread-safe (one connection behind a lock); close it, or use it as a context
+    manager. A new file is created with the schema and the seeded SKUs."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._lock = threading.RLock()
+        self._depth = 0
+        self._counter = 0
+        try:
+            self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+        except sqlite3.Error as err:
+            raise DirectoryUnavailable(f"local tenant {self.path} cannot be opened: {err}") from err
+        try:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.execute("PRAGMA busy_timeout=30000")
+            self._initialise()
+        except sqlite3.DatabaseError as err:
+            self._db.close()
+            raise DirectoryUnavailable(
+                f"local tenant {self.path} is not a tenant file ({err}); give a tenant file or a new path"
+            ) from err
+
+    def _initialise(self) -> None:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                for statement in DDL.split(";"):
+                    if statement.strip():
+                        self._db.execute(statement)
+                row = self._db.execute("SELECT value FROM meta WHERE key = 'schema'").fetchone()
+                if row is None:
+                    self._db.executemany(
+                        "INSERT INTO meta (key, value) VALUES (?, ?)",
+                        [("schema", SCHEMA_VERSION), ("counter", "0")],
+                    )
+                    self._db.executemany(
+                        "INSERT INTO skus (sku_id, part_number) VALUES (?, ?)", SEEDED_SKUS.items()
+                    )
+                elif row[0] != SCHEMA_VERSION:
+                    raise sqlite3.DatabaseError(
+                        f"schema version {row[0]}, this program reads {SCHEMA_VERSION}"
+                    )
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> TenantStore:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- transactions and the change counter ------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[None]:
+        """A write transaction; inside another one it is a savepoint that rolls back alone on error."""
+        with self._lock:
+            if self._depth == 0:
+                self._db.execute("BEGIN IMMEDIATE")
+                self._depth = 1
+                try:
+                    self._counter = int(self._scalar("SELECT value FROM meta WHERE key = 'counter'", ()) or 0)
+                    start = self._counter
+                    yield
+                    if self._counter != start:
+                        self._db.execute(
+                            "UPDATE meta SET value = ? WHERE key = 'counter'", (str(self._counter),)
+                        )
+                    self._db.execute("COMMIT")
+                except BaseException:
+                    self._db.execute("ROLLBACK")
+                    raise
+                finally:
+                    self._depth = 0
+            else:
+                name = f"sp{self._depth}"
+                saved = self._counter
+                self._db.execute(f"SAVEPOINT {name}")
+                self._depth += 1
+                try:
+                    yield
+                    self._db.execute(f"RELEASE {name}")
+                except BaseException:
+                    self._db.execute(f"ROLLBACK TO {name}")
+                    self._db.execute(f"RELEASE {name}")
+                    self._counter = saved
+                    raise
+                finally:
+                    self._depth -= 1
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """A consistent read of several statements (one SQLite read transaction)."""
+        with self._lock:
+            if self._depth:
+                yield self._db
+                return
+            self._db.execute("BEGIN")
+            try:
+                yield self._db
+            finally:
+                self._db.execute("COMMIT")
+
+    def _next(self) -> int:
+        self._counter += 1
+        return self._counter
+
+    @property
+    def counter(self) -> int:
+        """The last change number handed out (0 for a new tenant)."""
+        with self._lock:
+            return int(self._scalar("SELECT value FROM meta WHERE key = 'counter'", ()) or 0)
+
+    def _scalar(self, sql: str, params: Sequence[Any]) -> Any:
+        row = self._db.execute(sql, params).fetchone()
+        return None if row is None else row[0]
+
+    # -- users -------------------------------------------------------------------------------------------
+    def create_user(self, props: Mapping[str, Any]) -> str:
+        """Create a user from Graph ``user``/``educationUser`` properties; returns its id.
+        ``passwordProfile`` is accepted and dropped: the local tenant has no sign-in and keeps no password."""
+        given = {k: v for k, v in props.items() if k != "passwordProfile"}
+        values = _encode(given, USER_PROPS, "user")
+        values.setdefault("account_enabled", 1)
+        upn = values.get("upn")
+        if not isinstance(upn, str) or not _UPN.match(upn):
+            raise bad_request("property userPrincipalName is missing or is not of the form name@domain")
+        if not values.get("display_name"):
+            raise bad_request("property displayName is required")
+        with self.transaction():
+            if self._scalar("SELECT 1 FROM users WHERE upn_lc = ?", (upn.lower(),)):
+                raise already_exists("userPrincipalName")
+            object_id = str(uuid.uuid4())
+            self._claim_nickname(values.get("mail_nickname"), object_id)
+            values.update(id=object_id, upn_lc=upn.lower(), version=self._next())
+            values["anchor"] = _user_anchor(values)
+            self._insert("users", values)
+        return object_id
+
+    def update_user(self, user_id: str, props: Mapping[str, Any]) -> None:
+        values = _encode(props, USER_PROPS, "user")
+        if "upn" in values and (not isinstance(values["upn"], str) or not _UPN.match(values["upn"])):
+            raise bad_request("property userPrincipalName is not of the form name@domain")
+        if "display_name" in values and not values["display_name"]:
+            raise bad_request("property displayName cannot be cleared")
+        with self.transaction():
+            row = self._db.execute(
+                "SELECT primary_role, student, teacher, mail_nickname FROM users WHERE id = ?", (user_id,)
+            ).fetchone()
+            if row is None:
+                raise not_found(user_id)
+            if "upn" in values:
+                taken = self._scalar("SELECT id FROM users WHERE upn_lc = ?", (values["upn"].lower(),))
+                if taken not in (None, user_id):
+                    raise already_exists("userPrincipalName")
+                values["upn_lc"] = values["upn"].lower()
+            if "mail_nickname" in values:
+                self._move_nickname(row[3], values["mail_nickname"], user_id)
+            current = {"primary_role": row[0], "student": row[1], "teacher": row[2]}
+            values["anchor"] = _user_anchor({**current, **values})
+            values["version"] = self._next()
+            self._update("users", user_id, values)
+
+    def delete_user(self, user_id: str) -> None:
+        with self.transaction():
+            nickname = self._db.execute("SELECT mail_nickname FROM users WHERE id = ?", (user_id,)).fetchone()
+            if nickname is None:
+                raise not_found(user_id)
+            self._delete_object("users", "user", user_id, nickname[0])
+            self._db.execute("DELETE FROM licenses WHERE user_id = ?", (user_id,))
+
+    def get_user(self, user_id: str) -> dict[str, Any]:
+        """The user in Graph shape (``user`` and ``educationUser`` properties, ``assignedLicenses``)."""
+        users = self._select_users("WHERE id = ?", (user_id,))
+        if not users:
+            raise not_found(user_id)
+        return users[0]
+
+    def list_users(self) -> list[dict[str, Any]]:
+        return self._select_users("ORDER BY seq", ())
+
+    def find_users(self, prop: str, value: str) -> list[dict[str, Any]]:
+        """Users whose ``prop`` equals ``value`` (case-insensitive for UPN, mail and mailNickname)."""
+        return self._select_users(*_filter(USER_PROPS, prop, value, "user"))
+
+    def _select_users(self, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        with self.reading() as db:
+            columns = ["id", *(column for column, _ in USER_PROPS.values())]
+            rows = db.execute(f"SELECT {', '.join(columns)} FROM users {where}", params).fetchall()
+            users = [_decode(row, USER_PROPS) for row in rows]
+            for user in users:
+                skus = db.execute(
+                    "SELECT sku_id FROM licenses WHERE user_id = ? ORDER BY sku_id", (user["id"],)
+                )
+                user["assignedLicenses"] = [{"skuId": sku, "disabledPlans": []} for (sku,) in skus]
+        return users
+
+    # -- groups and classes ------------------------------------------------------------------------------
+    def create_group(
+        self,
+        props: Mapping[str, Any],
+        *,
+        owners: Sequence[str] = (),
+        members: Sequence[str] = (),
+        as_class: bool = False,
+    ) -> str:
+        """Create a group with its first owners and members (user ids; members may also be groups).
+        A Microsoft 365 group (``groupTypes: ["Unified"]``) needs an owner. ``as_class`` creates a class
+        at once: a Microsoft 365 group that also takes the class properties (``externalId``, ``term`` …)."""
+        values = _encode(props, _ALL_GROUP_PROPS if as_class else GROUP_PROPS, "group")
+        if as_class and "group_types" not in values:
+            values["group_types"] = json.dumps(["Unified"])
+        unified = "Unified" in json.loads(values.get("group_types") or "[]")
+        values.setdefault("mail_enabled", int(unified))
+        values.setdefault("security_enabled", int(not unified))
+        if not values.get("display_name") or not values.get("mail_nickname"):
+            raise bad_request("properties displayName and mailNickname are required")
+        if as_class and not unified:
+            raise bad_request('a class is a Microsoft 365 group: groupTypes must hold "Unified"')
+        if unified and not owners:
+            raise owner_required()
+        with self.transaction():
+            object_id = str(uuid.uuid4())
+            self._claim_nickname(values["mail_nickname"], object_id)
+            values.update(id=object_id, version=self._next(), is_class=int(as_class))
+            values["anchor"] = _group_anchor(values)
+            self._insert("groups_", values)
+            self.add_links(object_id, "owner", owners)
+            self.add_links(object_id, "member", members)
+        return object_id
+
+    def update_group(self, group_id: str, props: Mapping[str, Any]) -> None:
+        """Change group properties (class properties go through :meth:`update_class`)."""
+        self._update_group(group_id, _encode(props, GROUP_PROPS, "group"), make_class=False)
+
+    def update_class(self, group_id: str, props: Mapping[str, Any]) -> None:
+        """Change class properties of a Microsoft 365 group; the group is a class from then on."""
+        self._update_group(group_id, _encode(props, _ALL_GROUP_PROPS, "class"), make_class=True)
+
+    def _update_group(self, group_id: str, values: dict[str, Any], *, make_class: bool) -> None:
+        for column in ("display_name", "mail_nickname"):
+            if column in values and not values[column]:
+                raise bad_request("properties displayName and mailNickname cannot be cleared")
+        with self.transaction():
+            row = self._db.execute(
+                f"SELECT {_GROUP_COLUMNS}, is_class FROM groups_ WHERE id = ?",
+                (group_id,),
+            ).fetchone()
+            if row is None:
+                raise not_found(group_id)
+            current = dict(zip([c for c, _ in _ALL_GROUP_PROPS.values()], row[:-1], strict=True))
+            merged = {**current, **values}
+            if make_class:
+                if "Unified" not in json.loads(merged.get("group_types") or "[]"):
+                    raise bad_request("only a Microsoft 365 (Unified) group can be a class")
+                values["is_class"] = 1
+            merged["is_class"] = values.get("is_class", row[-1])
+            if "mail_nickname" in values:
+                self._move_nickname(current["mail_nickname"], values["mail_nickname"], group_id)
+            values["anchor"] = _group_anchor(merged)
+            values["version"] = self._next()
+            self._update("groups_", group_id, values)
+
+    def delete_group(self, group_id: str) -> None:
+        with self.transaction():
+            nickname = self._db.execute(
+                "SELECT mail_nickname FROM groups_ WHERE id = ?", (group_id,)
+            ).fetchone()
+            if nickname is None:
+                raise not_found(group_id)
+            self._delete_object("groups_", "group", group_id, nickname[0])
+
+    def get_group(self, group_id: str) -> dict[str, Any]:
+        groups = self._select_groups("WHERE id = ?", (group_id,))
+        if not groups:
+            raise not_found(group_id)
+        return groups[0]
+
+    def get_class(self, class_id: str) -> dict[str, Any]:
+        """The class view of a group (404 when the group is not a class)."""
+        classes = self._select_groups("WHERE id = ? AND is_class = 1", (class_id,), class_view=True)
+        if not classes:
+            raise not_found(class_id)
+        return classes[0]
+
+    def list_groups(self) -> list[dict[str, Any]]:
+        """Every group, classes included (as ``/groups`` shows them)."""
+        return self._select_groups("ORDER BY seq", ())
+
+    def list_classes(self) -> list[dict[str, Any]]:
+        return self._select_groups("WHERE is_class = 1 ORDER BY seq", (), class_view=True)
+
+    def find_groups(self, prop: str, value: str) -> list[dict[str, Any]]:
+        return self._select_groups(*_filter(_ALL_GROUP_PROPS, prop, value, "group"))
+
+    def find_classes(self, prop: str, value: str) -> list[dict[str, Any]]:
+        where, params = _filter(_ALL_GROUP_PROPS, prop, value, "class")
+        return self._select_groups(where.replace("WHERE", "WHERE is_class = 1 AND"), params, class_view=True)
+
+    def _select_groups(
+        self, where: str, params: Sequence[Any], *, class_view: bool = False
+    ) -> list[dict[str, Any]]:
+        columns = ["id", *(column for column, _ in _ALL_GROUP_PROPS.values()), "is_class"]
+        with self.reading() as db:
+            rows = db.execute(f"SELECT {', '.join(columns)} FROM groups_ {where}", params).fetchall()
+        groups = []
+        for row in rows:
+            group = _decode(row[:-1], _ALL_GROUP_PROPS)
+            if class_view:
+                group = {key: value for key, value in group.items() if key in _CLASS_VIEW or key == "id"}
+            elif not row[-1]:
+                group = {key: value for key, value in group.items() if key not in CLASS_PROPS}
+            groups.append(group)
+        return groups
+
+    # -- schools -----------------------------------------------------------------------------------------
+    def create_school(self, props: Mapping[str, Any]) -> str:
+        values = _encode(props, SCHOOL_PROPS, "school")
+        if not values.get("display_name"):
+            raise bad_request("property displayName is required")
+        with self.transaction():
+            object_id = str(uuid.uuid4())
+            values.update(id=object_id, version=self._next())
+            values["anchor"] = school_anchor_of(values.get("external_id"))
+            self._insert("schools", values)
+        return object_id
+
+    def update_school(self, school_id: str, props: Mapping[str, Any]) -> None:
+        values = _encode(props, SCHOOL_PROPS, "school")
+        if "display_name" in values and not values["display_name"]:
+            raise bad_request("property displayName cannot be cleared")
+        with self.transaction():
+            external_id = self._db.execute(
+                "SELECT external_id FROM schools WHERE id = ?", (school_id,)
+            ).fetchone()
+            if external_id is None:
+                raise not_found(school_id)
+            values["anchor"] = school_anchor_of(values.get("external_id", external_id[0]))
+            values["version"] = self._next()
+            self._update("schools", school_id, values)
+
+    def delete_school(self, school_id: str) -> None:
+        with self.transaction():
+            if not self._scalar("SELECT 1 FROM schools WHERE id = ?", (school_id,)):
+                raise not_found(school_id)
+            self._delete_object("schools", "school", school_id, None)
+
+    def get_school(self, school_id: str) -> dict[str, Any]:
+        schools = self._select_schools("WHERE id = ?", (school_id,))
+        if not schools:
+            raise not_found(school_id)
+        return schools[0]
+
+    def list_schools(self) -> list[dict[str, Any]]:
+        return self._select_schools("ORDER BY seq", ())
+
+    def find_schools(self, prop: str, value: str) -> list[dict[str, Any]]:
+        return self._select_schools(*_filter(SCHOOL_PROPS, prop, value, "school"))
+
+    def _select_schools(self, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
+        columns = ["id", *(column for column, _ in SCHOOL_PROPS.values())]
+        with self.reading() as db:
+            rows = db.execute(f"SELECT {', '.join(columns)} FROM schools {where}", params).fetchall()
+        return [_decode(row, SCHOOL_PROPS) for row in rows]
+
+    # -- any object --------------------------------------------------------------------------------------
+    def kind_of(self, object_id: str) -> ObjectKind | None:
+        """``"user"``, ``"group"``, ``"class"`` or ``"school"``; ``None`` for an unknown id."""
+        with self.reading() as db:
+            if db.execute("SELECT 1 FROM users WHERE id = ?", (object_id,)).fetchone():
+                return "user"
+            row = db.execute("SELECT is_class FROM groups_ WHERE id = ?", (object_id,)).fetchone()
+            if row is not None:
+                return "class" if row[0] else "group"
+            if db.execute("SELECT 1 FROM schools WHERE id = ?", (object_id,)).fetchone():
+                return "school"
+        return None
+
+    def ids_by_anchor(
+        self, table: Literal["users", "groups", "classes", "schools"], anchors: Iterable[str]
+    ) -> dict[str, str]:
+        """Anchor → id for the given anchors that exist (the oldest object wins if two share one)."""
+        sql_table, extra = {
+            "users": ("users", ""),
+            "groups": ("groups_", " AND is_class = 0"),
+            "classes": ("groups_", " AND is_class = 1"),
+            "schools": ("schools", ""),
+        }[table]
+        wanted = list(dict.fromkeys(anchors))
+        found: dict[str, str] = {}
+        with self.reading() as db:
+            for start in range(0, len(wanted), _CHUNK):
+                chunk = wanted[start : start + _CHUNK]
+                marks = ", ".join("?" * len(chunk))
+                rows = db.execute(
+                    f"SELECT anchor, id FROM {sql_table} WHERE anchor IN ({marks}){extra} ORDER BY seq DESC",
+                    chunk,
+                )
+                found.update(rows.fetchall())
+        return found
+
+    # -- links -------------------------------------------------------------------------------------------
+    def add_links(self, container_id: str, relation: str, member_ids: Sequence[str]) -> None:
+        """Link members to a group (``owner``/``member``) or a school (``user``/``class``). All or nothing:
+        an unknown id fails with 404, a link already there with "… references already exist"."""
+        members = list(dict.fromkeys(member_ids))
+        if not members:
+            return
+        with self.transaction():
+            self._check_link(container_id, relation, members)
+            present = self._present_links(container_id, relation, members)
+            if present:
+                raise references_exist(relation)
+            version = self._next()
+            self._db.executemany(
+                "INSERT INTO links (container_id, relation, member_id, present, version) "
+                "VALUES (?, ?, ?, 1, ?) ON CONFLICT (container_id, relation, member_id) "
+                "DO UPDATE SET present = 1, version = excluded.version",
+                [(container_id, relation, member, version) for member in members],
+            )
+
+    def remove_links(self, container_id: str, relation: str, member_ids: Sequence[str]) -> None:
+        """Unlink members. All or nothing: a link that is not there fails with 404; removing the last owner
+        of a Microsoft 365 group fails."""
+        members = list(dict.fromkeys(member_ids))
+        if not members:
+            return
+        with self.transaction():
+            self._check_container(container_id, relation)
+            present = self._present_links(container_id, relation, members)
+            missing = [member for member in members if member not in present]
+            if missing:
+                raise not_found(missing[0])
+            if relation == "owner" and self._is_unified(container_id):
+                owners = self._scalar(
+                    "SELECT COUNT(*) FROM links WHERE container_id = ? AND relation = 'owner' "
+                    "AND present = 1",
+                    (container_id,),
+                )
+                if owners <= len(members):
+                    raise owner_required()
+            version = self._next()
+            self._db.executemany(
+                "UPDATE links SET present = 0, version = ? "
+                "WHERE container_id = ? AND relation = ? AND member_id = ?",
+                [(version, container_id, relation, member) for member in members],
+            )
+
+    def linked(self, container_id: str, relation: str, member_ids: Sequence[str]) -> set[str]:
+        """Which of ``member_ids`` are linked to the container now."""
+        with self.reading():
+            return self._present_links(container_id, relation, list(dict.fromkeys(member_ids)))
+
+    def list_links(self, container_id: str, relation: str) -> list[str]:
+        """Member ids linked to a container, sorted."""
+        with self.reading() as db:
+            self._check_container(container_id, relation)
+            rows = db.execute(
+                "SELECT member_id FROM links WHERE container_id = ? AND relation = ? AND present = 1 "
+                "ORDER BY member_id",
+                (container_id, relation),
+            )
+            return [member for (member,) in rows]
+
+    def _check_container(self, container_id: str, relation: str) -> None:
+        if relation in GROUP_RELATIONS:
+            table = "groups_"
+        elif relation in SCHOOL_RELATIONS:
+            table = "schools"
+        else:
+            raise bad_request(f"unknown relation '{relation}'")
+        if not self._scalar(f"SELECT 1 FROM {table} WHERE id = ?", (container_id,)):
+            raise not_found(container_id)
+
+    def _check_link(self, container_id: str, relation: str, members: list[str]) -> None:
+        self._check_container(container_id, relation)
+        users = self._existing("SELECT id FROM users WHERE id IN ({})", members)
+        if relation == "class":
+            allowed = self._existing("SELECT id FROM groups_ WHERE is_class = 1 AND id IN ({})", members)
+        elif relation == "member":
+            allowed = users | self._existing("SELECT id FROM groups_ WHERE id IN ({})", members)
+        else:
+            allowed = users
+        for member in members:
+            if member not in allowed:
+                if self.kind_of(member) is None:
+                    raise not_found(member)
+                raise bad_request(f"object '{member}' cannot be linked as {relation}")
+
+    def _present_links(self, container_id: str, relation: str, members: list[str]) -> set[str]:
+        present: set[str] = set()
+        for start in range(0, len(members), _CHUNK):
+            chunk = members[start : start + _CHUNK]
+            rows = self._db.execute(
+                "SELECT member_id FROM links WHERE container_id = ? AND relation = ? AND present = 1 "
+                f"AND member_id IN ({', '.join('?' * len(chunk))})",
+                (container_id, relation, *chunk),
+            )
+            present.update(member for (member,) in rows)
+        return present
+
+    def _existing(self, sql: str, ids: list[str]) -> set[str]:
+        found: set[str] = set()
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            rows = self._db.execute(sql.format(", ".join("?" * len(chunk))), chunk)
+            found.update(object_id for (object_id,) in rows)
+        return found
+
+    def _is_unified(self, group_id: str) -> bool:
+        types = self._scalar("SELECT group_types FROM groups_ WHERE id = ?", (group_id,))
+        return "Unified" in json.loads(types or "[]")
+
+    # -- licences ----------------------------------------------------------------------------------------
+    def assign_licenses(self, user_id: str, *, add: Sequence[str] = (), remove: Sequence[str] = ()) -> None:
+        """``assignLicense``: add and remove SKU ids (removing one the user does not have is a no-op)."""
+        adding = [sku.lower() for sku in add]
+        removing = [sku.lower() for sku in remove]
+        with self.transaction():
+            row = self._db.execute("SELECT usage_location FROM users WHERE id = ?", (user_id,)).fetchone()
+            if row is None:
+                raise not_found(user_id)
+            known = {sku for (sku,) in self._db.execute("SELECT sku_id FROM skus")}
+            for sku in (*adding, *removing):
+                if sku not in known:
+                    raise invalid_license(sku)
+            if adding and not row[0]:
+                raise invalid_usage_location()
+            before = self.licenses_of(user_id)
+            self._db.executemany(
+                "INSERT OR IGNORE INTO licenses (user_id, sku_id) VALUES (?, ?)",
+                [(user_id, s) for s in adding],
+            )
+            self._db.executemany(
+                "DELETE FROM licenses WHERE user_id = ? AND sku_id = ?", [(user_id, s) for s in removing]
+            )
+            if self.licenses_of(user_id) != before:
+                self._db.execute("UPDATE users SET version = ? WHERE id = ?", (self._next(), user_id))
+
+    def licenses_of(self, user_id: str) -> set[str]:
+        with self.reading() as db:
+            return {sku for (sku,) in db.execute("SELECT sku_id FROM licenses WHERE user_id = ?", (user_id,))}
+
+    def subscribed_skus(self) -> dict[str, str]:
+        """skuId → skuPartNumber."""
+        with self.reading() as db:
+            return dict(db.execute("SELECT sku_id, part_number FROM skus ORDER BY sku_id").fetchall())
+
+    def add_subscribed_sku(self, sku_id: str, part_number: str) -> None:
+        with self.transaction():
+            self._db.execute(
+                "INSERT OR REPLACE INTO skus (sku_id, part_number) VALUES (?, ?)",
+                (sku_id.lower(), part_number),
+            )
+
+    # -- delta -------------------------------------------------------------------------------------------
+    def changes_since(self, counter: int) -> Changes:
+        """Every object and link changed after ``counter`` (deleted objects and removed links included),
+        in change order, with the counter value to ask from next time."""
+        with self.reading() as db:
+            now = int(db.execute("SELECT value FROM meta WHERE key = 'counter'").fetchone()[0])
+            objects = [
+                ObjectChange(kind, object_id, version, False)
+                for table, kind in (("users", "user"), ("groups_", "group"), ("schools", "school"))
+                for object_id, version in db.execute(
+                    f"SELECT id, version FROM {table} WHERE version > ?", (counter,)
+                )
+            ]
+            objects += [
+                ObjectChange(kind, object_id, version, True)
+                for object_id, kind, version in db.execute(
+                    "SELECT id, kind, version FROM tombstones WHERE version > ?", (counter,)
+                )
+            ]
+            links = [
+                LinkChange(container, relation, member, version, not present)
+                for container, relation, member, present, version in db.execute(
+                    "SELECT container_id, relation, member_id, present, version FROM links WHERE version > ?",
+                    (counter,),
+                )
+            ]
+        objects.sort(key=lambda change: (change.version, change.id))
+        links.sort(
+            key=lambda change: (change.version, change.container_id, change.relation, change.member_id)
+        )
+        return Changes(tuple(objects), tuple(links), now)
+
+    # -- helpers -----------------------------------------------------------------------------------------
+    def _claim_nickname(self, nickname: str | None, object_id: str) -> None:
+        if not nickname:
+            return
+        if self._scalar("SELECT object_id FROM nicknames WHERE nick_lc = ?", (nickname.lower(),)) not in (
+            None,
+            object_id,
+        ):
+            raise already_exists("mailNickname")
+        self._db.execute(
+            "INSERT OR REPLACE INTO nicknames (nick_lc, object_id) VALUES (?, ?)",
+            (nickname.lower(), object_id),
+        )
+
+    def _move_nickname(self, old: str | None, new: str | None, object_id: str) -> None:
+        if (old or "").lower() == (new or "").lower():
+            return
+        self._claim_nickname(new, object_id)
+        if old:
+            self._db.execute(
+                "DELETE FROM nicknames WHERE nick_lc = ? AND object_id = ?", (old.lower(), object_id)
+            )
+
+    def _delete_object(self, table: str, kind: str, object_id: str, nickname: str | None) -> None:
+        version = self._next()
+        self._db.execute(f"DELETE FROM {table} WHERE id = ?", (object_id,))
+        if nickname:
+            self._db.execute("DELETE FROM nicknames WHERE nick_lc = ?", (nickname.lower(),))
+        self._db.execute(
+            "UPDATE links SET present = 0, version = ? "
+            "WHERE present = 1 AND (container_id = ? OR member_id = ?)",
+            (version, object_id, object_id),
+        )
+        self._db.execute(
+            "INSERT OR REPLACE INTO tombstones (id, kind, version) VALUES (?, ?, ?)",
+            (object_id, kind, version),
+        )
+
+    def _insert(self, table: str, values: Mapping[str, Any]) -> None:
+        columns = list(values)
+        self._db.execute(
+            f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})",
+            [values[c] for c in columns],
+        )
+
+    def _update(self, table: str, object_id: str, values: Mapping[str, Any]) -> None:
+        columns = list(values)
+        self._db.execute(
+            f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?",
+            [*(values[c] for c in columns), object_id],
+        )
+
+
+# -- property encoding ----------------------------------------------------------------------------------
+def _encode(props: Mapping[str, Any], allowed: PropMap, kind: str) -> dict[str, Any]:
+    """Graph properties → column values; a ``TenantError`` for unknown, read-only or mistyped ones."""
+    values: dict[str, Any] = {}
+    for key, value in props.items():
+        if key == "id":
+            raise bad_request("property 'id' is read-only")
+        if key not in allowed:
+            raise bad_request(f"property '{key}' does not exist on {kind}")
+        column, prop_type = allowed[key]
+        if value is None:
+            values[column] = None
+        elif prop_type == "text":
+            if not isinstance(value, str):
+                raise bad_request(f"property '{key}' must be a string")
+            values[column] = value
+        elif prop_type == "bool":
+            if not isinstance(value, bool):
+                raise bad_request(f"property '{key}' must be true or false")
+            values[column] = int(value)
+        else:
+            if not isinstance(value, dict | list):
+                raise bad_request(f"property '{key}' must be an object or a list")
+            values[column] = json.dumps(value, sort_keys=True, separators=(",", ":"))
+    return values
+
+
+def _decode(row: Sequence[Any], props: PropMap) -> dict[str, Any]:
+    """``(id, *columns)`` → Graph properties; unset ones are left out."""
+    result: dict[str, Any] = {"id": row[0]}
+    for (key, (_, prop_type)), value in zip(props.items(), row[1:], strict=True):
+        if value is None:
+            continue
+        if prop_type == "bool":
+            result[key] = bool(value)
+        elif prop_type == "json":
+            result[key] = json.loads(value)
+        else:
+            result[key] = value
+    return result
+
+
+_CASELESS = frozenset({"userPrincipalName", "mail", "mailNickname"})
+
+
+def _filter(props: PropMap, prop: str, value: str, kind: str) -> tuple[str, tuple[Any, ...]]:
+    if prop == "id":
+        return "WHERE id = ? ORDER BY seq", (value,)
+    if prop not in props or props[prop][1] != "text":
+        raise TenantError(
+            "Request_UnsupportedQuery", f"Unsupported filter on property '{prop}' of {kind}.", 400
+        )
+    column = props[prop][0]
+    if prop == "userPrincipalName" and column == "upn":
+        return "WHERE upn_lc = ? ORDER BY seq", (value.lower(),)
+    if prop in _CASELESS:
+        return f"WHERE lower({column}) = ? ORDER BY seq", (value.lower(),)
+    return f"WHERE {column} = ? ORDER BY seq", (value,)
+
+
+def _user_anchor(values: Mapping[str, Any]) -> str | None:
+    facets = {name: json.loads(values[name]) for name in ("student", "teacher") if values.get(name)}
+    return user_anchor(values.get("primary_role"), facets)
+
+
+def _group_anchor(values: Mapping[str, Any]) -> str | None:
+    if values.get("is_class"):
+        return class_anchor_of(values.get("external_id"))
+    return group_anchor_of(values.get("mail_nickname"))
