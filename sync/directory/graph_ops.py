@@ -17,11 +17,14 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
+from sync.directory.anchors import user_role_of
 from sync.directory.graph_batch import RetryPolicy
 from sync.directory.graph_http import TRANSIENT_STATUSES, SubRequest, SubResponse
 from sync.directory.graph_pacing import retry_after_seconds
 from sync.directory.graph_read import GraphReader
 from sync.directory.model import MAX_BATCH, Operation, OperationResult, OpKind
+from sync.directory.passwords import generate_password
+from sync.roster.names import section_mail_nickname, split_anchor
 
 GRAPH_ROOT = "https://graph.microsoft.com/v1.0"
 #: Properties of a class that ``POST /groups`` takes; the rest go to ``PATCH /education/classes/{id}``.
@@ -99,6 +102,33 @@ def missing_anchor(anchor: str) -> OperationResult:
     )
 
 
+def with_external_id(op: Operation) -> dict[str, Any]:
+    """``op.fields`` with ``externalId`` defaulting to the anchor's key (schools, classes)."""
+    return {"externalId": split_anchor(op.target)[1], **op.fields}
+
+
+def with_role(op: Operation) -> dict[str, Any]:
+    """``op.fields`` with the ``primaryRole`` and the facet ``externalId`` the user anchor means, so the
+    anchor is written whatever the plan left implicit (as the local tenant does)."""
+    fields = dict(op.fields)
+    role = user_role_of(op.target)
+    if role is not None:
+        primary_role, facet, external_id = role
+        fields.setdefault("primaryRole", primary_role)
+        fields[facet] = {"externalId": external_id, **(fields.get(facet) or {})}
+    fields.setdefault("externalSource", "sis")
+    return fields
+
+
+def keep_facet_anchor(op: Operation) -> dict[str, Any]:
+    """A PATCH replaces a complex property whole: keep the anchor's ``externalId`` in a changed facet."""
+    fields = dict(op.fields)
+    role = user_role_of(op.target)
+    if role is not None and isinstance(fields.get(role[1]), Mapping):
+        fields[role[1]] = {"externalId": role[2], **fields[role[1]]}
+    return fields
+
+
 class OperationWriter:
     """Runs operations through ``call`` (the batch dispatcher); one coroutine per operation."""
 
@@ -172,7 +202,8 @@ class OperationWriter:
         known = self._anchors.get(op.target)
         if known:
             return OperationResult(ok=True, directory_id=known)
-        external_id = str(op.fields.get("externalId", op.target.partition("_")[2]))
+        fields = with_external_id(op)
+        external_id = str(fields["externalId"])
         # Schools have no unique key Graph enforces: look before (re)creating, so a retried create whose
         # first attempt did land cannot make a second school.
         for _ in range(self._replication.attempts):
@@ -180,7 +211,7 @@ class OperationWriter:
             if found:
                 self._anchors.learn(op.target, found)
                 return OperationResult(ok=True, directory_id=found)
-            body = {**op.fields, "externalSource": "sis"}
+            body = {**fields, "externalSource": "sis"}
             answer = await self._call_once(SubRequest("POST", "/education/schools", body))
             if answer.ok and answer.body.get("id"):
                 directory_id = str(answer.body["id"])
@@ -214,7 +245,10 @@ class OperationWriter:
         if known:
             return OperationResult(ok=True, directory_id=known)
         upn = str(op.fields.get("userPrincipalName", ""))
-        body = {**op.fields, "externalSource": "sis"}
+        body = with_role(op)
+        body.setdefault("accountEnabled", True)
+        if not body.get("passwordProfile"):  # Graph requires one; the roster gave none
+            body["passwordProfile"] = {"password": generate_password(), "forceChangePasswordNextSignIn": True}
         result, _ = await self._create(
             op,
             SubRequest("POST", "/education/users", body),
@@ -224,7 +258,7 @@ class OperationWriter:
 
     async def _link_user(self, op: Operation) -> OperationResult:
         directory_id = str(op.fields["id"])
-        facet = {key: value for key, value in op.fields.items() if key != "id"}
+        facet = {key: value for key, value in with_role(op).items() if key != "id"}
         answer = await self._write(SubRequest("PATCH", f"/education/users/{directory_id}", facet))
         if not answer.ok:
             return failed(answer)
@@ -232,7 +266,7 @@ class OperationWriter:
         return OperationResult(ok=True, directory_id=directory_id)
 
     async def _update_user(self, op: Operation) -> OperationResult:
-        return await self._patch(op.target, "/education/users/{}", op.fields)
+        return await self._patch(op.target, "/education/users/{}", keep_facet_anchor(op))
 
     async def _enable_user(self, op: Operation) -> OperationResult:
         return await self._patch(op.target, "/users/{}", {"accountEnabled": True})
@@ -254,44 +288,48 @@ class OperationWriter:
         return OperationResult(ok=True)
 
     async def _create_class(self, op: Operation) -> OperationResult:
+        known = self._anchors.get(op.target)
+        if known:  # the anchor (externalId) is written last, so a known anchor means a finished class
+            return OperationResult(ok=True, directory_id=known)
+        if not op.owners:
+            return OperationResult(
+                ok=False, code="NoOwner", message="a class is created with at least one owner (its teacher)"
+            )
         owner_ids, missing = self._ids(op.owners)
         if missing is not None:
             return missing_anchor(missing)
         member_ids, missing = self._ids(op.refs)
         if missing is not None:
             return missing_anchor(missing)
-        class_id = self._anchors.get(op.target)
-        if class_id is None:
-            room = max(0, MAX_BATCH - len(owner_ids))
-            first, rest = member_ids[:room], member_ids[room:]
-            body: dict[str, Any] = {
-                key: op.fields[key] for key in GROUP_CREATE_PROPERTIES if key in op.fields
-            }
-            body |= {
-                "mailEnabled": True,
-                "securityEnabled": False,
-                "groupTypes": ["Unified"],
-                "owners@odata.bind": [f"{GRAPH_ROOT}/users/{uid}" for uid in owner_ids],
-            }
-            if first:
-                body["members@odata.bind"] = [f"{GRAPH_ROOT}/directoryObjects/{uid}" for uid in first]
-            nickname = str(op.fields.get("mailNickname", ""))
-            result, created = await self._create(
-                op,
-                SubRequest("POST", "/groups", body),
-                lambda: self._reader.find_id("/groups", "mailNickname", nickname),
-            )
-            if not result.ok or result.directory_id is None:
-                return result
-            class_id = result.directory_id
-            if not created:
-                rest = member_ids  # found, not made here: make sure every member is there
-        else:
-            rest = []
-        education = {key: value for key, value in op.fields.items() if key not in GROUP_CREATE_PROPERTIES}
+        fields = with_external_id(op)
+        fields.setdefault("mailNickname", section_mail_nickname(split_anchor(op.target)[1]))
+        room = max(0, MAX_BATCH - len(owner_ids))
+        first, rest = member_ids[:room], member_ids[room:]
+        body: dict[str, Any] = {key: fields[key] for key in GROUP_CREATE_PROPERTIES if key in fields}
+        body |= {
+            "mailEnabled": True,
+            "securityEnabled": False,
+            "groupTypes": ["Unified"],
+            "owners@odata.bind": [f"{GRAPH_ROOT}/users/{uid}" for uid in owner_ids],
+        }
+        if first:
+            body["members@odata.bind"] = [f"{GRAPH_ROOT}/directoryObjects/{uid}" for uid in first]
+        nickname = str(fields["mailNickname"])
+        result, created = await self._create(
+            op,
+            SubRequest("POST", "/groups", body),
+            lambda: self._reader.find_id("/groups", "mailNickname", nickname),
+        )
+        if not result.ok or result.directory_id is None:
+            return result
+        class_id = result.directory_id
+        if not created:
+            rest = member_ids  # found, not made here: make sure every member is there
+        education = {key: value for key, value in fields.items() if key not in GROUP_CREATE_PROPERTIES}
         education["externalSource"] = "sis"
         answer = await self._write(SubRequest("PATCH", f"/education/classes/{class_id}", education))
         if not answer.ok:
+            self._anchors.forget(op.target)  # not a class yet: a retry must finish it
             return failed(answer)
         if rest:
             extra = await self._add_members_by_id(class_id, rest)
