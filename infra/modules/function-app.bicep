@@ -42,6 +42,11 @@ param applicationInsightsConnectionString string
 @description('Settings of the sync itself (SYNC_SCHEDULE, SYNC_PROFILE_BLOB, containers, table, wait time).')
 param syncSettings object
 
+@description('Durable Functions task hub name (host.json reads it as %DURABLE_TASK_HUB%); 3-45 letters and digits.')
+@minLength(3)
+@maxLength(45)
+param durableTaskHubName string = 'SyncHub'
+
 @description('Upper bound of instances the plan may scale out to (Flex Consumption allows 40 to 1000).')
 @minValue(40)
 @maxValue(1000)
@@ -63,6 +68,7 @@ var runtimeSettings = {
   AzureWebJobsStorage__blobServiceUri: blobEndpoint
   AzureWebJobsStorage__queueServiceUri: queueEndpoint
   AzureWebJobsStorage__tableServiceUri: tableEndpoint
+  DURABLE_TASK_HUB: durableTaskHubName
   AZURE_CLIENT_ID: identityClientId
   AZURE_STORAGE_ACCOUNT_NAME: storageAccountName
   APPLICATIONINSIGHTS_CONNECTION_STRING: applicationInsightsConnectionString

@@ -305,6 +305,19 @@ def test_app_settings_come_from_runtime_and_sync_settings(templates: dict[str, T
     assert "'arg_1': 'runtimeSettings', 'arg_2': 'syncSettings'" in loop["detail"]["object_name"]
 
 
+def test_every_setting_the_host_and_triggers_refer_to_is_an_app_setting(
+    templates: dict[str, Template],
+) -> None:
+    # host.json and the trigger bindings in function_app.py name app settings as %NAME%.
+    sources = [path for path in (REPO / "host.json", REPO / "function_app.py") if path.exists()]
+    text = "\n".join(path.read_text(encoding="utf-8") for path in sources)
+    referenced = set(re.findall(r"%([A-Za-z][A-Za-z0-9_]*)%", text))
+    assert "DURABLE_TASK_HUB" in referenced
+    settings = set(variable(templates["modules/function-app.bicep"], "runtimeSettings"))
+    settings |= set(body(templates["main.bicep"]["modules"]["functionApp"])["params"]["syncSettings"])
+    assert referenced <= settings
+
+
 def test_no_app_setting_or_template_holds_a_secret(templates: dict[str, Template]) -> None:
     settings = json.dumps(variable(templates["modules/function-app.bicep"], "runtimeSettings"))
     sync_settings = json.dumps(
