@@ -1,0 +1,266 @@
+"""Checks shared by every file of a set, vectorised over Arrow tables (``clever-csv.md`` §2–§3).
+
+Tables here hold the canonical columns of a file, cleaned (trimmed, blanks as nulls), plus ``_line`` (the
+row's first line) and ``_row`` (its position in the file). Each check returns the table without the rows it
+drops and the findings it made; Python touches only the rows that have a finding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sync.findings import Finding, Severity
+from sync.roster.columns import FileSpec, Header
+from sync.roster.model import RawFile
+from sync.roster.values import ACCEPTED, CODES, NORMALISERS, clean
+
+LINE = "_line"
+ROW = "_row"
+_NULL = pa.scalar(None, pa.string())
+
+#: Builds a finding's message from the row it is about (a dict of the row's columns).
+Message = Callable[[dict[str, Any]], str]
+
+
+def prepare(raw: RawFile, spec: FileSpec, header: Header) -> pa.Table:
+    """The canonical table of a raw file: every column of ``spec`` (null where the file lacks it), cleaned,
+    with ``_line`` and ``_row``."""
+    rows = raw.table.num_rows
+    columns: dict[str, pa.ChunkedArray] = {}
+    for name in spec.names:
+        position = header.positions.get(name)
+        if position is None:
+            columns[name] = pa.chunked_array([pa.nulls(rows, pa.string())], type=pa.string())
+        else:
+            columns[name] = clean(raw.table.column(position))
+    if raw.lines is None:
+        lines = pa.array(np.arange(2, rows + 2, dtype=np.int64))
+    else:
+        lines = pc.cast(raw.lines, pa.int64())
+    columns[LINE] = pa.chunked_array([lines], type=pa.int64())
+    columns[ROW] = pa.chunked_array([pa.array(np.arange(rows, dtype=np.int64))], type=pa.int64())
+    return pa.table(columns)
+
+
+def row_findings(
+    rows: pa.Table,
+    *,
+    file: str,
+    id_column: str | None,
+    column: str | None,
+    severity: Severity,
+    code: str,
+    message: Message,
+) -> list[Finding]:
+    """One finding per row of ``rows`` (a few rows: those with a problem)."""
+    findings = []
+    for row in rows.to_pylist():
+        line = row.get(LINE)
+        record_id = row.get(id_column) if id_column else None
+        findings.append(Finding(file, line, column, record_id, severity, code, message(row)))
+    return findings
+
+
+def _fixed(text: str) -> Message:
+    """A message that does not depend on the row."""
+    return lambda _row: text
+
+
+def has_any(mask: pa.ChunkedArray | pa.Array) -> bool:
+    return bool(pc.any(mask).as_py())
+
+
+def drop_rows(table: pa.Table, rows: Iterable[int] | pa.Array) -> pa.Table:
+    """``table`` without the rows whose ``_row`` is in ``rows``."""
+    values = rows if isinstance(rows, pa.Array | pa.ChunkedArray) else pa.array(list(rows), pa.int64())
+    if len(values) == 0:
+        return table
+    return table.filter(pc.invert(pc.is_in(table[ROW], value_set=values)))
+
+
+def required_values(
+    table: pa.Table, spec: FileSpec, file: str, columns: Sequence[str], *, id_column: str | None = None
+) -> tuple[pa.Table, list[Finding]]:
+    """Record error ``missing_value`` for a blank value in any of ``columns``; the row is dropped."""
+    findings: list[Finding] = []
+    bad: pa.ChunkedArray | None = None
+    record_id = id_column if id_column is not None else spec.id_column
+    for name in columns:
+        nulls = pc.is_null(table[name])
+        if not has_any(nulls):
+            continue
+        findings += row_findings(
+            table.filter(nulls),
+            file=file,
+            id_column=None if name == record_id else record_id,
+            column=name,
+            severity=Severity.RECORD_ERROR,
+            code="missing_value",
+            message=_fixed(f"{name} is blank; fill it in (the record is dropped)"),
+        )
+        bad = nulls if bad is None else pc.or_(bad, nulls)
+    if bad is None:
+        return table, findings
+    return table.filter(pc.invert(bad)), findings
+
+
+def repeated_ids(table: pa.Table, spec: FileSpec, file: str) -> tuple[pa.Table, list[Finding], bool]:
+    """Rows that repeat an id: identical ones → warning ``duplicate_row`` (kept once); ones that differ where
+    ``spec.may_differ`` does not allow → record error ``conflicting_duplicate`` on every row (record dropped).
+    The third value says whether any id still has several rows (allowed ones: contacts, schools)."""
+    id_column = spec.id_column
+    counts = pc.value_counts(table[id_column])
+    repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+    if len(repeated) == 0:
+        return table, [], False
+    sub = table.filter(pc.is_in(table[id_column], value_set=repeated))
+    strict = [name for name in spec.names if name != id_column and name not in spec.may_differ]
+    findings: list[Finding] = []
+    drop: list[pa.Array] = []
+    if strict:
+        mode = pc.CountOptions(mode="all")
+        agg = sub.group_by(id_column).aggregate([(name, "count_distinct", mode) for name in strict])
+        differs = {name: pc.greater(agg[f"{name}_count_distinct"], 1) for name in strict}
+        conflict = differs[strict[0]]
+        for name in strict[1:]:
+            conflict = pc.or_(conflict, differs[name])
+        if has_any(conflict):
+            conflicting = agg.filter(conflict)
+            columns_of: dict[str, list[str]] = {}
+            for name in strict:
+                for value in conflicting.filter(differs[name].filter(conflict))[id_column].to_pylist():
+                    columns_of.setdefault(value, []).append(name)
+            rows = sub.filter(pc.is_in(sub[id_column], value_set=conflicting[id_column]))
+            findings += row_findings(
+                rows,
+                file=file,
+                id_column=id_column,
+                column=None,
+                severity=Severity.RECORD_ERROR,
+                code="conflicting_duplicate",
+                message=lambda row: (
+                    f"rows with the same {id_column} differ in "
+                    f"{', '.join(columns_of[row[id_column]])}; the record is dropped: make its rows agree "
+                    "or give each record its own id"
+                ),
+            )
+            drop.append(rows[ROW].combine_chunks())
+            sub = sub.filter(pc.invert(pc.is_in(sub[id_column], value_set=conflicting[id_column])))
+    if sub.num_rows:
+        keys = [id_column, *(name for name in spec.names if name != id_column)]
+        firsts = sub.group_by(keys, use_threads=False).aggregate([(ROW, "min")])[f"{ROW}_min"]
+        repeats = sub.filter(pc.invert(pc.is_in(sub[ROW], value_set=firsts)))
+        if repeats.num_rows:
+            findings += row_findings(
+                repeats,
+                file=file,
+                id_column=id_column,
+                column=None,
+                severity=Severity.WARNING,
+                code="duplicate_row",
+                message=lambda _row: (
+                    f"this row repeats an earlier row with the same {id_column}; "
+                    "it is counted once — remove the copy"
+                ),
+            )
+            drop.append(repeats[ROW].combine_chunks())
+    for rows_to_drop in drop:
+        table = drop_rows(table, rows_to_drop)
+    still_repeated = table.num_rows != len(pc.unique(table[id_column]))
+    return table, findings, still_repeated
+
+
+def first_per_id(table: pa.Table, id_column: str) -> pa.Table:
+    """The first row of each id (in file order)."""
+    firsts = table.group_by(id_column, use_threads=False).aggregate([(ROW, "min")])[f"{ROW}_min"]
+    return table.filter(pc.is_in(table[ROW], value_set=firsts))
+
+
+def value_kinds(
+    table: pa.Table, spec: FileSpec, file: str, *, strict_columns: Sequence[str] = ()
+) -> tuple[pa.Table, list[Finding]]:
+    """Normalise every typed column (§3). A bad value is a warning and is dropped; in ``strict_columns``
+    (the identity-matching source) it is a record error and the record is dropped."""
+    findings: list[Finding] = []
+    drop: list[pa.Array] = []
+    for column in spec.columns:
+        normaliser = NORMALISERS.get(column.kind)
+        if normaliser is None:
+            continue
+        values = table[column.name]
+        if values.null_count == len(values):
+            continue
+        normalised, invalid = normaliser(values)
+        if has_any(invalid):
+            strict = column.name in strict_columns
+            accepted = ACCEPTED[column.kind]
+            bad = table.filter(invalid)
+            findings += row_findings(
+                bad,
+                file=file,
+                id_column=spec.id_column,
+                column=column.name,
+                severity=Severity.RECORD_ERROR if strict else Severity.WARNING,
+                code=CODES[column.kind],
+                message=_fixed(
+                    f"{column.name} is not {accepted}; "
+                    + (
+                        "it is the identity-matching column, so the record is dropped"
+                        if strict
+                        else "the value is dropped"
+                    )
+                ),
+            )
+            if strict:
+                drop.append(bad[ROW].combine_chunks())
+        table = table.set_column(table.schema.get_field_index(column.name), column.name, normalised)
+    for rows in drop:
+        table = drop_rows(table, rows)
+    return table, findings
+
+
+def references(
+    table: pa.Table,
+    *,
+    column: str,
+    targets: pa.ChunkedArray,
+    seen: pa.ChunkedArray,
+    file: str,
+    target_file: str,
+    id_column: str | None,
+    severity: Severity = Severity.RECORD_ERROR,
+    consequence: str = "the record is dropped",
+) -> tuple[pa.Table, list[Finding]]:
+    """``unknown_reference`` for a non-blank ``column`` value not in ``targets`` (the valid ids of
+    ``target_file``); ``seen`` holds every id of that file, to tell a missing id from a dropped one."""
+    values = table[column]
+    known = pc.is_in(values, value_set=targets)
+    bad_mask = pc.and_(pc.is_valid(values), pc.invert(known))
+    if not has_any(bad_mask):
+        return table, []
+    bad = table.filter(bad_mask)
+    dropped = set(bad[column].filter(pc.is_in(bad[column], value_set=seen)).to_pylist())
+
+    def message(row: dict[str, Any]) -> str:
+        if row[column] in dropped:
+            return (
+                f"{column} refers to a record of {target_file} that was dropped because of its own errors; "
+                f"fix that record ({consequence})"
+            )
+        return f"{column} is not in {target_file}; add it there or correct the id ({consequence})"
+
+    findings = row_findings(
+        bad,
+        file=file,
+        id_column=id_column,
+        column=column,
+        severity=severity,
+        code="unknown_reference",
+        message=message,
+    )
+    return table.filter(pc.invert(bad_mask)), findings

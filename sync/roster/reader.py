@@ -1,0 +1,291 @@
+"""Reading a folder of Clever-format CSV files into :class:`RawFile` tables (``clever-csv.md`` §1).
+
+Each file is read into memory once and parsed by ``pyarrow.csv`` with every column typed as a string, so
+``007`` stays ``007``. Blank values become nulls; trimming and every other value rule belong to validation.
+The header row is parsed here (it may be quoted) and the body handed to the parser, so a file's line
+numbers are exact: on the fast path (no quote, no blank line) row *i* is on line *i* + 2; otherwise
+:mod:`sync.roster.lines` maps each row to its first line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from sync.errors import UsageError
+from sync.findings import Finding, Severity
+from sync.roster.columns import SPECS, header_key
+from sync.roster.fileset import find_files
+from sync.roster.lines import RecordScan, scan_records, scan_records_slowly
+from sync.roster.model import FILE_KINDS, RawFile
+from sync.roster.source import Progress
+
+_BOM = b"\xef\xbb\xbf"
+_SPECIAL = re.compile(rb'["\r\n]')
+_BLOCK_SIZE = 1 << 22
+
+
+class CsvFolderSource:
+    """A set of CSV files in a local folder."""
+
+    def __init__(self, path: str | Path) -> None:
+        self._path = Path(path)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def read_raw(self, *, progress: Progress | None = None) -> tuple[dict[str, RawFile], list[Finding]]:
+        fileset = find_files(self.path)
+        findings = list(fileset.findings)
+        paths = [(kind, fileset.paths[kind]) for kind in FILE_KINDS if kind in fileset.paths]
+        sizes = [_size_of(path) for _, path in paths]
+        total = sum(sizes)
+        done = 0
+        files: dict[str, RawFile] = {}
+        for (kind, path), size in zip(paths, sizes, strict=True):
+            raw, file_findings = read_csv_file(path, kind)
+            findings.extend(file_findings)
+            if raw is not None:
+                files[kind] = raw
+            done += size
+            if progress is not None:
+                progress(done, total)
+        return files, findings
+
+
+def _size_of(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def read_csv_file(path: Path, kind: str) -> tuple[RawFile | None, list[Finding]]:
+    """Read one file of kind ``kind``. Raises :class:`UsageError` when it is a folder or cannot be read."""
+    if path.is_dir():
+        raise UsageError(f"{path} is a folder, not a file; put the CSV file itself in the set")
+    try:
+        data = path.read_bytes()
+    except OSError as err:
+        raise UsageError(f"cannot read {path}: {err.strerror or err}") from err
+    return parse_csv_bytes(data, kind, path.name)
+
+
+def parse_csv_bytes(data: bytes, kind: str, name: str) -> tuple[RawFile | None, list[Finding]]:
+    """Parse the bytes of one file. Returns ``None`` for the table when a file-level error stops it."""
+    start = len(_BOM) if data.startswith(_BOM) else 0
+    header_end, body_start = _first_record(data, start)
+    header_bytes = data[start:header_end]
+    if not header_bytes.strip():
+        return None, [_file_error(name, "missing_header", _missing_header_message(data, start))]
+    try:
+        header_text = header_bytes.decode("utf-8")
+    except UnicodeDecodeError as err:
+        return None, [_encoding_error(name, data, start + err.start)]
+    names = next(csv.reader(io.StringIO(header_text, newline="")))
+    break_byte = b"\n" if data.find(b"\n", start) != -1 or data.find(b"\r", start) == -1 else b"\r"
+    first_line = 1 + data.count(break_byte, start, body_start)
+    body = pa.py_buffer(data).slice(body_start)
+    has_quote = data.find(b'"', body_start) != -1
+    scan = scan_records(data, body_start, first_line) if has_quote else None
+    try:
+        table, bad = _parse(body, len(names), newlines=scan is not None and scan.quoted_line_breaks)
+    except pa.ArrowInvalid as err:
+        return None, [_unparseable(name, data, body_start, err)]
+    findings: list[Finding] = []
+    lines: pa.Array | None = None
+    if bad or scan is not None or first_line != 2 or not _one_line_per_row(data, body_start, table.num_rows):
+        if bad and any(row[0] is None for row in bad):
+            newlines = scan is not None and scan.quoted_line_breaks
+            _, bad = _parse(body, len(names), newlines=newlines, threads=False)
+        line_numbers = _record_lines(data, body_start, first_line, scan, table.num_rows + len(bad))
+        findings.extend(_malformed(name, kind, names, bad, line_numbers))
+        keep = np.ones(len(line_numbers), dtype=bool)
+        for number, _, _ in bad:
+            if number is not None and 0 < number <= len(keep):
+                keep[number - 1] = False
+        kept = line_numbers[keep]
+        lines = pa.array(kept[: table.num_rows], type=pa.int64())
+        if len(lines) < table.num_rows:
+            lines = None
+        if scan is not None and scan.quoted_line_breaks:
+            table, breaks = _replace_line_breaks(table, kind, name, names, lines)
+            findings.extend(breaks)
+    table = table.rename_columns(names)
+    return RawFile(kind=kind, name=name, table=table, lines=lines), findings
+
+
+def _first_record(data: bytes, start: int) -> tuple[int, int]:
+    """End of the first record (the header) and start of the next, honouring quotes."""
+    in_quote = False
+    pos = start
+    while True:
+        match = _SPECIAL.search(data, pos)
+        if match is None:
+            return len(data), len(data)
+        at = match.start()
+        if data[at] == 34:
+            in_quote = not in_quote
+        elif not in_quote:
+            return at, at + 2 if data[at : at + 2] == b"\r\n" else at + 1
+        pos = at + 1
+
+
+def _parse(
+    body: pa.Buffer, width: int, *, newlines: bool, threads: bool = True
+) -> tuple[pa.Table, list[tuple[int | None, int, str]]]:
+    bad: list[tuple[int | None, int, str]] = []
+
+    def on_invalid(row: pacsv.InvalidRow) -> str:
+        number = row.number if row.number is not None and row.number >= 0 else None
+        bad.append((number, row.actual_columns, row.text))
+        return "skip"
+
+    column_names = [f"c{i}" for i in range(width)]
+    if body.size == 0:
+        return pa.table({n: pa.array([], pa.string()) for n in column_names}), bad
+    try:
+        table = pacsv.read_csv(
+            pa.BufferReader(body),
+            read_options=pacsv.ReadOptions(
+                column_names=column_names, use_threads=threads, block_size=_BLOCK_SIZE
+            ),
+            parse_options=pacsv.ParseOptions(newlines_in_values=newlines, invalid_row_handler=on_invalid),
+            convert_options=pacsv.ConvertOptions(
+                column_types={n: pa.string() for n in column_names},
+                null_values=[""],
+                strings_can_be_null=True,
+                quoted_strings_can_be_null=True,
+            ),
+        )
+    except pa.ArrowInvalid as err:
+        if "Empty CSV file" not in str(err):
+            raise
+        return pa.table({n: pa.array([], pa.string()) for n in column_names}), bad
+    bad.sort(key=lambda row: row[0] if row[0] is not None else -1)
+    return table, bad
+
+
+def _one_line_per_row(data: bytes, body_start: int, rows: int) -> bool:
+    if body_start >= len(data):
+        return rows == 0
+    count = data.count(b"\n", body_start)
+    if not data.endswith(b"\n"):
+        count += 1
+    return count == rows
+
+
+def _record_lines(
+    data: bytes, body_start: int, first_line: int, scan: RecordScan | None, records: int
+) -> np.ndarray:
+    if scan is None:
+        scan = scan_records(data, body_start, first_line)
+    if len(scan.lines) != records:
+        scan = scan_records_slowly(data, body_start, first_line)
+    if len(scan.lines) != records:
+        return np.arange(first_line, first_line + records, dtype=np.int64)
+    return scan.lines
+
+
+def _malformed(
+    name: str, kind: str, names: list[str], bad: list[tuple[int | None, int, str]], lines: np.ndarray
+) -> list[Finding]:
+    spec = SPECS[kind]
+    id_key = header_key(spec.id_column)
+    id_index = next((i for i, n in enumerate(names) if header_key(n) == id_key), None)
+    findings = []
+    for number, actual, text in bad:
+        line = int(lines[number - 1]) if number is not None and 0 < number <= len(lines) else None
+        record_id = None
+        if id_index is not None:
+            fields = next(csv.reader(io.StringIO(text, newline="")), [])
+            if id_index < len(fields) and fields[id_index].strip():
+                record_id = fields[id_index].strip()
+        findings.append(
+            Finding(
+                name,
+                line,
+                None,
+                record_id,
+                Severity.RECORD_ERROR,
+                "malformed_row",
+                f"row has {actual} fields but the header has {len(names)}; the row is skipped. "
+                "Quote values that contain commas and check for missing or extra separators",
+            )
+        )
+    return findings
+
+
+def _replace_line_breaks(
+    table: pa.Table, kind: str, name: str, names: list[str], lines: pa.Array | None
+) -> tuple[pa.Table, list[Finding]]:
+    spec = SPECS[kind]
+    canonical = {header_key(c.name): c.name for c in spec.columns}
+    id_key = header_key(spec.id_column)
+    id_index = next((i for i, n in enumerate(names) if header_key(n) == id_key), None)
+    findings: list[Finding] = []
+    columns = []
+    for index, column in enumerate(table.columns):
+        mask = pc.match_substring_regex(column, r"[\r\n]")
+        if not pc.any(mask).as_py():
+            columns.append(column)
+            continue
+        column_name = canonical.get(header_key(names[index]), names[index])
+        for row in pc.indices_nonzero(pc.fill_null(mask, False)).to_pylist():
+            record_id = None
+            if id_index is not None:
+                value = table.column(id_index)[row].as_py()
+                record_id = value.strip() if isinstance(value, str) and value.strip() else None
+            findings.append(
+                Finding(
+                    name,
+                    int(lines[row].as_py()) if lines is not None else row + 2,
+                    column_name,
+                    record_id,
+                    Severity.WARNING,
+                    "line_break_in_value",
+                    f"value of {column_name} holds a line break, replaced by a space; "
+                    "remove line breaks from values in the export",
+                )
+            )
+        columns.append(pc.replace_substring_regex(column, r"\r\n|\r|\n", " "))
+    return pa.table(columns, names=table.column_names), findings
+
+
+def _file_error(name: str, code: str, message: str) -> Finding:
+    return Finding(name, None, None, None, Severity.FILE_ERROR, code, message)
+
+
+def _missing_header_message(data: bytes, start: int) -> str:
+    if not data[start:].strip():
+        return "the file is empty; the first line must be the header row (School_id, …)"
+    return "the first line is blank; the first line must be the header row"
+
+
+def _encoding_error(name: str, data: bytes, offset: int) -> Finding:
+    line = data.count(b"\n", 0, offset) + 1
+    return Finding(
+        name,
+        line,
+        None,
+        None,
+        Severity.FILE_ERROR,
+        "invalid_encoding",
+        f"byte {offset} (line {line}) is not UTF-8; save the file as UTF-8 (CSV UTF-8 in Excel)",
+    )
+
+
+def _unparseable(name: str, data: bytes, body_start: int, err: pa.ArrowInvalid) -> Finding:
+    try:
+        data[body_start:].decode("utf-8")
+    except UnicodeDecodeError as decode_err:
+        return _encoding_error(name, data, body_start + decode_err.start)
+    raise UsageError(f"cannot parse {name} as CSV: {err}") from err

@@ -1,0 +1,174 @@
+"""Value rules of ``clever-csv.md`` §3, vectorised over Arrow string arrays.
+
+Each ``normalise_*`` function takes a (chunked) string array and returns the normalised values (``null``
+where the value was blank or is invalid) and a boolean mask of the invalid values. Normalised forms are those
+of :mod:`sync.roster.model`: emails lower-cased, dates ``YYYY-MM-DD``, grades canonical, Y/N ``Y``/``N``.
+Also here: :func:`clean`, which trims values and turns blanks into nulls without rewriting a column that
+needs neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeAlias
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sync.roster.columns import Kind
+
+ArrayLike: TypeAlias = "pa.Array | pa.ChunkedArray"
+Normaliser: TypeAlias = Callable[[ArrayLike], tuple[ArrayLike, ArrayLike]]
+
+_GRADES = {
+    **{
+        name.lower(): name
+        for name in (
+            "InfantToddler",
+            "Preschool",
+            "PreKindergarten",
+            "TransitionalKindergarten",
+            "Kindergarten",
+            "PostGraduate",
+            "Ungraded",
+            "Other",
+        )
+    },
+    **{str(n): str(n) for n in range(1, 14)},
+    **{f"{n:02d}": str(n) for n in range(1, 13)},
+    "pk": "PreKindergarten",
+    "tk": "TransitionalKindergarten",
+    "k": "Kindergarten",
+    "kg": "Kindergarten",
+}
+_YES_NO = {"y": "Y", "yes": "Y", "true": "Y", "n": "N", "no": "N", "false": "N"}
+_GENDERS = {"m": "M", "f": "F", "x": "X"}
+_FRL = {"free": "Free", "reduced": "Reduced", "paid": "Paid", "other": "Other"}
+
+_EMAIL = r"^[^@\s]+@[^@\s]+\.[^@\s.]+$"
+_ISO_DATE = r"^\d{4}-\d{2}-\d{2}$"
+_YEAR = r"^\d{4}$"
+
+#: What each kind accepts, for messages.
+ACCEPTED: dict[Kind, str] = {
+    Kind.EMAIL: "an address of the form name@domain.tld",
+    Kind.DATE: "YYYY-MM-DD, YYYYMMDD or M/D/YYYY",
+    Kind.GRADE: "InfantToddler, Preschool, PreKindergarten (PK), TransitionalKindergarten (TK), "
+    "Kindergarten (K, KG), 1-13, PostGraduate, Ungraded or Other",
+    Kind.YES_NO: "Y or N",
+    Kind.GENDER: "M, F or X",
+    Kind.FRL: "Free, Reduced, Paid or Other",
+    Kind.YEAR: "a four-digit year",
+}
+#: The finding code for a bad value of each kind.
+CODES: dict[Kind, str] = {
+    Kind.EMAIL: "invalid_email",
+    Kind.DATE: "invalid_date",
+    Kind.GRADE: "invalid_grade",
+    Kind.YES_NO: "invalid_value",
+    Kind.GENDER: "invalid_value",
+    Kind.FRL: "invalid_value",
+    Kind.YEAR: "invalid_value",
+}
+
+
+def _invalid(original: ArrayLike, normalised: ArrayLike) -> ArrayLike:
+    return pc.and_(pc.is_valid(original), pc.is_null(normalised))
+
+
+def _lookup(mapping: dict[str, str]) -> Normaliser:
+    keys = pa.array(list(mapping), pa.string())
+    values = pa.array(list(mapping.values()), pa.string())
+
+    def normalise(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
+        encoded = pc.dictionary_encode(array)
+        if isinstance(encoded, pa.ChunkedArray):
+            encoded = encoded.unify_dictionaries()
+            dictionary = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], pa.string())
+        else:
+            dictionary = encoded.dictionary
+        mapped = pc.take(values, pc.index_in(pc.utf8_lower(dictionary), value_set=keys))
+        result = _decode(encoded, mapped)
+        return result, _invalid(array, result)
+
+    return normalise
+
+
+def _decode(encoded: ArrayLike, dictionary: pa.Array) -> ArrayLike:
+    """Replace the dictionary of a dictionary-encoded array and decode it to plain strings."""
+    if isinstance(encoded, pa.ChunkedArray):
+        return pa.chunked_array(
+            [pc.take(dictionary, chunk.indices) for chunk in encoded.chunks], type=pa.string()
+        )
+    return pc.take(dictionary, encoded.indices)
+
+
+def normalise_email(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
+    lowered = pc.utf8_lower(array)
+    ok = pc.match_substring_regex(lowered, _EMAIL)
+    result = pc.if_else(ok, lowered, pa.scalar(None, pa.string()))
+    return result, _invalid(array, result)
+
+
+def normalise_date(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
+    candidate = array
+    if not pc.all(pc.match_substring_regex(array, _ISO_DATE)).as_py():
+        candidate = pc.replace_substring_regex(candidate, r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3")
+        candidate = pc.replace_substring_regex(candidate, r"^(\d)/", r"0\1/")
+        candidate = pc.replace_substring_regex(candidate, r"/(\d)/", r"/0\1/")
+        candidate = pc.replace_substring_regex(candidate, r"^(\d{2})/(\d{2})/(\d{4})$", r"\3-\1-\2")
+    shaped = pc.if_else(
+        pc.match_substring_regex(candidate, _ISO_DATE), candidate, pa.scalar(None, pa.string())
+    )
+    parsed = pc.strptime(shaped, format="%Y-%m-%d", unit="s", error_is_null=True)
+    back = pc.strftime(parsed, format="%Y-%m-%d")
+    result = pc.if_else(pc.equal(back, shaped), shaped, pa.scalar(None, pa.string()))
+    return result, _invalid(array, result)
+
+
+def normalise_year(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
+    result = pc.if_else(pc.match_substring_regex(array, _YEAR), array, pa.scalar(None, pa.string()))
+    return result, _invalid(array, result)
+
+
+NORMALISERS: dict[Kind, Normaliser] = {
+    Kind.EMAIL: normalise_email,
+    Kind.DATE: normalise_date,
+    Kind.GRADE: _lookup(_GRADES),
+    Kind.YES_NO: _lookup(_YES_NO),
+    Kind.GENDER: _lookup(_GENDERS),
+    Kind.FRL: _lookup(_FRL),
+    Kind.YEAR: normalise_year,
+}
+
+
+def clean(array: ArrayLike) -> pa.ChunkedArray:
+    """Values as strings, trimmed, blanks as nulls. A chunk that has no value to trim or blank is kept as is
+    (checked on the first and last byte of each value, without a regex)."""
+    if isinstance(array, pa.Array):
+        array = pa.chunked_array([array], type=array.type)
+    if not pa.types.is_string(array.type):
+        array = pc.cast(array, pa.string())
+    return pa.chunked_array([_clean_chunk(chunk) for chunk in array.chunks], type=pa.string())
+
+
+def _clean_chunk(chunk: pa.Array) -> pa.Array:
+    if len(chunk) == 0 or chunk.null_count == len(chunk):
+        return chunk
+    _, offsets_buffer, data_buffer = chunk.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    lengths = np.diff(offsets)
+    filled = lengths > 0
+    starts = offsets[:-1][filled]
+    first = data[starts]
+    last = data[offsets[1:][filled] - 1]
+    needs_trim = bool(((first <= 32) | (first >= 128) | (last <= 32) | (last >= 128)).any())
+    blank = ~filled
+    if chunk.null_count:
+        blank &= chunk.is_valid().to_numpy(zero_copy_only=False)
+    if not needs_trim and not blank.any():
+        return chunk
+    trimmed = pc.utf8_trim_whitespace(chunk) if needs_trim else chunk
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
