@@ -305,7 +305,7 @@ def test_app_settings_come_from_runtime_and_sync_settings(templates: dict[str, T
     assert "'arg_1': 'runtimeSettings', 'arg_2': 'syncSettings'" in loop["detail"]["object_name"]
 
 
-def test_every_setting_the_host_and_triggers_refer_to_is_an_app_setting(
+def test_every_setting_named_by_the_host_or_triggers_is_provisioned(
     templates: dict[str, Template],
 ) -> None:
     # host.json and the trigger bindings in function_app.py name app settings as %NAME%.
