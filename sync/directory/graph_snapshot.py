@@ -21,8 +21,16 @@ from sync.directory.model import (
     DirectoryUser,
 )
 
-#: Bookkeeping keys that are not properties the planner compares.
-_NOT_PROPERTIES = frozenset({"id", "assignedLicenses", "members", "owners"})
+#: The properties the sync writes and the planner compares (the same keys the local tenant reports).
+USER_KEYS = ("displayName", "givenName", "surname", "middleName", "student", "teacher")
+CLASS_KEYS = (
+    "displayName", "mailNickname", "externalId", "externalName", "classCode", "grade", "description", "term",
+    "course",
+)  # fmt: skip
+SCHOOL_KEYS = (
+    "displayName", "externalId", "schoolNumber", "principalName", "principalEmail", "lowestGrade",
+    "highestGrade", "address", "phone",
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -36,8 +44,8 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _properties(data: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in data.items() if key not in _NOT_PROPERTIES}
+def _properties(data: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    return {key: data[key] for key in keys if data.get(key) is not None}
 
 
 def _user(base: Mapping[str, Any], education: Mapping[str, Any]) -> DirectoryUser:
@@ -58,8 +66,8 @@ def _user(base: Mapping[str, Any], education: Mapping[str, Any]) -> DirectoryUse
         on_premises_sam_account_name=_text(merged.get("onPremisesSamAccountName")),
         usage_location=_text(merged.get("usageLocation")),
         anchor=user_anchor(role, merged),
-        primary_role=role if role in ("student", "teacher") else None,
-        properties=_properties(merged),
+        primary_role=role if role not in (None, "none") else None,
+        properties=_properties(merged, USER_KEYS),
         licenses=licenses,
     )
 
@@ -76,7 +84,7 @@ def build_snapshot(cache: GraphCache, subscribed_skus: Iterable[str]) -> Snapsho
             id=str(data["id"]),
             anchor=school_anchor_of(_text(data.get("externalId"))),
             display_name=str(data.get("displayName") or ""),
-            properties=_properties(data),
+            properties=_properties(data, SCHOOL_KEYS),
         )
         for data in cache.objects("school")
     ]
@@ -91,13 +99,7 @@ def build_snapshot(cache: GraphCache, subscribed_skus: Iterable[str]) -> Snapsho
                 anchor=class_anchor_of(_text(data.get("externalId"))),
                 display_name=str(merged.get("displayName") or ""),
                 mail_nickname=str(merged.get("mailNickname") or ""),
-                properties=_properties(
-                    {
-                        key: value
-                        for key, value in data.items()
-                        if key not in ("groupTypes", "securityEnabled")
-                    }
-                ),
+                properties=_properties(merged, CLASS_KEYS),
             )
         )
     class_ids = {item.id for item in classes}
