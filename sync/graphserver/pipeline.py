@@ -1,0 +1,170 @@
+"""What happens to every call, from the socket or inside ``$batch``: fault draw, throttling, dispatch.
+
+Order: (1) an injected fault answers before anything else, so a faulted call changes nothing; (2) the
+throttler charges the call's resource units and write — a refused call changes nothing; (3) the router
+runs the handler under the store lock. Every reply carries the throttling headers.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from sync.graphserver.calls import Call, Reply
+from sync.graphserver.errors import GraphError, error_body
+from sync.graphserver.faults import Fault, FaultInjector
+from sync.graphserver.router import Router
+from sync.graphserver.stats import Stats
+from sync.graphserver.throttle import Throttler, format_retry_after, resource_units
+
+_GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def error_reply(err: GraphError) -> Reply:
+    headers = {"Content-Type": "application/json", **err.headers}
+    return Reply(err.status, error_body(err.code, err.message, err.details), headers)
+
+
+class FreshObjects:
+    """When each object created through this server was created, for replication-delay faults."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._created: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def created(self, object_id: str) -> None:
+        with self._lock:
+            self._created[object_id.lower()] = self._clock()
+
+    def any_fresh(self, ids: Iterable[str], window_s: float) -> bool:
+        now = self._clock()
+        with self._lock:
+            for object_id in ids:
+                stamp = self._created.get(object_id.lower())
+                if stamp is not None and now - stamp < window_s:
+                    return True
+        return False
+
+
+def referenced_ids(call: Call) -> list[str]:
+    """Object ids a call names, in its path or in its body (``@odata.bind`` / ``@odata.id``)."""
+    ids = _GUID.findall(call.path)
+    body = call.body
+    if isinstance(body, dict):
+        for key, value in body.items():
+            if key.endswith("@odata.bind") or key == "@odata.id":
+                values = value if isinstance(value, list) else [value]
+                for item in values:
+                    if isinstance(item, str):
+                        ids.extend(_GUID.findall(item))
+    return ids
+
+
+class Pipeline:
+    def __init__(
+        self,
+        router: Router,
+        *,
+        throttler: Throttler,
+        faults: FaultInjector,
+        stats: Stats,
+        store_lock: threading.RLock,
+        fresh: FreshObjects,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.router = router
+        self.throttler = throttler
+        self.faults = faults
+        self.stats = stats
+        self.store_lock = store_lock
+        self.fresh = fresh
+        self._sleep = sleep
+
+    def injected(self, call: Call) -> Reply | None:
+        """The injected fault for this call, if the draw gives one (a timeout sleeps first)."""
+        fault = self.faults.draw()
+        if fault is None:
+            return None
+        plan = self.faults.plan
+        if fault is Fault.REPLICATION:
+            if not self.fresh.any_fresh(referenced_ids(call), plan.replication_ms / 1000.0):
+                return None
+            self.stats.fault(fault.value)
+            object_id = next(iter(referenced_ids(call)), "")
+            return error_reply(
+                GraphError(
+                    404,
+                    "Request_ResourceNotFound",
+                    f"Resource '{object_id}' does not exist or one of its queried reference-property "
+                    "objects are not present.",
+                )
+            )
+        self.stats.fault(fault.value)
+        retry = format_retry_after(1.0 / self.throttler.scale, self.throttler.scale)
+        if fault is Fault.THROTTLE:
+            return error_reply(
+                GraphError(
+                    429,
+                    "TooManyRequests",
+                    "Too many requests (injected fault); retry after the delay in Retry-After.",
+                    headers={"Retry-After": retry, "x-ms-throttle-information": "InjectedFault"},
+                )
+            )
+        if fault is Fault.UNAVAILABLE:
+            return error_reply(
+                GraphError(
+                    503,
+                    "ServiceUnavailable",
+                    "The service is temporarily unavailable (injected fault); retry later.",
+                    headers={"Retry-After": retry},
+                )
+            )
+        self._sleep(plan.timeout_s)
+        return error_reply(
+            GraphError(504, "GatewayTimeout", "The request timed out (injected fault); nothing was changed.")
+        )
+
+    def handle(self, call: Call, *, app: str, tenant: str) -> Reply:
+        """One call (not a ``$batch`` envelope): fault, throttle, dispatch."""
+        faulted = self.injected(call)
+        if faulted is not None:
+            return faulted
+        ru = resource_units(call.method, call.path, dict(call.query))
+        decision = self.throttler.charge(
+            app=app, tenant=tenant, ru=ru, writes=1 if call.is_write else 0, low_priority=call.low_priority
+        )
+        if not decision.allowed:
+            assert decision.scope is not None
+            self.stats.throttled(decision.scope)
+            reply = error_reply(
+                GraphError(
+                    429,
+                    "TooManyRequests",
+                    "Too many requests: the application's budget for this tenant is spent; "
+                    "retry after the delay in Retry-After.",
+                )
+            )
+            return reply.with_headers(decision.headers())
+        self.stats.add("resource_units", ru)
+        self.stats.add("writes" if call.is_write else "reads")
+        try:
+            with self.store_lock:
+                reply = self.router.dispatch(call)
+        except GraphError as err:
+            reply = error_reply(err)
+        if call.method == "POST" and reply.status == 201 and isinstance(reply.body, dict):
+            created = reply.body.get("id")
+            if isinstance(created, str):
+                self.fresh.created(created)
+        return reply.with_headers(decision.headers())
+
+
+def json_headers(reply: Reply) -> dict[str, Any]:
+    headers = dict(reply.headers)
+    if reply.body is not None:
+        headers.setdefault("Content-Type", "application/json")
+    return headers

@@ -1,0 +1,105 @@
+"""``GraphServer``: the local Graph-compatible server, started in-process (tests, benchmarks) or by
+``python -m sync.graphserver``. It serves the subset of ``/v1.0`` in ``docs/graph-subset.md`` from the
+embedded local tenant's store."""
+
+from __future__ import annotations
+
+import threading
+from os import PathLike
+from types import TracebackType
+from typing import Any
+
+from sync.graphserver.faults import FaultInjector, FaultPlan
+from sync.graphserver.http import API_PREFIX, GraphHTTPServer
+from sync.graphserver.pipeline import FreshObjects, Pipeline
+from sync.graphserver.resources import Resources
+from sync.graphserver.router import Router
+from sync.graphserver.stats import Stats
+from sync.graphserver.throttle import Throttler
+
+
+class GraphServer:
+    """``with GraphServer(path, quota_scale=50) as server: server.base_url …``; ``start()`` returns the base
+    URL (``http://127.0.0.1:PORT/v1.0``), ``stop()`` stops serving and closes the store."""
+
+    def __init__(
+        self,
+        tenant_path: str | PathLike[str],
+        *,
+        quota_scale: float = 1.0,
+        faults: FaultPlan | None = None,
+        seed: int = 0,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self.tenant_path = tenant_path
+        self.quota_scale = quota_scale
+        self.faults = faults or FaultPlan()
+        self.seed = seed
+        self._address = (host, port)
+        self._stats = Stats()
+        self._httpd: GraphHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._resources: Resources | None = None
+        self.base_url = ""
+
+    def start(self) -> str:
+        if self._httpd is not None:
+            return self.base_url
+        lock = threading.RLock()
+        self._resources = Resources.open(self.tenant_path, base_url=lambda: self.base_url)
+        pipeline = Pipeline(
+            Router(self._resources.routes()),
+            throttler=Throttler(self.quota_scale),
+            faults=FaultInjector(self.faults, self.seed),
+            stats=self._stats,
+            store_lock=lock,
+            fresh=FreshObjects(),
+        )
+        try:
+            self._httpd = GraphHTTPServer(self._address, pipeline)
+        except OSError:
+            self._resources.close()
+            self._resources = None
+            raise
+        host, port = self._httpd.server_address[:2]
+        self.base_url = f"http://{host!s}:{port}{API_PREFIX}"
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="graphserver", daemon=True)
+        self._thread.start()
+        return self.base_url
+
+    def stop(self) -> None:
+        if self._httpd is not None:
+            self._httpd.shutdown()
+            self._httpd.server_close()
+            self._httpd = None
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            self._thread = None
+        if self._resources is not None:
+            self._resources.close()
+            self._resources = None
+
+    def serve_forever(self) -> None:
+        """Blocks until interrupted (the command line)."""
+        self.start()
+        assert self._thread is not None
+        try:
+            while self._thread.is_alive():
+                self._thread.join(timeout=0.5)
+        finally:
+            self.stop()
+
+    def stats(self) -> dict[str, Any]:
+        """Counters: requests, batches, batch_items, reads, writes, resource_units, throttled{scope: n},
+        throttled_total, faults{kind: n}."""
+        return self._stats.snapshot()
+
+    def __enter__(self) -> GraphServer:
+        self.start()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
