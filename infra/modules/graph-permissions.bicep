@@ -1,4 +1,4 @@
-// Microsoft Graph application permissions of the sync (docs: spec/sds-behaviour.md section 5), granted to
+// Microsoft Graph application permissions of the sync (docs/sds-behaviour.md section 5), granted to
 // the managed identity's service principal as app role assignments on the Microsoft Graph service
 // principal. No client secret or certificate exists anywhere. The deploying user needs a directory role
 // that may grant Graph app roles (Privileged Role Administrator or Global Administrator); districts that
