@@ -153,7 +153,7 @@ def make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, tod
         memberships=actual.num_rows,
     )
     changes = count_changes(operations)
-    changes["users_unmatched"] = sum(1 for f in findings if f.code == "unmatched_entry")
+    changes["users_unmatched"] = sum(1 for f in matched.findings if f.code == "unmatched_entry")
     return Plan(
         profile_name=profile.name,
         today=today,

@@ -492,7 +492,7 @@ class RosterBuilder:
             "School_id": school_id,
             "First_name": f"First{student_id}",
             "Last_name": f"Last{student_id}",
-            "Username": f"s{student_id}",
+            "Username": f"s{student_id}".lower(),
         }
         row.update(values)
         self.students.append(row)
@@ -503,7 +503,7 @@ class RosterBuilder:
             "Teacher_id": teacher_id,
             "First_name": f"First{teacher_id}",
             "Last_name": f"Last{teacher_id}",
-            "Username": f"t{teacher_id}",
+            "Username": f"t{teacher_id}".lower(),
         }
         row.update(values)
         self.teachers.append(row)
@@ -515,7 +515,7 @@ class RosterBuilder:
             "Staff_id": staff_id,
             "First_name": f"First{staff_id}",
             "Last_name": f"Last{staff_id}",
-            "Username": f"f{staff_id}",
+            "Username": f"f{staff_id}".lower(),
         }
         row.update(values)
         self.staff.append(row)
@@ -573,3 +573,34 @@ class RosterBuilder:
                 }
             ),
         )
+
+
+# -- profiles and runs ---------------------------------------------------------------------------------------
+def make_profile(**overrides: Any) -> Any:
+    """A create-mode profile matching students and teachers by ``Username`` + domain, every option off."""
+    from sync.profile import IdentityMatching, Profile, RoleSettings
+
+    values: dict[str, Any] = {
+        "name": "test",
+        "user_mode": "create",
+        "students": RoleSettings(
+            IdentityMatching("Username", "userPrincipalName", "s.example.edu"), "s.example.edu"
+        ),
+        "teachers": RoleSettings(
+            IdentityMatching("Username", "userPrincipalName", "example.edu"), "example.edu"
+        ),
+    }
+    values.update(overrides)
+    return Profile(**values)
+
+
+def sync_once(roster: Roster, profile: Any, directory: MemoryDirectory, today: Any) -> Any:
+    """Plan and apply (approved) one run; returns the plan."""
+    from sync.engine.apply import apply_plan
+    from sync.engine.journal import MemoryJournal
+    from sync.engine.planner import make_plan
+
+    plan = make_plan(roster, profile, directory.snapshot(), today)
+    outcome = apply_plan(plan, directory, MemoryJournal())
+    assert outcome.complete
+    return plan

@@ -1,0 +1,148 @@
+"""Identity matching: anchor first, then the profile's rule, and every outcome of sds-behaviour.md §2."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from sync.directory.model import OpKind
+from sync.engine.planner import make_plan
+from sync.profile import IdentityMatching, RoleSettings
+from tests.engine.fakes import MemoryDirectory, RosterBuilder, make_profile
+
+TODAY = date(2026, 11, 22)
+
+
+def _roster(**student: str | None) -> RosterBuilder:
+    builder = RosterBuilder().school("1").teacher("T1", "1")
+    builder.student("S1", "1", **student)
+    return builder.section("A", "1", ["T1"], ["S1"])
+
+
+def _kinds(plan, target: str) -> list[OpKind]:
+    return [op.kind for op in plan.operations if op.target == target]
+
+
+def test_an_account_carrying_the_anchor_is_matched_and_nothing_is_written() -> None:
+    directory = MemoryDirectory()
+    directory.add_user("someone-else@x.edu", anchor="Student_S1", primary_role="student")
+    profile = make_profile(user_mode="existing")
+    plan = make_plan(_roster().build(), profile, directory.snapshot(), TODAY)
+    assert OpKind.LINK_USER not in _kinds(plan, "Student_S1")
+    assert OpKind.CREATE_USER not in _kinds(plan, "Student_S1")
+    assert not [f for f in plan.findings if f.record_id == "S1"]
+
+
+def test_rule_match_appends_the_domain_ignores_case_and_links_the_account() -> None:
+    directory = MemoryDirectory()
+    account = directory.add_user("SS1@S.Example.EDU")
+    plan = make_plan(_roster().build(), make_profile(user_mode="existing"), directory.snapshot(), TODAY)
+    link = next(op for op in plan.operations if op.kind is OpKind.LINK_USER and op.target == "Student_S1")
+    assert link.fields["id"] == account
+    assert link.fields["primaryRole"] == "student"
+    assert link.fields["student"]["externalId"] == "S1"
+    assert plan.changes["users_matched"] == 1
+
+
+@pytest.mark.parametrize(
+    ("target", "attribute", "stored", "matches"),
+    [
+        ("mail", "mail", "SS1@S.EXAMPLE.EDU", True),
+        ("mailNickname", "mail_nickname", "SS1@S.EXAMPLE.EDU", True),
+        ("employeeId", "employee_id", "ss1@s.example.edu", True),
+        ("employeeId", "employee_id", "SS1@s.example.edu", False),
+        ("onPremisesSamAccountName", "sam", "ss1@s.example.edu", True),
+    ],
+)
+def test_each_target_attribute_is_compared_case_insensitively_only_for_addresses(
+    target: str, attribute: str, stored: str, matches: bool
+) -> None:
+    directory = MemoryDirectory()
+    directory.add_user("unrelated@x.edu", **{attribute: stored})
+    matching = IdentityMatching("Username", target, "s.example.edu")
+    profile = make_profile(user_mode="existing", students=RoleSettings(matching))
+    plan = make_plan(_roster(Username="ss1").build(), profile, directory.snapshot(), TODAY)
+    linked = OpKind.LINK_USER in _kinds(plan, "Student_S1")
+    assert linked is matches
+    assert any(f.code == "unmatched_entry" and f.record_id == "S1" for f in plan.findings) is not matches
+
+
+def test_a_value_that_already_holds_an_at_sign_gets_no_domain() -> None:
+    directory = MemoryDirectory()
+    directory.add_user("ava@other.edu")
+    plan = make_plan(
+        _roster(Username="ava@other.edu").build(),
+        make_profile(user_mode="existing"),
+        directory.snapshot(),
+        TODAY,
+    )
+    assert OpKind.LINK_USER in _kinds(plan, "Student_S1")
+
+
+def test_an_unmatched_record_in_existing_mode_is_an_error_and_joins_nothing() -> None:
+    plan = make_plan(
+        _roster().build(), make_profile(user_mode="existing"), MemoryDirectory().snapshot(), TODAY
+    )
+    finding = next(f for f in plan.findings if f.record_id == "S1")
+    assert (finding.code, finding.level, finding.file, finding.line) == (
+        "unmatched_entry",
+        "error",
+        "students.csv",
+        2,
+    )
+    assert finding.column == "Username"
+    assert "ss1" not in finding.message  # no personal data in messages
+    assert plan.changes["users_unmatched"] == 2  # the teacher is unmatched too
+    assert not any("Student_S1" in op.refs for op in plan.operations)
+
+
+def test_an_unmatched_record_in_create_mode_gets_a_new_account() -> None:
+    plan = make_plan(_roster().build(), make_profile(), MemoryDirectory().snapshot(), TODAY)
+    create = next(op for op in plan.operations if op.kind is OpKind.CREATE_USER and op.target == "Student_S1")
+    assert create.fields["userPrincipalName"] == "ss1@s.example.edu"
+    assert create.fields["mailNickname"] == "ss1"
+    assert create.fields["displayName"] == "FirstS1 LastS1"
+    assert create.fields["accountEnabled"] is True
+    assert "passwordProfile" not in create.fields  # the directory generates one
+
+
+def test_two_accounts_matching_one_record_is_duplicate_target_entries() -> None:
+    directory = MemoryDirectory()
+    directory.add_user("a@x.edu", mail="ss1@s.example.edu")
+    directory.add_user("b@x.edu", mail="SS1@s.example.edu")
+    profile = make_profile(
+        user_mode="create",
+        students=RoleSettings(IdentityMatching("Username", "mail", "s.example.edu"), "s.example.edu"),
+    )
+    plan = make_plan(_roster().build(), profile, directory.snapshot(), TODAY)
+    assert [f.code for f in plan.findings if f.record_id == "S1"] == ["duplicate_target_entries"]
+    assert _kinds(plan, "Student_S1") == []  # not created either: the record is in error
+
+
+def test_two_records_matching_one_account_are_both_errors() -> None:
+    directory = MemoryDirectory()
+    directory.add_user("twin@s.example.edu")
+    builder = RosterBuilder().school("1").teacher("T1", "1")
+    builder.student("S1", "1", Username="twin").student("S2", "1", Username="TWIN")
+    plan = make_plan(builder.build(), make_profile(), directory.snapshot(), TODAY)
+    codes = {f.record_id: f.code for f in plan.findings}
+    assert codes == {"S1": "duplicate_source_entries", "S2": "duplicate_source_entries"}
+    assert not [op for op in plan.operations if op.target in ("Student_S1", "Student_S2")]
+
+
+def test_an_account_anchored_to_another_roster_record_is_never_matched_by_rule() -> None:
+    directory = MemoryDirectory()
+    directory.add_user("ss1@s.example.edu", anchor="Student_S9", primary_role="student")
+    builder = RosterBuilder().school("1").student("S1", "1").student("S9", "1", Username="other")
+    plan = make_plan(builder.build(), make_profile(user_mode="existing"), directory.snapshot(), TODAY)
+    assert [f.code for f in plan.findings] == ["unmatched_entry"]
+    assert plan.findings[0].record_id == "S1"
+
+
+def test_an_account_anchored_to_a_record_that_left_may_be_matched_again_by_rule() -> None:
+    directory = MemoryDirectory()
+    account = directory.add_user("ss1@s.example.edu", anchor="Student_OLD", primary_role="student")
+    plan = make_plan(_roster().build(), make_profile(), directory.snapshot(), TODAY)
+    link = next(op for op in plan.operations if op.kind is OpKind.LINK_USER)
+    assert (link.target, link.fields["id"]) == ("Student_S1", account)
