@@ -1,0 +1,277 @@
+"""The Azure Functions app (Python v2 model): triggers only. Every function parses its binding, calls one
+function of ``sync.app`` and returns. All logic lives in ``sync/``; this is the only module importing
+``azure.functions`` and ``azure.durable_functions``.
+
+Functions:
+- ``on_upload`` (blob trigger on ``%UPLOAD_CONTAINER%``): starts one ``sync_run`` per complete file set, or a
+  ``set_deadline`` for a partial one.
+- ``nightly`` (timer, ``%SYNC_SCHEDULE%``): re-syncs the last accepted set, or pulls from the Clever API.
+- ``start_run`` / ``list_runs`` / ``get_run`` / ``decide_run`` (HTTP, function key).
+- ``sync_run`` (orchestrator): validate → plan → guard → apply (``apply_batch`` sub-orchestrations) → finish.
+- activities ``validate_run``, ``plan_run``, ``apply_chunk``, ``finish_run``, ``check_set_deadline``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from collections.abc import Generator
+from datetime import UTC, datetime, timedelta
+from functools import cache
+from typing import Any
+
+import azure.durable_functions as df
+import azure.functions as func
+
+from sync.app import activities, http_api, nightly_run, starts, uploads
+from sync.app.orchestration import (
+    APPROVAL_EVENT,
+    RETRY_FIRST_INTERVAL_MS,
+    RETRY_MAX_ATTEMPTS,
+    RunInput,
+    RunOptions,
+    add_totals,
+    apply_batch_id,
+    apply_batches,
+    first_line,
+    pause_after_wave,
+    waves,
+)
+from sync.app.runtime import Runtime
+from sync.settings import Settings
+
+LOG = logging.getLogger("sync.function_app")
+RETRY = df.RetryOptions(RETRY_FIRST_INTERVAL_MS, RETRY_MAX_ATTEMPTS)
+# Flex Consumption delivers blob events through Event Grid; Azurite (local development) has no Event Grid,
+# so local.settings.json switches the trigger to container scanning.
+UPLOAD_TRIGGER_SOURCE = func.BlobSource(os.environ.get("UPLOAD_TRIGGER_SOURCE", "EventGrid"))
+
+app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
+
+
+@cache
+def runtime() -> Runtime:
+    """Settings are read and checked once, on first use; a bad configuration fails with every problem."""
+    return Runtime.from_settings(Settings.from_env(os.environ), environ=os.environ)
+
+
+def run_options() -> RunOptions:
+    settings = runtime().settings
+    return RunOptions.from_settings(
+        chunk_operations=settings.apply_chunk_operations,
+        quota_scale=settings.graph_quota_scale,
+        approval_timeout_hours=settings.approval_timeout_hours,
+    )
+
+
+async def _start(client: df.DurableOrchestrationClient, start: starts.Start | None) -> str | None:
+    """Start the orchestration a trigger decided on; release its claim if the start fails (so a retry may)."""
+    if start is None:
+        return None
+    try:
+        await client.start_new(start.orchestrator, start.instance_id, start.input)
+    except Exception:
+        uploads.release_claim(
+            runtime().blobs,
+            reports_container=runtime().settings.reports_container,
+            instance_id=start.instance_id,
+        )
+        raise
+    LOG.info("started %s %s", start.orchestrator, start.instance_id)
+    return start.instance_id
+
+
+# --- triggers -------------------------------------------------------------------------------------------
+
+
+@app.blob_trigger(
+    arg_name="blob",
+    path="%UPLOAD_CONTAINER%/{name}",
+    connection="AzureWebJobsStorage",
+    source=UPLOAD_TRIGGER_SOURCE,
+)
+@app.durable_client_input(client_name="client")
+async def on_upload(blob: func.InputStream, client: df.DurableOrchestrationClient) -> None:
+    name = (blob.name or "").partition("/")[2]  # "<container>/<path>"
+    start = starts.start_for_upload(runtime(), blob_name=name, now=datetime.now(UTC), options=run_options())
+    await _start(client, start)
+
+
+@app.timer_trigger(arg_name="timer", schedule="%SYNC_SCHEDULE%", run_on_startup=False)
+@app.durable_client_input(client_name="client")
+async def nightly(timer: func.TimerRequest, client: df.DurableOrchestrationClient) -> None:
+    start = nightly_run.start_for_night(runtime(), now=datetime.now(UTC), options=run_options())
+    await _start(client, start)
+
+
+@app.route(route="runs", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def start_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    answer = http_api.start_request(
+        runtime(), body=req.get_body(), now=datetime.now(UTC), options=run_options()
+    )
+    if answer.start is not None:
+        await _start(client, answer.start)
+    return _http(answer)
+
+
+@app.route(route="runs", methods=["GET"])
+def list_runs(req: func.HttpRequest) -> func.HttpResponse:
+    return _http(http_api.list_request(runtime(), last=req.params.get("last")))
+
+
+@app.route(route="runs/{run_id}", methods=["GET"])
+@app.durable_client_input(client_name="client")
+async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    run_id = req.route_params["run_id"]
+    status = await client.get_status(run_id)
+    runtime_status = status.runtime_status.value if status and status.runtime_status else None
+    return _http(http_api.status_request(runtime(), run_id=run_id, orchestration_status=runtime_status))
+
+
+@app.route(route="runs/{run_id}/{decision:regex(^(approve|reject)$)}", methods=["POST"])
+@app.durable_client_input(client_name="client")
+async def decide_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
+    run_id = req.route_params["run_id"]
+    answer = http_api.decision_request(runtime(), run_id=run_id, action=req.route_params["decision"])
+    if answer.event is not None:
+        await client.raise_event(run_id, APPROVAL_EVENT, answer.event)
+    return _http(answer)
+
+
+def _http(answer: http_api.Answer) -> func.HttpResponse:
+    return func.HttpResponse(
+        json.dumps(answer.body, indent=2, sort_keys=True),
+        status_code=answer.status,
+        mimetype="application/json",
+    )
+
+
+# --- orchestrators (deterministic: only context.* calls and pure helpers) -------------------------------
+
+
+@app.orchestration_trigger(context_name="context")
+def sync_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    run = RunInput.from_json(context.get_input())
+    base = {"run": run.to_json()}
+    try:
+        outcome = yield from _run_stages(context, run, base)
+    except Exception as err:  # an activity failed for good: the run ends `failed`, with the reason recorded
+        outcome = {"error": first_line(err)}
+    context.set_custom_status({"stage": "finish"})
+    return (yield context.call_activity_with_retry("finish_run", RETRY, {**base, **outcome}))
+
+
+def _run_stages(
+    context: df.DurableOrchestrationContext, run: RunInput, base: dict[str, Any]
+) -> Generator[Any, Any, dict[str, Any]]:
+    context.set_custom_status({"stage": "validate"})
+    started = context.current_utc_datetime.isoformat()
+    validated = yield context.call_activity_with_retry("validate_run", RETRY, {**base, "started_at": started})
+    if not validated["accepted"]:
+        return {"validated": validated}
+    context.set_custom_status({"stage": "plan"})
+    today = context.current_utc_datetime.date().isoformat()
+    planned = yield context.call_activity_with_retry(
+        "plan_run", RETRY, {**base, "validated": validated, "today": today}
+    )
+    decision = None
+    if planned["held"]:
+        context.set_custom_status({"stage": "guard", "held": True, "reasons": planned["reasons"]})
+        approval = context.wait_for_external_event(APPROVAL_EVENT)
+        deadline = context.create_timer(
+            context.current_utc_datetime + timedelta(hours=run.options.approval_timeout_hours)
+        )
+        winner = yield context.task_any([approval, deadline])
+        if winner == approval:
+            deadline.cancel()
+            decision = activities.decision_of(approval.result)
+        else:
+            decision = "expired"
+        if decision != "approved":
+            return {"validated": validated, "planned": planned, "decision": decision}
+    totals: dict[str, int] = {}
+    batches = apply_batches(planned["slices"], run.options)
+    for index, chunks in enumerate(batches):
+        context.set_custom_status({"stage": "apply", "batch": index + 1, "batches": len(batches)})
+        result = yield context.call_sub_orchestrator(
+            "apply_batch",
+            {
+                "run_id": run.run_id,
+                "plan": planned["plan"],
+                "chunks": chunks,
+                "options": run.options.to_json(),
+            },
+            apply_batch_id(run.run_id, index),
+        )
+        totals = add_totals(totals, result)
+    return {"validated": validated, "planned": planned, "decision": decision, "applied": totals}
+
+
+@app.orchestration_trigger(context_name="context")
+def apply_batch(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    batch = context.get_input()
+    options = RunOptions.from_json(batch["options"])
+    totals: dict[str, int] = {}
+    for wave in waves(batch["chunks"], options.parallel_chunks):
+        started = context.current_utc_datetime
+        results = yield context.task_all(
+            [
+                context.call_activity_with_retry(
+                    "apply_chunk",
+                    RETRY,
+                    {"run_id": batch["run_id"], "plan": batch["plan"], "start": start, "end": end},
+                )
+                for start, end in wave
+            ]
+        )
+        wave_totals: dict[str, int] = {}
+        for result in results:
+            wave_totals = add_totals(wave_totals, result)
+        totals = add_totals(totals, wave_totals)
+        pause = pause_after_wave(
+            wave_totals.get("writes", 0), context.current_utc_datetime - started, options.writes_per_second
+        )
+        if pause > timedelta(0):
+            yield context.create_timer(context.current_utc_datetime + pause)
+    return totals
+
+
+@app.orchestration_trigger(context_name="context")
+def set_deadline(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    watch = context.get_input()
+    yield context.create_timer(context.current_utc_datetime + timedelta(minutes=float(watch["wait_minutes"])))
+    return (yield context.call_activity_with_retry("check_set_deadline", RETRY, watch))
+
+
+# --- activities (idempotent; retried by the orchestrators) -----------------------------------------------
+
+
+@app.activity_trigger(input_name="payload")
+def validate_run(payload: dict[str, Any]) -> dict[str, Any]:
+    return activities.validate_run(runtime(), payload)
+
+
+@app.activity_trigger(input_name="payload")
+def plan_run(payload: dict[str, Any]) -> dict[str, Any]:
+    return activities.plan_run(runtime(), payload)
+
+
+@app.activity_trigger(input_name="payload")
+def apply_chunk(payload: dict[str, Any]) -> dict[str, Any]:
+    return activities.apply_chunk(runtime(), payload)
+
+
+@app.activity_trigger(input_name="payload")
+def finish_run(payload: dict[str, Any]) -> dict[str, Any]:
+    return activities.finish_run(runtime(), payload)
+
+
+@app.activity_trigger(input_name="payload")
+def check_set_deadline(payload: dict[str, Any]) -> dict[str, Any]:
+    return activities.check_set_deadline(runtime(), payload)
+
+
+if os.environ.get("FUNCTIONS_WORKER_RUNTIME"):
+    runtime()  # in the Functions host: check every setting at start-up, listing all problems at once

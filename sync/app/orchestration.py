@@ -1,0 +1,150 @@
+"""Pure helpers the orchestrators use: the run's input, how a plan is cut into bounded apply work, pacing.
+
+Orchestrators replay, so everything here is deterministic: no clock, no I/O, no randomness. The plan itself
+never reaches an orchestrator; it sees only the plan's blob reference and its phase slices
+(``Plan.phase_slices()``), and hands index ranges to the apply activities.
+
+**Bounded history.** A run's apply work is a list of *chunks* (``chunk_operations`` operations each, never
+across a phase boundary), grouped into *apply batches* of at most ``chunks_per_batch`` chunks, each run as a
+sub-orchestration. The parent's history grows with the number of batches, a batch's with its chunks, so no
+single history grows with the size of the district beyond those two bounds.
+
+**Pacing.** Chunks of a batch run ``parallel_chunks`` at a time (a *wave*). After a wave the batch sleeps on a
+durable timer until the writes the wave reported fit the Graph write quota (20 writes/s per app and tenant,
+times ``GRAPH_QUOTA_SCALE``). Batches run one after another, so the whole run stays under the quota.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from sync.app.uploads import SetRef
+
+#: Graph identity-and-access writes per second per app per tenant (``sds-behaviour.md`` §4).
+GRAPH_WRITES_PER_SECOND = 20.0
+#: Name of the external event that approves or rejects a held run.
+APPROVAL_EVENT = "approval"
+#: Activity retry policy (transient faults: storage or Graph unavailable, a worker recycled).
+RETRY_FIRST_INTERVAL_MS = 5_000
+RETRY_MAX_ATTEMPTS = 4
+
+
+@dataclass(frozen=True, slots=True)
+class RunOptions:
+    chunk_operations: int = 200
+    chunks_per_batch: int = 50
+    parallel_chunks: int = 4
+    writes_per_second: float = GRAPH_WRITES_PER_SECOND
+    approval_timeout_hours: float = 72.0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "chunk_operations": self.chunk_operations,
+            "chunks_per_batch": self.chunks_per_batch,
+            "parallel_chunks": self.parallel_chunks,
+            "writes_per_second": self.writes_per_second,
+            "approval_timeout_hours": self.approval_timeout_hours,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunOptions:
+        return cls(
+            chunk_operations=int(data["chunk_operations"]),
+            chunks_per_batch=int(data["chunks_per_batch"]),
+            parallel_chunks=int(data["parallel_chunks"]),
+            writes_per_second=float(data["writes_per_second"]),
+            approval_timeout_hours=float(data["approval_timeout_hours"]),
+        )
+
+    @classmethod
+    def from_settings(
+        cls, *, chunk_operations: int, quota_scale: float, approval_timeout_hours: float
+    ) -> RunOptions:
+        return cls(
+            chunk_operations=chunk_operations,
+            writes_per_second=GRAPH_WRITES_PER_SECOND * quota_scale,
+            approval_timeout_hours=approval_timeout_hours,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class RunInput:
+    """The sync orchestration's input: what to sync, why, and how to pace it. References only."""
+
+    run_id: str
+    #: ``upload``, ``nightly`` or ``manual``.
+    trigger: str
+    #: The file set to sync; ``None`` when the profile's source is the Clever API.
+    set_ref: SetRef | None
+    options: RunOptions = field(default_factory=RunOptions)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "trigger": self.trigger,
+            "set": self.set_ref.to_json() if self.set_ref else None,
+            "options": self.options.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> RunInput:
+        set_data = data.get("set")
+        return cls(
+            run_id=str(data["run_id"]),
+            trigger=str(data["trigger"]),
+            set_ref=SetRef.from_json(set_data) if set_data else None,
+            options=RunOptions.from_json(data["options"]),
+        )
+
+
+def chunk_ranges(phase_slices: Sequence[Sequence[int]], chunk_operations: int) -> list[list[tuple[int, int]]]:
+    """Per phase, the ``(start, end)`` ranges of its chunks."""
+    phases: list[list[tuple[int, int]]] = []
+    for start, end in phase_slices:
+        phases.append([(at, min(at + chunk_operations, end)) for at in range(start, end, chunk_operations)])
+    return phases
+
+
+def apply_batches(phase_slices: Sequence[Sequence[int]], options: RunOptions) -> list[list[tuple[int, int]]]:
+    """The chunk ranges of each apply batch (a sub-orchestration), in order; no batch spans phases."""
+    batches: list[list[tuple[int, int]]] = []
+    for chunks in chunk_ranges(phase_slices, options.chunk_operations):
+        for at in range(0, len(chunks), options.chunks_per_batch):
+            batches.append(chunks[at : at + options.chunks_per_batch])
+    return batches
+
+
+def waves(chunks: Sequence[Sequence[int]], parallel: int) -> list[list[tuple[int, int]]]:
+    """Chunks of one batch, ``parallel`` at a time."""
+    ranges = [(int(start), int(end)) for start, end in chunks]
+    return [ranges[at : at + parallel] for at in range(0, len(ranges), parallel)]
+
+
+def pause_after_wave(writes: int, elapsed: timedelta, writes_per_second: float) -> timedelta:
+    """How long to wait after a wave that made ``writes`` writes in ``elapsed`` so the average stays within
+    ``writes_per_second``; zero when the wave was slow enough."""
+    needed = timedelta(seconds=math.ceil(1000 * writes / writes_per_second) / 1000)
+    return max(needed - elapsed, timedelta(0))
+
+
+def add_totals(totals: Mapping[str, int], result: Mapping[str, Any]) -> dict[str, int]:
+    """Sum the integer counts of an apply result into ``totals``."""
+    summed = dict(totals)
+    for key, value in result.items():
+        if isinstance(value, int) and not isinstance(value, bool):
+            summed[key] = summed.get(key, 0) + value
+    return summed
+
+
+def apply_batch_id(run_id: str, index: int) -> str:
+    return f"{run_id}:apply:{index:04d}"
+
+
+def first_line(error: BaseException, limit: int = 300) -> str:
+    """A failed activity's message as the orchestrator sees it (``Reason \\n Details``), first line only."""
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    return text[:limit]

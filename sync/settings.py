@@ -1,0 +1,223 @@
+"""App settings of the Azure Functions app, read once at start-up and injected everywhere else.
+
+:meth:`Settings.from_env` checks every setting and raises one :class:`~sync.errors.SettingsError` that lists
+all missing or invalid ones, so an operator fixes the app configuration in one pass.
+
+Storage is reached with an identity in Azure (``AzureWebJobsStorage__blobServiceUri`` and
+``AzureWebJobsStorage__tableServiceUri``, optionally ``AzureWebJobsStorage__clientId`` for a user-assigned
+identity) or, for local development against Azurite only, with a connection string in
+``AzureWebJobsStorage`` (``UseDevelopmentStorage=true``). No key is ever written in code.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from sync.errors import SettingsError
+
+_CONTAINER = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
+_TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+_NCRONTAB_FIELDS = 6
+
+DEFAULT_SET_WAIT_MINUTES = 60.0
+DEFAULT_GRAPH_QUOTA_SCALE = 1.0
+DEFAULT_APPLY_CHUNK_OPERATIONS = 200
+DEFAULT_APPROVAL_TIMEOUT_HOURS = 72.0
+
+
+@dataclass(frozen=True, slots=True)
+class StorageSettings:
+    """How to reach the storage account: a connection string (local dev) or service URIs + identity."""
+
+    connection_string: str | None = None
+    blob_service_uri: str | None = None
+    table_service_uri: str | None = None
+    #: Client id of a user-assigned managed identity; ``None`` = the default credential chain.
+    client_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    upload_container: str
+    reports_container: str
+    runs_table: str
+    #: ``(container, path)`` of the sync profile TOML.
+    profile_blob: tuple[str, str]
+    #: NCRONTAB expression of the nightly run (the timer trigger reads it as ``%SYNC_SCHEDULE%``).
+    schedule: str
+    #: How long a partial file set may wait for its other files before it is reported ``missing_file``.
+    set_wait_minutes: float
+    #: ``graph``, ``graph:http://…`` (a Graph-compatible endpoint) or a local tenant path.
+    tenant: str
+    #: Share (0 < s ≤ 1) of the Graph write quota (20 writes/s per app and tenant) this app may use.
+    graph_quota_scale: float
+    #: Operations per apply activity.
+    apply_chunk_operations: int
+    #: How long a held run waits for an approval before it ends unapplied.
+    approval_timeout_hours: float
+    storage: StorageSettings
+    app_insights_connection_string: str | None = None
+    #: Managed identity (client id) for Entra ID-authenticated ingestion, from
+    #: ``APPLICATIONINSIGHTS_AUTHENTICATION_STRING`` (``ClientId=<id>;Authorization=AAD``).
+    app_insights_client_id: str | None = None
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Settings:
+        """Read and check every setting; raise :class:`SettingsError` listing all problems at once."""
+        reader = _Reader(environ)
+        upload = reader.container("UPLOAD_CONTAINER")
+        reports = reader.container("REPORTS_CONTAINER")
+        table = reader.table("RUNS_TABLE")
+        profile_blob = reader.blob_path("SYNC_PROFILE_BLOB")
+        schedule = reader.schedule("SYNC_SCHEDULE")
+        wait = reader.positive_float("SET_WAIT_MINUTES", DEFAULT_SET_WAIT_MINUTES)
+        tenant = reader.tenant("SYNC_TENANT")
+        scale = reader.positive_float("GRAPH_QUOTA_SCALE", DEFAULT_GRAPH_QUOTA_SCALE, maximum=1.0)
+        chunk = reader.positive_int("APPLY_CHUNK_OPERATIONS", DEFAULT_APPLY_CHUNK_OPERATIONS)
+        approval = reader.positive_float("APPROVAL_TIMEOUT_HOURS", DEFAULT_APPROVAL_TIMEOUT_HOURS)
+        storage = reader.storage("AzureWebJobsStorage")
+        insights = reader.optional("APPLICATIONINSIGHTS_CONNECTION_STRING")
+        insights_client = reader.client_id_of("APPLICATIONINSIGHTS_AUTHENTICATION_STRING")
+        if reader.problems:
+            raise SettingsError(reader.problems)
+        return cls(
+            upload_container=upload,
+            reports_container=reports,
+            runs_table=table,
+            profile_blob=profile_blob,
+            schedule=schedule,
+            set_wait_minutes=wait,
+            tenant=tenant,
+            graph_quota_scale=scale,
+            apply_chunk_operations=chunk,
+            approval_timeout_hours=approval,
+            storage=storage,
+            app_insights_connection_string=insights,
+            app_insights_client_id=insights_client,
+        )
+
+
+class _Reader:
+    """Collects problems instead of raising at the first one; returns a placeholder for a bad value."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+        self.problems: list[tuple[str, str]] = []
+
+    def optional(self, key: str) -> str | None:
+        value = self.environ.get(key, "").strip()
+        return value or None
+
+    def required(self, key: str, what: str) -> str | None:
+        value = self.optional(key)
+        if value is None:
+            self.problems.append((key, f"missing; set it to {what}"))
+        return value
+
+    def client_id_of(self, key: str) -> str | None:
+        raw = self.optional(key)
+        if raw is None:
+            return None
+        parts = dict(part.split("=", 1) for part in raw.split(";") if "=" in part)
+        if parts.get("Authorization") != "AAD":
+            self.problems.append((key, "expected 'ClientId=<client id>;Authorization=AAD'"))
+        return parts.get("ClientId")
+
+    def container(self, key: str) -> str:
+        value = self.required(key, "a blob container name")
+        if value is not None and not _CONTAINER.match(value):
+            self.problems.append(
+                (
+                    key,
+                    f"{value!r} is not a container name (3-63 lowercase letters, digits and single hyphens)",
+                )
+            )
+        return value or ""
+
+    def table(self, key: str) -> str:
+        value = self.required(key, "a table name")
+        if value is not None and not _TABLE.match(value):
+            self.problems.append(
+                (key, f"{value!r} is not a table name (3-63 letters and digits, a letter first)")
+            )
+        return value or ""
+
+    def blob_path(self, key: str) -> tuple[str, str]:
+        value = self.required(key, "<container>/<path> of the sync profile TOML, e.g. config/profile.toml")
+        if value is None:
+            return ("", "")
+        container, _, path = value.partition("/")
+        if not _CONTAINER.match(container) or not path or path.endswith("/"):
+            self.problems.append((key, f"{value!r} is not <container>/<path>, e.g. config/profile.toml"))
+        return (container, path)
+
+    def schedule(self, key: str) -> str:
+        value = self.required(key, "an NCRONTAB expression, e.g. '0 0 2 * * *' for 02:00 every day")
+        if value is not None and len(value.split()) != _NCRONTAB_FIELDS:
+            self.problems.append(
+                (
+                    key,
+                    f"{value!r} is not an NCRONTAB expression of 6 fields "
+                    "(second minute hour day month weekday)",
+                )
+            )
+        return value or ""
+
+    def tenant(self, key: str) -> str:
+        value = self.required(key, "'graph', 'graph:https://<endpoint>/v1.0' or a local tenant path")
+        if value is not None and value.startswith("graph:") and not re.match(r"^graph:https?://\S+$", value):
+            self.problems.append((key, f"{value!r}: after 'graph:' give an http(s) URL of a Graph endpoint"))
+        return value or ""
+
+    def positive_float(self, key: str, default: float, *, maximum: float | None = None) -> float:
+        raw = self.optional(key)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            value = float("nan")
+        if not value > 0 or (maximum is not None and value > maximum):
+            limit = f" and at most {maximum:g}" if maximum is not None else ""
+            self.problems.append((key, f"{raw!r} is not a number greater than 0{limit}"))
+            return default
+        return value
+
+    def positive_int(self, key: str, default: int) -> int:
+        raw = self.optional(key)
+        if raw is None:
+            return default
+        if not raw.isdigit() or int(raw) == 0:
+            self.problems.append((key, f"{raw!r} is not a whole number greater than 0"))
+            return default
+        return int(raw)
+
+    def storage(self, key: str) -> StorageSettings:
+        connection = self.optional(key)
+        blob_uri = self.optional(f"{key}__blobServiceUri")
+        table_uri = self.optional(f"{key}__tableServiceUri")
+        account = self.optional(f"{key}__accountName")
+        if account is not None:
+            blob_uri = blob_uri or f"https://{account}.blob.core.windows.net"
+            table_uri = table_uri or f"https://{account}.table.core.windows.net"
+        if connection is not None:
+            return StorageSettings(connection_string=connection)
+        if blob_uri is None or table_uri is None:
+            self.problems.append(
+                (
+                    key,
+                    f"missing; set {key}__blobServiceUri and {key}__tableServiceUri (or {key}__accountName) "
+                    f"for an identity-based connection, or {key}=UseDevelopmentStorage=true for Azurite",
+                )
+            )
+            return StorageSettings()
+        for name, uri in ((f"{key}__blobServiceUri", blob_uri), (f"{key}__tableServiceUri", table_uri)):
+            if not re.match(r"^https?://\S+$", uri):
+                self.problems.append((name, f"{uri!r} is not an http(s) URL"))
+        return StorageSettings(
+            blob_service_uri=blob_uri,
+            table_service_uri=table_uri,
+            client_id=self.optional(f"{key}__clientId"),
+        )

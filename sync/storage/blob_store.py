@@ -1,0 +1,139 @@
+"""Blob storage as the app uses it: folders of uploaded files with their ETags, small documents (plans,
+reports, findings written beside an upload) and create-once claims.
+
+Every method takes a container and a path, so callers pass *references* (strings), never data held
+elsewhere. Errors become :class:`~sync.errors.SourceError` with the container and path in the message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sync.errors import SourceError
+
+if TYPE_CHECKING:
+    from azure.storage.blob import BlobServiceClient
+
+
+@dataclass(frozen=True, slots=True)
+class BlobInfo:
+    name: str
+    etag: str
+    last_modified: datetime
+    size: int
+
+
+class BlobStore:
+    """Thin, typed wrapper over ``BlobServiceClient``."""
+
+    def __init__(self, service: BlobServiceClient) -> None:
+        self._service = service
+        self._known_containers: set[str] = set()
+
+    def ensure_container(self, container: str) -> None:
+        """Create ``container`` if it does not exist (an existing one is fine)."""
+        if container in self._known_containers:
+            return
+        from azure.core.exceptions import ResourceExistsError
+
+        with contextlib.suppress(ResourceExistsError):
+            self._service.create_container(container)
+        self._known_containers.add(container)
+
+    def list_folder(self, container: str, folder: str) -> dict[str, BlobInfo]:
+        """The blobs directly inside ``folder`` (not in sub-folders), keyed by their file name."""
+        prefix = f"{folder}/" if folder else ""
+        client = self._service.get_container_client(container)
+        found: dict[str, BlobInfo] = {}
+        from azure.storage.blob import BlobPrefix
+
+        for item in client.walk_blobs(name_starts_with=prefix or None, delimiter="/"):
+            if isinstance(item, BlobPrefix):
+                continue  # a sub-folder
+            name = str(item.name)
+            found[name[len(prefix) :]] = BlobInfo(
+                name=name, etag=str(item.etag), last_modified=item.last_modified, size=int(item.size)
+            )
+        return found
+
+    def list_names(self, container: str, prefix: str) -> list[str]:
+        client = self._service.get_container_client(container)
+        return sorted(str(item.name) for item in client.list_blobs(name_starts_with=prefix))
+
+    def read_bytes(self, container: str, path: str, *, etag: str | None = None) -> bytes:
+        """The blob's content. With ``etag``, only that version: a blob changed since is an error."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import HttpResponseError, ResourceModifiedError, ResourceNotFoundError
+
+        blob = self._service.get_blob_client(container, path)
+        options: dict[str, Any] = {}
+        if etag is not None:
+            options = {"etag": etag, "match_condition": MatchConditions.IfNotModified}
+        try:
+            return bytes(blob.download_blob(**options).readall())
+        except ResourceNotFoundError as err:
+            raise SourceError(f"blob {container}/{path} does not exist; upload it and try again") from err
+        except ResourceModifiedError as err:
+            raise SourceError(
+                f"blob {container}/{path} changed while the run was reading it; "
+                "the new version starts its own run"
+            ) from err
+        except HttpResponseError as err:
+            raise SourceError(f"cannot read blob {container}/{path}: {err.reason}") from err
+
+    def read_text(self, container: str, path: str, *, etag: str | None = None) -> str:
+        return self.read_bytes(container, path, etag=etag).decode("utf-8")
+
+    def read_json(self, container: str, path: str) -> Any:
+        return json.loads(self.read_bytes(container, path))
+
+    def exists(self, container: str, path: str) -> bool:
+        return bool(self._service.get_blob_client(container, path).exists())
+
+    def write_bytes(self, container: str, path: str, data: bytes, *, content_type: str) -> str:
+        """Write (or overwrite) a blob; return its new ETag."""
+        from azure.storage.blob import ContentSettings
+
+        self.ensure_container(container)
+        blob = self._service.get_blob_client(container, path)
+        result = blob.upload_blob(
+            data, overwrite=True, content_settings=ContentSettings(content_type=content_type)
+        )
+        return str(result["etag"])
+
+    def write_text(self, container: str, path: str, text: str, *, content_type: str = "text/plain") -> str:
+        return self.write_bytes(
+            container, path, text.encode("utf-8"), content_type=f"{content_type}; charset=utf-8"
+        )
+
+    def write_json(self, container: str, path: str, data: Mapping[str, Any] | list[Any]) -> str:
+        text = json.dumps(data, sort_keys=True, indent=2, ensure_ascii=False) + "\n"
+        return self.write_text(container, path, text, content_type="application/json")
+
+    def create_once(self, container: str, path: str, data: bytes = b"") -> bool:
+        """Create ``path`` only if it does not exist: ``True`` for the one caller that created it.
+
+        Storage decides (a conditional ``If-None-Match: *`` write), so concurrent callers in other processes
+        agree on a single winner.
+        """
+        from azure.core.exceptions import ResourceExistsError
+
+        self.ensure_container(container)
+        blob = self._service.get_blob_client(container, path)
+        try:
+            blob.upload_blob(data, overwrite=False)
+        except ResourceExistsError:
+            return False
+        return True
+
+    def delete(self, container: str, path: str) -> None:
+        """Delete a blob; an absent one is fine."""
+        from azure.core.exceptions import ResourceNotFoundError
+
+        with contextlib.suppress(ResourceNotFoundError):
+            self._service.get_blob_client(container, path).delete_blob()
