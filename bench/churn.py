@@ -110,7 +110,11 @@ def apply_churn(
     left = int(leave.sum())
 
     # Joiners: as many as left, each a sibling of a staying student, in the sibling's classes.
-    staying = np.flatnonzero(~leave)
+    enrolled = np.zeros(len(ids), dtype=bool)
+    enrolled[enr_student[enr_student >= 0]] = True
+    staying = np.flatnonzero(~leave & enrolled)
+    if len(staying) < left:
+        staying = np.flatnonzero(~leave)
     templates = [str(ids[int(i)]) for i in rng.choice(staying, size=min(left, len(staying)), replace=False)]
     new_students, mapping = _joiners(students, templates, rng)
     template_enr = enrollments.filter(pc.is_in(enrollments["Student_id"], value_set=pa.array(templates)))
