@@ -14,7 +14,7 @@ param location string
 @description('Tags applied to the monitoring resources.')
 param tags object = {}
 
-@description('Days the workspace keeps logs and telemetry.')
+@description('Days the workspace keeps logs and telemetry (Application Insights is workspace-based and keeps them as long).')
 @minValue(30)
 @maxValue(730)
 param retentionInDays int = 90
@@ -49,7 +49,6 @@ resource applicationInsights 'Microsoft.Insights/components@2020-02-02' = {
     Application_Type: 'web'
     WorkspaceResourceId: logAnalytics.id
     DisableLocalAuth: true
-    RetentionInDays: retentionInDays
   }
 }
 

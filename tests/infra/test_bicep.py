@@ -296,6 +296,19 @@ def test_host_storage_uses_the_identity_based_connection(templates: dict[str, Te
     assert settings["AZURE_CLIENT_ID"] == "identityClientId"
 
 
+def test_app_settings_leave_out_what_flex_consumption_rejects(templates: dict[str, Template]) -> None:
+    # Flex Consumption sets the runtime in functionAppConfig; these settings are unsupported there.
+    settings = set(variable(templates["modules/function-app.bicep"], "runtimeSettings"))
+    settings |= set(body(templates["main.bicep"]["modules"]["functionApp"])["params"]["syncSettings"])
+    rejected = {
+        "FUNCTIONS_WORKER_RUNTIME",
+        "FUNCTIONS_EXTENSION_VERSION",
+        "WEBSITE_TIME_ZONE",
+        "WEBSITE_RUN_FROM_PACKAGE",
+    }
+    assert settings & rejected == set()
+
+
 def test_app_settings_come_from_runtime_and_sync_settings(templates: dict[str, Template]) -> None:
     template = templates["modules/function-app.bicep"]
     app = only(resources(templates, "Microsoft.Web/sites"))
