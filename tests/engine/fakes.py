@@ -82,6 +82,7 @@ class MemoryDirectory:
         self.kill_after: int | None = None
         self.unavailable = 0
         self.apply_calls = 0
+        self.batches: list[list[OpKind]] = []
         self._ids = itertools.count(1)
 
     # -- seeding -----------------------------------------------------------------------------------------
@@ -151,6 +152,7 @@ class MemoryDirectory:
     def apply(self, operations: Sequence[Operation]) -> list[OperationResult]:
         assert len(operations) <= self.max_batch, "engine sent a batch larger than max_batch"
         self.apply_calls += 1
+        self.batches.append([op.kind for op in operations])
         if self.unavailable:
             self.unavailable -= 1
             raise DirectoryUnavailable("fake directory is down")
