@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -63,10 +64,8 @@ def test_a_run_killed_anywhere_resumes_from_the_journal_to_the_same_state_withou
     plan = make_plan(district().build(), PROFILE, directory.snapshot(), TODAY)
     journal = MemoryJournal()
     directory.kill_after = kill_at
-    try:
+    with contextlib.suppress(Killed):
         apply_plan(plan, directory, journal)
-    except Killed:
-        pass
     sent_before = len(directory.applied)
     outcome = apply_plan(plan, directory, journal)
     assert outcome.complete and outcome.failed == 0
@@ -82,10 +81,8 @@ def test_a_run_killed_anywhere_and_planned_again_converges_to_the_same_state(kil
     directory = MemoryDirectory(max_batch=7)
     roster = district().build()
     directory.kill_after = kill_at
-    try:
+    with contextlib.suppress(Killed):
         apply_plan(make_plan(roster, PROFILE, directory.snapshot(), TODAY), directory, MemoryJournal())
-    except Killed:
-        pass
     directory.kill_after = None
     replanned = make_plan(roster, PROFILE, directory.snapshot(), TODAY)
     assert not replanned.guard.held
