@@ -8,6 +8,7 @@ least privilege, identity-based connections, Flex Consumption with Python 3.11.
 from __future__ import annotations
 
 import json
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -462,6 +463,19 @@ def test_every_azd_parameter_is_a_parameter_of_main(templates: dict[str, Templat
 def test_main_outputs_the_app_the_storage_account_and_the_upload_url(templates: dict[str, Template]) -> None:
     outputs = templates["main.bicep"]["outputs"]
     assert {"AZURE_FUNCTION_APP_NAME", "AZURE_STORAGE_ACCOUNT_NAME", "UPLOAD_CONTAINER_URL"} <= set(outputs)
+
+
+def test_azd_finds_the_function_app_by_its_service_tag_and_runs_the_hook(
+    templates: dict[str, Template],
+) -> None:
+    app = only(resources(templates, "Microsoft.Web/sites"))
+    tags = function(app["tags"])
+    assert tags is not None and tags["parameters"]["arg_2"] == {"'azd-service-name'": "sync"}
+    azure_yaml = (REPO / "azure.yaml").read_text(encoding="utf-8")
+    assert re.search(r"(?m)^services:\n  sync:\n(?:    .*\n)*?    host: function$", azure_yaml)
+    hooks = re.findall(r"(?m)^\s+run: (\S+)$", azure_yaml)
+    assert hooks == ["./infra/hooks/postdeploy.sh"]
+    assert os.access(REPO / hooks[0], os.X_OK)
 
 
 def test_every_infra_file_starts_with_a_comment_saying_what_it_provisions() -> None:
