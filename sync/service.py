@@ -104,17 +104,20 @@ def run_summary(
     plan_id: str | None = None,
     report_dir: str | None = None,
     error: str | None = None,
+    applying: bool = True,
 ) -> dict[str, Any]:
     """The JSON the CLI prints and the report's ``summary.json`` holds.
 
-    ``changes`` is what was applied when the run applied (else what the plan would do); ``planned`` is
-    the plan's own count."""
+    ``changes`` is what the command changed: for a run, what was applied (nothing when the plan was held
+    or the run failed before applying); for a plan (``applying=False``), what the plan would change.
+    ``planned`` is always the plan's own count; ``users_unmatched`` is the plan's in both."""
     planned = {key: int(plan.changes.get(key, 0)) for key in CHANGE_KEYS} if plan else zero_changes()
-    if outcome is not None:
-        changes = {key: int(outcome.applied.get(key, 0)) for key in CHANGE_KEYS}
-        changes["users_unmatched"] = planned["users_unmatched"]
-    else:
+    if not applying:
         changes = planned
+    else:
+        applied = outcome.applied if outcome is not None else {}
+        changes = {key: int(applied.get(key, 0)) for key in CHANGE_KEYS}
+        changes["users_unmatched"] = planned["users_unmatched"]
     summary: dict[str, Any] = {
         "status": status.value,
         "changes": changes,

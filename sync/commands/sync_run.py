@@ -27,9 +27,10 @@ from sync.directory.model import Directory
 from sync.engine.journal import SqliteJournal
 from sync.engine.plan import Plan
 from sync.engine.planner import check_stop_date
-from sync.errors import SyncError
+from sync.errors import SyncError, UsageError
 from sync.findings import Finding, RunStatus
 from sync.profile import Profile, ProfileError, load_profile
+from sync.report import write_atomically, write_report
 from sync.roster.model import Roster, ValidationResult
 
 EXIT = {
@@ -121,6 +122,7 @@ def _plan(args: argparse.Namespace) -> int:
         validation=planned.validation,
         plan=planned.plan,
         plan_id=planned.plan_id,
+        applying=False,
     )
     _print(args, summary, planned.plan)
     return EXIT[status]
@@ -132,8 +134,11 @@ def _run(args: argparse.Namespace) -> int:
         return planned
     plan, plan_id = planned.plan, planned.plan_id
     report_dir = _report_dir(args, plan_id)
-    report_dir.mkdir(parents=True, exist_ok=True)
-    (report_dir / "plan.json").write_text(plan.dumps(), encoding="utf-8")
+    try:
+        report_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create report folder {report_dir}: {err.strerror or err}") from err
+    write_atomically(report_dir / "plan.json", plan.dumps())  # passwords are redacted in every plan
     if plan.guard.held and not args.approve:
         summary = service.run_summary(
             status=RunStatus.HELD,
@@ -189,8 +194,6 @@ def _write_report(
     summary: dict[str, Any],
     report_dir: Path | None,
 ) -> Path:
-    from sync.report import write_report
-
     target = report_dir or _report_dir(args, plan_id)
     write_report(target, findings, summary)
     return target
@@ -213,7 +216,8 @@ def render_text(summary: dict[str, Any], plan: Plan | None) -> str:
     if summary.get("plan_id"):
         verb = "applied" if summary.get("applied") else "planned"
         lines.append(f"plan {summary['plan_id']}: {summary['operations']} operations ({verb})")
-    changed = {key: value for key, value in summary["changes"].items() if value}
+    shown = summary["changes"] if summary.get("applied") or not summary.get("planned") else summary["planned"]
+    changed = {key: value for key, value in shown.items() if value}
     if changed:
         width = max(len(key) for key in changed)
         lines += [f"  {key:<{width}}  {value}" for key, value in changed.items()]

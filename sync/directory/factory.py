@@ -11,6 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from sync.directory.model import Directory
+from sync.errors import UsageError
 
 DEFAULT_TENANT = ".sync/tenant.db"
 
@@ -26,6 +27,10 @@ def open_directory(tenant: str, *, cache_dir: Path | None = None) -> Directory:
         return open_graph_directory(tenant, cache_dir=cache_dir or Path(".sync") / "graph-cache")
     from sync.directory.local_tenant import LocalTenantDirectory
 
+    try:
+        Path(tenant).parent.mkdir(parents=True, exist_ok=True)
+    except OSError as err:
+        raise UsageError(f"cannot create the folder of local tenant {tenant}: {err.strerror or err}") from err
     directory: Directory = LocalTenantDirectory(tenant)
     return directory
 
