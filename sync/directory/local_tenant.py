@@ -276,11 +276,10 @@ class LocalTenantDirectory:
         """Add or remove ``op.refs``; present links are not added again, absent ones not removed."""
         adding = op.kind.name.startswith("ADD_")
         member_ids = anchors.all(op.refs, table, strict=adding)
-        present = self.store.linked(container_id, relation, member_ids)
         if adding:
-            self.store.add_links(container_id, relation, [m for m in member_ids if m not in present])
+            self.store.add_links(container_id, relation, member_ids, skip_present=True)
         else:
-            self.store.remove_links(container_id, relation, [m for m in member_ids if m in present])
+            self.store.remove_links(container_id, relation, member_ids, skip_absent=True)
 
 
 _HANDLERS: Mapping[OpKind, Handler] = {

@@ -84,10 +84,14 @@ def read_snapshot(store: TenantStore) -> DirectorySnapshot:
 
 
 def _user(row: tuple[Any, ...], licenses: set[str] | None) -> DirectoryUser:
-    properties = _props(_USER_NAMES, row[10:14])
-    for facet, value in (("student", row[14]), ("teacher", row[15])):
+    properties: dict[str, Any] = {}
+    for key, value in zip(_USER_NAMES, row[10:14], strict=True):
         if value is not None:
-            properties[facet] = json.loads(value)
+            properties[key] = value
+    if row[14] is not None:
+        properties["student"] = json.loads(row[14])
+    if row[15] is not None:
+        properties["teacher"] = json.loads(row[15])
     return DirectoryUser(
         id=row[0],
         user_principal_name=row[1],

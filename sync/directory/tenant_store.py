@@ -163,7 +163,8 @@ class TenantStore:
     # -- transactions and the change counter ------------------------------------------------------------
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """A write transaction; inside another one it is a savepoint that rolls back alone on error."""
+        """A write transaction. Directly inside another one it is a savepoint that rolls back alone on
+        error (one request of a batch); deeper nesting joins that savepoint (it is all-or-nothing already)."""
         with self._lock:
             if self._depth == 0:
                 self._db.execute("BEGIN IMMEDIATE")
@@ -182,6 +183,12 @@ class TenantStore:
                     raise
                 finally:
                     self._depth = 0
+            elif self._depth > 1:
+                self._depth += 1
+                try:
+                    yield
+                finally:
+                    self._depth -= 1
             else:
                 name = f"sp{self._depth}"
                 saved = self._counter
@@ -510,17 +517,23 @@ class TenantStore:
         return found
 
     # -- links -------------------------------------------------------------------------------------------
-    def add_links(self, container_id: str, relation: str, member_ids: Sequence[str]) -> None:
+    def add_links(
+        self, container_id: str, relation: str, member_ids: Sequence[str], *, skip_present: bool = False
+    ) -> None:
         """Link members to a group (``owner``/``member``) or a school (``user``/``class``). All or nothing:
-        an unknown id fails with 404, a link already there with "… references already exist"."""
+        an unknown id fails with 404, a link already there with "… references already exist" (Graph's
+        answer) unless ``skip_present``, which leaves present links alone."""
         members = list(dict.fromkeys(member_ids))
         if not members:
             return
         with self.transaction():
             self._check_link(container_id, relation, members)
             present = self._present_links(container_id, relation, members)
-            if present:
+            if present and not skip_present:
                 raise references_exist(relation)
+            members = [member for member in members if member not in present]
+            if not members:
+                return
             version = self._next()
             self._db.executemany(
                 "INSERT INTO links (container_id, relation, member_id, present, version) "
@@ -529,9 +542,11 @@ class TenantStore:
                 [(container_id, relation, member, version) for member in members],
             )
 
-    def remove_links(self, container_id: str, relation: str, member_ids: Sequence[str]) -> None:
-        """Unlink members. All or nothing: a link that is not there fails with 404; removing the last owner
-        of a Microsoft 365 group fails."""
+    def remove_links(
+        self, container_id: str, relation: str, member_ids: Sequence[str], *, skip_absent: bool = False
+    ) -> None:
+        """Unlink members. All or nothing: a link that is not there fails with 404 unless ``skip_absent``;
+        removing the last owner of a Microsoft 365 group fails."""
         members = list(dict.fromkeys(member_ids))
         if not members:
             return
@@ -539,8 +554,11 @@ class TenantStore:
             self._check_container(container_id, relation)
             present = self._present_links(container_id, relation, members)
             missing = [member for member in members if member not in present]
-            if missing:
+            if missing and not skip_absent:
                 raise not_found(missing[0])
+            members = [member for member in members if member in present]
+            if not members:
+                return
             if relation == "owner" and self._is_unified(container_id):
                 owners = self._scalar(
                     "SELECT COUNT(*) FROM links WHERE container_id = ? AND relation = 'owner' "
@@ -588,7 +606,8 @@ class TenantStore:
         if relation == "class":
             allowed = self._existing("SELECT id FROM groups_ WHERE is_class = 1 AND id IN ({})", members)
         elif relation == "member":
-            allowed = users | self._existing("SELECT id FROM groups_ WHERE id IN ({})", members)
+            others = [member for member in members if member not in users]
+            allowed = users | self._existing("SELECT id FROM groups_ WHERE id IN ({})", others)
         else:
             allowed = users
         for member in members:
