@@ -1,0 +1,203 @@
+"""Benchmark: validating a district against merely reading it.
+
+``python -m bench.bench_validate [--sizes S,M,XL] [--data bench/.data] [--seed 1]``
+
+For each size the district is generated once and cached in ``<data>/<size>`` (a marker
+``<data>/<size>.complete`` says the set was written in full, by which seed). Then, each in a fresh
+Python process so that the figures do not bleed into each other:
+
+- ``read``: ``pyarrow.csv.read_csv`` of the five files, every column a string: the floor for any reader;
+- ``validate``: ``sync.roster.validate.validate_folder(path)``: reading, checks and the roster.
+
+Each child times its own work (imports excluded) and reports its peak resident memory (``VmHWM``, imports
+included). The script prints a table and one JSON line (``{"bench": "validate", ...}``) for tooling.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+FILES = ("schools", "students", "teachers", "sections", "enrollments")
+DEFAULT_DATA = Path(__file__).resolve().parent / ".data"
+REPO = Path(__file__).resolve().parent.parent
+
+
+# ------------------------------------------------------------------------------------------- in the child
+
+
+def _peak_mb() -> float:
+    """Peak resident set size of this process (``VmHWM``), in MB."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    import resource  # not Linux: ru_maxrss is in kB on Linux, bytes on macOS
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _read_plain(folder: Path) -> dict[str, Any]:
+    import csv
+
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    start = time.perf_counter()
+    rows = 0
+    for kind in FILES:
+        path = folder / f"{kind}.csv"
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            names = next(csv.reader(handle))
+        convert = pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()))
+        rows += pacsv.read_csv(path, convert_options=convert).num_rows
+    return {"seconds": time.perf_counter() - start, "rows": rows}
+
+
+def _validate(folder: Path) -> dict[str, Any]:
+    from sync.roster.validate import validate_folder  # written alongside: imported only when measured
+
+    start = time.perf_counter()
+    result = validate_folder(folder)
+    seconds = time.perf_counter() - start
+    return {"seconds": seconds, "findings": len(result.findings), "status": str(result.status)}
+
+
+def child(operation: str, folder: Path) -> None:
+    figures = _read_plain(folder) if operation == "read" else _validate(folder)
+    figures["peak_mb"] = _peak_mb()
+    print(json.dumps(figures))
+
+
+# ------------------------------------------------------------------------------------------ in the parent
+
+
+def ensure_district(data: Path, size: str, seed: int) -> tuple[Path, float | None]:
+    """The cached district of ``size`` (generated now if missing) and the generation time if it was made."""
+    from bench.district import generate_district
+
+    folder = data / size
+    marker = data / f"{size}.complete"  # beside the folder: a file inside would be an ignored_file
+    if marker.exists() and marker.read_text().strip() == f"seed={seed}":
+        return folder, None
+    marker.unlink(missing_ok=True)
+    start = time.perf_counter()
+    generate_district(folder, size, seed=seed)
+    seconds = time.perf_counter() - start
+    marker.write_text(f"seed={seed}\n")
+    return folder, seconds
+
+
+def measure(operation: str, folder: Path) -> dict[str, Any]:
+    """Run ``operation`` on ``folder`` in a fresh interpreter and return its figures."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.bench_validate", "--child", operation, str(folder)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+        return {"error": f"{operation} failed: {last}"}
+    figures: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return figures
+
+
+def run(sizes: Sequence[str], data: Path, seed: int) -> list[dict[str, Any]]:
+    results = []
+    for size in sizes:
+        folder, generated = ensure_district(data, size, seed)
+        megabytes = sum((folder / f"{k}.csv").stat().st_size for k in FILES) / 1e6
+        read = measure("read", folder)
+        validate = measure("validate", folder)
+        ratio = (
+            validate["seconds"] / read["seconds"] if "seconds" in validate and read.get("seconds") else None
+        )
+        results.append(
+            {
+                "size": size,
+                "megabytes": round(megabytes, 1),
+                "rows": read.get("rows"),
+                "generate_s": None if generated is None else round(generated, 2),
+                "read_s": _round(read.get("seconds")),
+                "validate_s": _round(validate.get("seconds")),
+                "ratio": _round(ratio),
+                "read_peak_mb": _round(read.get("peak_mb"), 0),
+                "validate_peak_mb": _round(validate.get("peak_mb"), 0),
+                "findings": validate.get("findings"),
+                "status": validate.get("status"),
+                "errors": [f["error"] for f in (read, validate) if "error" in f] or None,
+            }
+        )
+    return results
+
+
+def _round(value: float | None, digits: int = 2) -> float | None:
+    return None if value is None else round(value, digits)
+
+
+def table(results: Sequence[dict[str, Any]]) -> str:
+    columns = (
+        ("size", "size"),
+        ("MB", "megabytes"),
+        ("rows", "rows"),
+        ("read s", "read_s"),
+        ("validate s", "validate_s"),
+        ("ratio", "ratio"),
+        ("read peak MB", "read_peak_mb"),
+        ("validate peak MB", "validate_peak_mb"),
+        ("findings", "findings"),
+    )
+    cells = [[label for label, _ in columns]]
+    cells += [
+        [
+            "-" if r[key] is None else f"{r[key]:,}" if isinstance(r[key], int) else str(r[key])
+            for _, key in columns
+        ]
+        for r in results
+    ]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
+    lines = ["  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)) for row in cells]
+    lines.insert(1, "  ".join("-" * width for width in widths))
+    notes = [f"{r['size']}: {e}" for r in results for e in (r["errors"] or [])]
+    notes += [
+        f"{r['size']}: generated in {r['generate_s']} s" for r in results if r["generate_s"] is not None
+    ]
+    return "\n".join(lines + notes)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.bench_validate", description=__doc__.split("\n\n")[0]
+    )
+    parser.add_argument(
+        "--sizes", default="S,M", help="comma-separated presets (default S,M; XL writes ~1 GB)"
+    )
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="cache of generated districts")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--child", nargs=2, metavar=("OPERATION", "FOLDER"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child(args.child[0], Path(args.child[1]))
+        return 0
+    sizes = [s.strip().upper() for s in args.sizes.split(",") if s.strip()]
+    from bench.district import SIZES
+
+    unknown = [s for s in sizes if s not in SIZES]
+    if unknown:
+        print(f"error: unknown size {', '.join(unknown)}: use {', '.join(SIZES)}", file=sys.stderr)
+        return 2
+    results = run(sizes, args.data, args.seed)
+    print(table(results))
+    print(json.dumps({"bench": "validate", "seed": args.seed, "results": results}))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,73 @@
+"""The validation benchmark script: cache, fresh-process measurements, table and JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from bench import bench_validate
+from bench.district import DistrictSize, generate_district
+
+TINY = DistrictSize(schools=2, students=60, teachers=6, sections=8, enrollments=80)
+
+
+@pytest.fixture(scope="module")
+def district(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    folder = tmp_path_factory.mktemp("bench")
+    generate_district(folder, TINY)
+    return folder
+
+
+def test_a_plain_read_in_a_child_counts_every_row_and_reports_its_peak_memory(district: Path) -> None:
+    figures = bench_validate.measure("read", district)
+    lines = sum(len((district / f"{k}.csv").read_text().splitlines()) - 1 for k in bench_validate.FILES)
+    assert figures["rows"] == lines
+    assert figures["seconds"] > 0
+    assert figures["peak_mb"] > 10
+
+
+def test_validation_in_a_child_reports_the_findings_of_the_set(district: Path) -> None:
+    figures = bench_validate.measure("validate", district)
+    assert (figures["findings"], figures["status"]) == (0, "completed")
+
+
+def test_a_failing_child_is_reported_not_raised(tmp_path: Path) -> None:
+    figures = bench_validate.measure("read", tmp_path / "nowhere")
+    assert figures["error"].startswith("read failed: ")
+
+
+def test_a_cached_district_is_reused_only_when_complete_and_of_the_same_seed(tmp_path: Path) -> None:
+    folder, generated = bench_validate.ensure_district(tmp_path, "S", seed=1)
+    assert generated is not None and (folder / "students.csv").exists()
+    assert bench_validate.ensure_district(tmp_path, "S", seed=1)[1] is None
+    assert bench_validate.ensure_district(tmp_path, "S", seed=2)[1] is not None
+    assert sorted(p.name for p in folder.iterdir()) == sorted(f"{k}.csv" for k in bench_validate.FILES)
+
+
+def test_the_table_shows_missing_figures_as_dashes_and_lists_errors() -> None:
+    result = {
+        "size": "S", "megabytes": 3.4, "rows": 49050, "generate_s": None, "read_s": 0.2, "validate_s": None,
+        "ratio": None, "read_peak_mb": 97.0, "validate_peak_mb": None, "findings": None, "status": None,
+        "errors": ["validate failed: ModuleNotFoundError"],
+    }  # fmt: skip
+    text = bench_validate.table([result])
+    assert "49,050" in text
+    assert text.splitlines()[2].split()[4] == "-"
+    assert text.splitlines()[-1] == "S: validate failed: ModuleNotFoundError"
+
+
+def test_an_unknown_size_is_refused_with_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench_validate.main(["--sizes", "S,HUGE"]) == 2
+    assert "unknown size HUGE: use S, M, XL" in capsys.readouterr().err
+
+
+def test_the_last_line_is_json_with_one_result_per_size(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert bench_validate.main(["--sizes", "s", "--data", str(tmp_path)]) == 0
+    document = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert document["bench"] == "validate"
+    assert [r["size"] for r in document["results"]] == ["S"]
+    assert document["results"][0]["findings"] == 0
