@@ -151,16 +151,21 @@ def _http(answer: http_api.Answer) -> func.HttpResponse:
 # --- orchestrators (deterministic: only context.* calls and pure helpers) -------------------------------
 
 
+def _call(context: df.DurableOrchestrationContext, activity: str, payload: dict[str, Any]) -> Any:
+    """An activity call, retried on failure (transient faults) as ``RETRY`` says; results are JSON objects."""
+    return context.call_activity_with_retry(activity, RETRY, payload, expected_type=dict)
+
+
 @app.orchestration_trigger(context_name="context")
 def sync_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
-    run = RunInput.from_json(context.get_input())
+    run = RunInput.from_json(context.get_input(expected_type=dict))
     base = {"run": run.to_json()}
     try:
         outcome = yield from _run_stages(context, run, base)
     except Exception as err:  # an activity failed for good: the run ends `failed`, with the reason recorded
         outcome = {"error": first_line(err)}
     context.set_custom_status({"stage": "finish"})
-    return (yield context.call_activity_with_retry("finish_run", RETRY, {**base, **outcome}))
+    return (yield _call(context, "finish_run", {**base, **outcome}))
 
 
 def _run_stages(
@@ -168,18 +173,16 @@ def _run_stages(
 ) -> Generator[Any, Any, dict[str, Any]]:
     context.set_custom_status({"stage": "validate"})
     started = context.current_utc_datetime.isoformat()
-    validated = yield context.call_activity_with_retry("validate_run", RETRY, {**base, "started_at": started})
+    validated = yield _call(context, "validate_run", {**base, "started_at": started})
     if not validated["accepted"]:
         return {"validated": validated}
     context.set_custom_status({"stage": "plan"})
     today = context.current_utc_datetime.date().isoformat()
-    planned = yield context.call_activity_with_retry(
-        "plan_run", RETRY, {**base, "validated": validated, "today": today}
-    )
+    planned = yield _call(context, "plan_run", {**base, "validated": validated, "today": today})
     decision = None
     if planned["held"]:
         context.set_custom_status({"stage": "guard", "held": True, "reasons": planned["reasons"]})
-        approval = context.wait_for_external_event(APPROVAL_EVENT)
+        approval = context.wait_for_external_event(APPROVAL_EVENT, expected_type=dict)
         deadline = context.create_timer(
             context.current_utc_datetime + timedelta(hours=run.options.approval_timeout_hours)
         )
@@ -204,6 +207,7 @@ def _run_stages(
                 "options": run.options.to_json(),
             },
             apply_batch_id(run.run_id, index),
+            expected_type=dict,
         )
         totals = add_totals(totals, result)
     return {"validated": validated, "planned": planned, "decision": decision, "applied": totals}
@@ -211,16 +215,16 @@ def _run_stages(
 
 @app.orchestration_trigger(context_name="context")
 def apply_batch(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
-    batch = context.get_input()
+    batch = context.get_input(expected_type=dict)
     options = RunOptions.from_json(batch["options"])
     totals: dict[str, int] = {}
     for wave in waves(batch["chunks"], options.parallel_chunks):
         started = context.current_utc_datetime
         results = yield context.task_all(
             [
-                context.call_activity_with_retry(
+                _call(
+                    context,
                     "apply_chunk",
-                    RETRY,
                     {"run_id": batch["run_id"], "plan": batch["plan"], "start": start, "end": end},
                 )
                 for start, end in wave
@@ -240,9 +244,9 @@ def apply_batch(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
 
 @app.orchestration_trigger(context_name="context")
 def set_deadline(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
-    watch = context.get_input()
+    watch = context.get_input(expected_type=dict)
     yield context.create_timer(context.current_utc_datetime + timedelta(minutes=float(watch["wait_minutes"])))
-    return (yield context.call_activity_with_retry("check_set_deadline", RETRY, watch))
+    return (yield _call(context, "check_set_deadline", watch))
 
 
 # --- activities (idempotent; retried by the orchestrators) -----------------------------------------------

@@ -135,19 +135,19 @@ class _Instance:
         function = self.host.orchestrators[self.name]
         try:
             return json.loads(function(json.dumps(context))), None
-        except Exception as err:  # the replay engine reports an orchestrator exception this way
-            text = str(err)
+        except Exception as err:
             marker = "$OutOfProcData$:"
-            state = (
-                json.loads(text.split(marker, 1)[1]) if marker in text else {"isDone": False, "actions": []}
-            )
-            return state, text.split("\n\n" + marker, 1)[0]
+            text = str(err)
+            if marker not in text:
+                raise  # not an orchestrator failure: the history or the test host is wrong
+            # The replay engine reports an orchestrator exception as "<message>\n\n$OutOfProcData$:<state>".
+            return json.loads(text.split(marker, 1)[1]), text.split("\n\n" + marker, 1)[0]
 
     # -- the loop --------------------------------------------------------------------------------------
 
     def run(self) -> InstanceResult:
         self.event(ORCHESTRATOR_STARTED)
-        self.event(EXECUTION_STARTED, Name=self.name, Input=self.input_json)
+        self.event(EXECUTION_STARTED, Name=self.name, Version="", Input=self.input_json)
         while True:
             state, error = self.invoke()
             actions = [action for group in state.get("actions", []) for action in group]

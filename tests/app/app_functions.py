@@ -1,0 +1,24 @@
+"""The app's functions as the Functions worker sees them, built once (``app.get_functions()`` may be
+called once per app object)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import cache
+from typing import Any
+
+import function_app
+
+
+@cache
+def user_functions() -> dict[str, Callable[..., Any]]:
+    """Function name → the callable the worker invokes (orchestrators: the replay handle)."""
+    return {
+        function.get_function_name(): function.get_user_function()
+        for function in function_app.app.get_functions()
+    }
+
+
+def orchestrators() -> dict[str, Callable[[str], str]]:
+    functions = user_functions()
+    return {name: functions[name] for name in ("sync_run", "apply_batch", "set_deadline")}
