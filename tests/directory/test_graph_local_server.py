@@ -1,0 +1,152 @@
+"""The example district synced through the Graph adapter and the local Graph server ends in the same
+directory state as synced straight into the embedded local tenant — with and without injected faults."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from sync import service
+from sync.directory.graph import GraphDirectory, static_token
+from sync.directory.graph_batch import RetryPolicy
+from sync.directory.local_tenant import LocalTenantDirectory, dump_state
+from sync.directory.model import Directory
+from sync.engine.apply import ApplyOutcome
+from sync.engine.journal import MemoryJournal
+from sync.engine.plan import Plan
+from sync.graphserver import FaultPlan, GraphServer
+from sync.profile import Profile, load_profile
+
+REPO = Path(__file__).resolve().parents[2]
+FIRST, ROLLOVER = REPO / "examples" / "district", REPO / "examples" / "district-next-term"
+TODAY = date(2026, 9, 1)
+FAST_RETRY_SCALE = 50
+#: Time-outs carry no Retry-After: back off from 50 ms so the faulted run stays short.
+QUICK_RETRY = RetryPolicy(attempts=8, backoff_s=0.05, max_backoff_s=1.0)
+
+
+@pytest.fixture(scope="module")
+def profile() -> Profile:
+    return load_profile(REPO / "examples" / "profile.toml")
+
+
+def sync_folder(directory: Directory, folder: Path, profile: Profile) -> tuple[Plan, ApplyOutcome]:
+    validation = service.validate(service.open_roster_source(str(folder), profile), profile)
+    assert validation.roster is not None
+    findings = list(validation.findings)
+    plan = service.make_plan(validation.roster, profile, directory.snapshot(), TODAY, findings)
+    passwords = service.passwords_for(plan, validation.roster, profile)
+    return plan, service.apply(plan, directory, MemoryJournal(), passwords=passwords)
+
+
+def comparable(state: dict[str, Any]) -> dict[str, Any]:
+    """``dump_state`` without ``groupTypes: []``, which Graph's ``POST /groups`` sends for security groups
+    and the embedded tenant leaves out (both mean "not a Microsoft 365 group")."""
+    for group in state["groups"].values():
+        if group.get("groupTypes") == []:
+            del group["groupTypes"]
+    return state
+
+
+@pytest.fixture(scope="module")
+def expected(tmp_path_factory: pytest.TempPathFactory, profile: Profile) -> list[dict[str, Any]]:
+    """The state after each of the three runs, applied straight to the embedded tenant."""
+    path = tmp_path_factory.mktemp("direct") / "tenant.db"
+    states = []
+    with LocalTenantDirectory(path) as local:
+        for folder in (FIRST, FIRST, ROLLOVER):
+            _, outcome = sync_folder(local, folder, profile)
+            assert outcome.complete and outcome.failed == 0
+            states.append(comparable(dump_state(path)))
+    return states
+
+
+def graph_directory(url: str, cache: Path, **options: Any) -> GraphDirectory:
+    return GraphDirectory(
+        url, cache_dir=cache, token=static_token("local"), quota_scale=FAST_RETRY_SCALE, **options
+    )
+
+
+def test_first_run_second_run_and_rollover_through_graph_match_the_embedded_tenant(
+    tmp_path: Path, profile: Profile, expected: list[dict[str, Any]]
+) -> None:
+    path = tmp_path / "served.db"
+    with (
+        GraphServer(path, quota_scale=FAST_RETRY_SCALE) as server,
+        graph_directory(server.base_url, tmp_path) as graph,
+    ):
+        plans = []
+        for run, folder in enumerate((FIRST, FIRST, ROLLOVER)):
+            plan, outcome = sync_folder(graph, folder, profile)
+            assert outcome.complete and outcome.failed == 0, outcome.findings
+            assert comparable(dump_state(path)) == expected[run]
+            plans.append(plan)
+        stats = graph.stats()
+    assert plans[0].operations and not plans[1].operations and plans[2].operations
+    assert stats.throttled == 0 and stats.retries == 0
+
+
+def test_with_a_tenth_of_requests_faulted_the_final_state_equals_the_fault_free_run_without_duplicates(
+    tmp_path: Path, profile: Profile, expected: list[dict[str, Any]]
+) -> None:
+    faults = FaultPlan(
+        throttle=0.03, unavailable=0.03, timeout=0.02, replication=0.02, timeout_s=0.8, replication_ms=1000
+    )
+    path = tmp_path / "served.db"
+    with GraphServer(path, quota_scale=FAST_RETRY_SCALE, faults=faults, seed=7) as server:
+        with graph_directory(server.base_url, tmp_path, timeout_s=0.5, retry=QUICK_RETRY) as graph:
+            for folder in (FIRST, FIRST, ROLLOVER):
+                _, outcome = sync_folder(graph, folder, profile)
+                assert outcome.complete and outcome.failed == 0, outcome.findings
+            stats = graph.stats()
+        served_faults = server.stats()["faults"]
+    state = comparable(dump_state(path))
+    assert state == expected[2]
+    assert not [
+        key for part in ("users", "schools", "classes", "groups") for key in state[part] if "#" in key
+    ]
+    assert stats.retries > 0 and sum(served_faults.values()) > 0
+
+
+def one_school(folder: Path, school_id: str, into: Path) -> Path:
+    """``folder``'s CSV files cut down to one school (a quick roster for the command-line test)."""
+    into.mkdir()
+    for source in folder.glob("*.csv"):
+        with source.open(newline="", encoding="utf-8") as handle:
+            rows = list(csv.DictReader(handle))
+        with (into / source.name).open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.DictWriter(handle, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(row for row in rows if row["School_id"] == school_id)
+    return into
+
+
+def test_python_m_sync_run_applies_through_a_graph_tenant_spec(tmp_path: Path) -> None:
+    roster = one_school(FIRST, "100", tmp_path / "roster")
+    path = tmp_path / "served.db"
+    with GraphServer(path) as server:
+        completed = subprocess.run(
+            [
+                sys.executable, "-m", "sync", "run", str(roster),
+                "--profile", str(REPO / "examples" / "profile.toml"),
+                "--tenant", f"graph:{server.base_url}", "--today", TODAY.isoformat(), "--format", "json",
+                "--report", str(tmp_path / "report"),
+            ],
+            cwd=tmp_path, env={**os.environ, "PYTHONPATH": str(REPO)},
+            capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr
+    summary = json.loads(completed.stdout)
+    assert summary["status"] == "completed" and summary["changes"]["classes_created"] == 3
+    with (roster / "sections.csv").open(newline="", encoding="utf-8") as handle:
+        sections = {f"Section_{row['Section_id']}" for row in csv.DictReader(handle)}
+    assert set(dump_state(path)["classes"]) == sections
+    assert (tmp_path / ".sync" / "graph-cache").is_dir()
