@@ -1,0 +1,129 @@
+"""Hand-written fakes and a :class:`Runtime` on Azurite, for the tests that drive the app's triggers."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from azure.storage.blob import BlobServiceClient
+
+from sync.app.runtime import DirectoryOpener, Runtime
+from sync.directory.model import Directory, DirectorySnapshot, Operation, OperationResult
+from sync.settings import Settings
+from sync.storage.blob_store import BlobStore
+from sync.storage.run_records import RunRecord
+from sync.telemetry import Telemetry, run_event_dimensions
+
+ROOT = Path(__file__).resolve().parents[2]
+EXAMPLE_SET = ROOT / "examples" / "district"
+EXAMPLE_PROFILE = ROOT / "examples" / "profile.toml"
+
+
+class RecordingTelemetry(Telemetry):
+    def __init__(self) -> None:
+        super().__init__()
+        self.stages: list[tuple[str, str]] = []
+        self.events: list[Mapping[str, Any]] = []
+
+    @contextmanager
+    def stage(self, name: str, *, run_id: str) -> Iterator[None]:
+        self.stages.append((name, run_id))
+        yield
+
+    def run_completed(self, record: RunRecord) -> Mapping[str, Any]:
+        dims = run_event_dimensions(record)
+        self.events.append(dims)
+        return dims
+
+
+@dataclass
+class StartCall:
+    orchestrator: str
+    instance_id: str
+    input: Any
+
+
+class FakeDurableClient:
+    """Records what the triggers ask of the Durable client; thread-safe."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.started: list[StartCall] = []
+        self.raised: list[tuple[str, str, Any]] = []
+
+    async def start_new(self, orchestration_function_name: str, instance_id: str | None = None,
+                        client_input: Any = None) -> str:
+        assert instance_id is not None
+        with self._lock:
+            self.started.append(StartCall(orchestration_function_name, instance_id, client_input))
+        return instance_id
+
+    async def raise_event(self, instance_id: str, event_name: str, event_data: Any = None) -> None:
+        with self._lock:
+            self.raised.append((instance_id, event_name, event_data))
+
+    async def get_status(self, instance_id: str) -> None:
+        return None
+
+    def starts_of(self, orchestrator: str) -> list[StartCall]:
+        return [call for call in self.started if call.orchestrator == orchestrator]
+
+
+@dataclass
+class RecordingDirectory:
+    """Wraps a directory (or none) and records every snapshot and apply call."""
+
+    inner: Directory | None = None
+    max_batch: int = 20
+    snapshots: int = 0
+    applied: list[Operation] = field(default_factory=list)
+
+    def snapshot(self) -> DirectorySnapshot:
+        self.snapshots += 1
+        return self.inner.snapshot() if self.inner is not None else DirectorySnapshot()
+
+    def apply(self, operations: Sequence[Operation]) -> list[OperationResult]:
+        self.applied.extend(operations)
+        if self.inner is None:
+            return [OperationResult(True) for _ in operations]
+        return self.inner.apply(operations)
+
+
+def azurite_settings(connection_string: str, token: str, **overrides: str) -> Settings:
+    environ = {
+        "UPLOAD_CONTAINER": f"uploads-{token}",
+        "REPORTS_CONTAINER": f"reports-{token}",
+        "RUNS_TABLE": f"runs{token}",
+        "SYNC_PROFILE_BLOB": f"config-{token}/profile.toml",
+        "SYNC_SCHEDULE": "0 0 2 * * *",
+        "SET_WAIT_MINUTES": "0.01",
+        "SYNC_TENANT": "graph:http://127.0.0.1:9/v1.0",
+        "AzureWebJobsStorage": connection_string,
+        **overrides,
+    }
+    return Settings.from_env(environ)
+
+
+def azurite_runtime(connection_string: str, *, directory: Directory | None = None,
+                    **overrides: str) -> tuple[Runtime, RecordingTelemetry, RecordingDirectory]:
+    """A runtime on fresh containers and table (a random token in their names), with the example profile."""
+    token = uuid.uuid4().hex[:10]
+    settings = azurite_settings(connection_string, token, **overrides)
+    recording = RecordingDirectory(directory)
+    opener: DirectoryOpener = lambda tenant: recording  # noqa: E731
+    runtime = Runtime.from_settings(settings, environ={}, open_directory=opener)
+    telemetry = RecordingTelemetry()
+    runtime = Runtime(settings, runtime.blobs, runtime.runs, telemetry, {}, opener)
+    container, path = settings.profile_blob
+    runtime.blobs.write_bytes(container, path, EXAMPLE_PROFILE.read_bytes(), content_type="text/plain")
+    runtime.blobs.ensure_container(settings.upload_container)
+    return runtime, telemetry, recording
+
+
+def blob_store(connection_string: str) -> BlobStore:
+    return BlobStore(BlobServiceClient.from_connection_string(connection_string))
