@@ -325,8 +325,8 @@ class TenantStore:
         A Microsoft 365 group (``groupTypes: ["Unified"]``) needs an owner. ``as_class`` creates a class
         at once: a Microsoft 365 group that also takes the class properties (``externalId``, ``term`` …)."""
         values = _encode(props, _ALL_GROUP_PROPS if as_class else GROUP_PROPS, "group")
-        if as_class and "group_types" not in values:
-            values["group_types"] = json.dumps(["Unified"])
+        if values.get("group_types") is None:
+            values["group_types"] = json.dumps(["Unified"] if as_class else [])
         unified = "Unified" in json.loads(values.get("group_types") or "[]")
         values.setdefault("mail_enabled", int(unified))
         values.setdefault("security_enabled", int(not unified))

@@ -155,6 +155,7 @@ def test_a_security_group_needs_no_owner(store: TenantStore) -> None:
     store.remove_links(group_id, "owner", [tess])
 
     assert store.get_group(group_id)["securityEnabled"] is True
+    assert store.get_group(group_id)["groupTypes"] == []
     assert store.list_links(group_id, "owner") == []
 
 
