@@ -30,13 +30,12 @@ import threading
 import uuid
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from sync.directory.anchors import class_anchor_of, group_anchor_of, school_anchor_of, user_anchor
+from sync.directory.tenant_changes import Changes, LinkChange, ObjectChange
 from sync.directory.tenant_errors import (
-    TenantError,
     already_exists,
     bad_request,
     invalid_license,
@@ -45,6 +44,7 @@ from sync.directory.tenant_errors import (
     owner_required,
     references_exist,
 )
+from sync.directory.tenant_props import PropMap, decode_row, encode_props, filter_clause
 from sync.directory.tenant_schema import (
     CLASS_PROPS,
     DDL,
@@ -55,50 +55,18 @@ from sync.directory.tenant_schema import (
     SCHOOL_RELATIONS,
     SEEDED_SKUS,
     USER_PROPS,
-    PropType,
 )
 from sync.errors import DirectoryUnavailable
 
+__all__ = ["Changes", "LinkChange", "ObjectChange", "ObjectKind", "TenantStore"]
+
 ObjectKind = Literal["user", "group", "class", "school"]
-PropMap = Mapping[str, tuple[str, PropType]]
 
 _UPN = re.compile(r"^[^@\s]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 _CHUNK = 500  # ids per "IN (…)" query (SQLite allows 32,766 parameters; keep statements small)
 _ALL_GROUP_PROPS: PropMap = {**GROUP_PROPS, **CLASS_PROPS}
 _GROUP_COLUMNS = ", ".join(column for column, _ in _ALL_GROUP_PROPS.values())
 _CLASS_VIEW = ("displayName", "mailNickname", "description", *CLASS_PROPS)
-
-
-@dataclass(frozen=True, slots=True)
-class ObjectChange:
-    """An object created or changed (``removed=False``) or deleted (``removed=True``) at ``version``.
-    ``kind`` is ``"user"``, ``"group"`` (classes included) or ``"school"``."""
-
-    kind: str
-    id: str
-    version: int
-    removed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class LinkChange:
-    """A link added (``removed=False``) or removed at ``version``. ``relation``: ``owner``/``member`` of a
-    group, ``user``/``class`` of a school."""
-
-    container_id: str
-    relation: str
-    member_id: str
-    version: int
-    removed: bool
-
-
-@dataclass(frozen=True, slots=True)
-class Changes:
-    """What changed after a counter value; ``counter`` is the value to ask from next time."""
-
-    objects: tuple[ObjectChange, ...]
-    links: tuple[LinkChange, ...]
-    counter: int
 
 
 class TenantStore:
@@ -237,7 +205,7 @@ class TenantStore:
         """Create a user from Graph ``user``/``educationUser`` properties; returns its id.
         ``passwordProfile`` is accepted and dropped: the local tenant has no sign-in and keeps no password."""
         given = {k: v for k, v in props.items() if k != "passwordProfile"}
-        values = _encode(given, USER_PROPS, "user")
+        values = encode_props(given, USER_PROPS, "user")
         values.setdefault("account_enabled", 1)
         upn = values.get("upn")
         if not isinstance(upn, str) or not _UPN.match(upn):
@@ -255,7 +223,7 @@ class TenantStore:
         return object_id
 
     def update_user(self, user_id: str, props: Mapping[str, Any]) -> None:
-        values = _encode(props, USER_PROPS, "user")
+        values = encode_props(props, USER_PROPS, "user")
         if "upn" in values and (not isinstance(values["upn"], str) or not _UPN.match(values["upn"])):
             raise bad_request("property userPrincipalName is not of the form name@domain")
         if "display_name" in values and not values["display_name"]:
@@ -298,13 +266,13 @@ class TenantStore:
 
     def find_users(self, prop: str, value: str) -> list[dict[str, Any]]:
         """Users whose ``prop`` equals ``value`` (case-insensitive for UPN, mail and mailNickname)."""
-        return self._select_users(*_filter(USER_PROPS, prop, value, "user"))
+        return self._select_users(*filter_clause(USER_PROPS, prop, value, "user"))
 
     def _select_users(self, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         with self.reading() as db:
             columns = ["id", *(column for column, _ in USER_PROPS.values())]
             rows = db.execute(f"SELECT {', '.join(columns)} FROM users {where}", params).fetchall()
-            users = [_decode(row, USER_PROPS) for row in rows]
+            users = [decode_row(row, USER_PROPS) for row in rows]
             for user in users:
                 skus = db.execute(
                     "SELECT sku_id FROM licenses WHERE user_id = ? ORDER BY sku_id", (user["id"],)
@@ -324,7 +292,7 @@ class TenantStore:
         """Create a group with its first owners and members (user ids; members may also be groups).
         A Microsoft 365 group (``groupTypes: ["Unified"]``) needs an owner. ``as_class`` creates a class
         at once: a Microsoft 365 group that also takes the class properties (``externalId``, ``term`` …)."""
-        values = _encode(props, _ALL_GROUP_PROPS if as_class else GROUP_PROPS, "group")
+        values = encode_props(props, _ALL_GROUP_PROPS if as_class else GROUP_PROPS, "group")
         if values.get("group_types") is None:
             values["group_types"] = json.dumps(["Unified"] if as_class else [])
         unified = "Unified" in json.loads(values.get("group_types") or "[]")
@@ -348,11 +316,11 @@ class TenantStore:
 
     def update_group(self, group_id: str, props: Mapping[str, Any]) -> None:
         """Change group properties (class properties go through :meth:`update_class`)."""
-        self._update_group(group_id, _encode(props, GROUP_PROPS, "group"), make_class=False)
+        self._update_group(group_id, encode_props(props, GROUP_PROPS, "group"), make_class=False)
 
     def update_class(self, group_id: str, props: Mapping[str, Any]) -> None:
         """Change class properties of a Microsoft 365 group; the group is a class from then on."""
-        self._update_group(group_id, _encode(props, _ALL_GROUP_PROPS, "class"), make_class=True)
+        self._update_group(group_id, encode_props(props, _ALL_GROUP_PROPS, "class"), make_class=True)
 
     def _update_group(self, group_id: str, values: dict[str, Any], *, make_class: bool) -> None:
         for column in ("display_name", "mail_nickname"):
@@ -408,10 +376,10 @@ class TenantStore:
         return self._select_groups("WHERE is_class = 1 ORDER BY seq", (), class_view=True)
 
     def find_groups(self, prop: str, value: str) -> list[dict[str, Any]]:
-        return self._select_groups(*_filter(_ALL_GROUP_PROPS, prop, value, "group"))
+        return self._select_groups(*filter_clause(_ALL_GROUP_PROPS, prop, value, "group"))
 
     def find_classes(self, prop: str, value: str) -> list[dict[str, Any]]:
-        where, params = _filter(_ALL_GROUP_PROPS, prop, value, "class")
+        where, params = filter_clause(_ALL_GROUP_PROPS, prop, value, "class")
         return self._select_groups(where.replace("WHERE", "WHERE is_class = 1 AND"), params, class_view=True)
 
     def _select_groups(
@@ -422,7 +390,7 @@ class TenantStore:
             rows = db.execute(f"SELECT {', '.join(columns)} FROM groups_ {where}", params).fetchall()
         groups = []
         for row in rows:
-            group = _decode(row[:-1], _ALL_GROUP_PROPS)
+            group = decode_row(row[:-1], _ALL_GROUP_PROPS)
             if class_view:
                 group = {key: value for key, value in group.items() if key in _CLASS_VIEW or key == "id"}
             elif not row[-1]:
@@ -432,7 +400,7 @@ class TenantStore:
 
     # -- schools -----------------------------------------------------------------------------------------
     def create_school(self, props: Mapping[str, Any]) -> str:
-        values = _encode(props, SCHOOL_PROPS, "school")
+        values = encode_props(props, SCHOOL_PROPS, "school")
         if not values.get("display_name"):
             raise bad_request("property displayName is required")
         with self.transaction():
@@ -443,7 +411,7 @@ class TenantStore:
         return object_id
 
     def update_school(self, school_id: str, props: Mapping[str, Any]) -> None:
-        values = _encode(props, SCHOOL_PROPS, "school")
+        values = encode_props(props, SCHOOL_PROPS, "school")
         if "display_name" in values and not values["display_name"]:
             raise bad_request("property displayName cannot be cleared")
         with self.transaction():
@@ -472,13 +440,13 @@ class TenantStore:
         return self._select_schools("ORDER BY seq", ())
 
     def find_schools(self, prop: str, value: str) -> list[dict[str, Any]]:
-        return self._select_schools(*_filter(SCHOOL_PROPS, prop, value, "school"))
+        return self._select_schools(*filter_clause(SCHOOL_PROPS, prop, value, "school"))
 
     def _select_schools(self, where: str, params: Sequence[Any]) -> list[dict[str, Any]]:
         columns = ["id", *(column for column, _ in SCHOOL_PROPS.values())]
         with self.reading() as db:
             rows = db.execute(f"SELECT {', '.join(columns)} FROM schools {where}", params).fetchall()
-        return [_decode(row, SCHOOL_PROPS) for row in rows]
+        return [decode_row(row, SCHOOL_PROPS) for row in rows]
 
     # -- any object --------------------------------------------------------------------------------------
     def kind_of(self, object_id: str) -> ObjectKind | None:
@@ -765,66 +733,6 @@ class TenantStore:
             f"UPDATE {table} SET {', '.join(f'{c} = ?' for c in columns)} WHERE id = ?",
             [*(values[c] for c in columns), object_id],
         )
-
-
-# -- property encoding ----------------------------------------------------------------------------------
-def _encode(props: Mapping[str, Any], allowed: PropMap, kind: str) -> dict[str, Any]:
-    """Graph properties → column values; a ``TenantError`` for unknown, read-only or mistyped ones."""
-    values: dict[str, Any] = {}
-    for key, value in props.items():
-        if key == "id":
-            raise bad_request("property 'id' is read-only")
-        if key not in allowed:
-            raise bad_request(f"property '{key}' does not exist on {kind}")
-        column, prop_type = allowed[key]
-        if value is None:
-            values[column] = None
-        elif prop_type == "text":
-            if not isinstance(value, str):
-                raise bad_request(f"property '{key}' must be a string")
-            values[column] = value
-        elif prop_type == "bool":
-            if not isinstance(value, bool):
-                raise bad_request(f"property '{key}' must be true or false")
-            values[column] = int(value)
-        else:
-            if not isinstance(value, dict | list):
-                raise bad_request(f"property '{key}' must be an object or a list")
-            values[column] = json.dumps(value, sort_keys=True, separators=(",", ":"))
-    return values
-
-
-def _decode(row: Sequence[Any], props: PropMap) -> dict[str, Any]:
-    """``(id, *columns)`` → Graph properties; unset ones are left out."""
-    result: dict[str, Any] = {"id": row[0]}
-    for (key, (_, prop_type)), value in zip(props.items(), row[1:], strict=True):
-        if value is None:
-            continue
-        if prop_type == "bool":
-            result[key] = bool(value)
-        elif prop_type == "json":
-            result[key] = json.loads(value)
-        else:
-            result[key] = value
-    return result
-
-
-_CASELESS = frozenset({"userPrincipalName", "mail", "mailNickname"})
-
-
-def _filter(props: PropMap, prop: str, value: str, kind: str) -> tuple[str, tuple[Any, ...]]:
-    if prop == "id":
-        return "WHERE id = ? ORDER BY seq", (value,)
-    if prop not in props or props[prop][1] != "text":
-        raise TenantError(
-            "Request_UnsupportedQuery", f"Unsupported filter on property '{prop}' of {kind}.", 400
-        )
-    column = props[prop][0]
-    if prop == "userPrincipalName" and column == "upn":
-        return "WHERE upn_lc = ? ORDER BY seq", (value.lower(),)
-    if prop in _CASELESS:
-        return f"WHERE lower({column}) = ? ORDER BY seq", (value.lower(),)
-    return f"WHERE {column} = ? ORDER BY seq", (value,)
 
 
 def _user_anchor(values: Mapping[str, Any]) -> str | None:
