@@ -12,6 +12,7 @@ import pytest
 from sync.directory.local_tenant import LocalTenantDirectory, dump_state
 from sync.directory.model import MEMBERSHIP_SCHEMA, Operation, OperationResult, OpKind
 from sync.directory.tenant_store import TenantStore
+from sync.errors import DirectoryUnavailable
 
 STUDENT_SKU = "314c4481-f395-4525-be8b-2ec4bb1e9d91"
 FACULTY_SKU = "94763226-9b3c-4e75-a931-5c89701abe66"
@@ -528,3 +529,8 @@ def test_a_dump_keys_unmanaged_objects_by_principal_name_and_nickname(tmp_path: 
     assert list(state["users"]) == ["upn:admin@contoso.edu"]
     assert list(state["schools"]) == ["name:Hidden School"]
     assert "id" not in state["users"]["upn:admin@contoso.edu"]
+
+
+def test_a_tenant_path_that_cannot_be_opened_is_reported_as_unavailable(tmp_path: Path) -> None:
+    with pytest.raises(DirectoryUnavailable, match="cannot be opened"):
+        LocalTenantDirectory(tmp_path / "missing-folder" / "tenant.db")
