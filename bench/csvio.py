@@ -49,7 +49,8 @@ def _text_of_array(lines: pa.Array) -> bytes:
         lines.buffers()[1], dtype=width, count=len(lines) + 1, offset=lines.offset * width().itemsize
     )
     data = lines.buffers()[2]
-    return data[int(offsets[0]) : int(offsets[-1])].to_pybytes()
+    text: bytes = data[int(offsets[0]) : int(offsets[-1])].to_pybytes()
+    return text
 
 
 class CsvWriter:

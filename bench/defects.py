@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import csv
 import io
+import operator
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -204,8 +205,8 @@ class _Injector:
         if kind not in self._orders:
             self._orders[kind] = self.rng.permutation(len(data.rows))
         if kind in ("students", "teachers") and kind not in self._counts:
-            key = data.col(ID_COLUMN[kind])
-            self._counts[kind] = Counter(row[key] for row in data.rows)
+            id_column = data.col(ID_COLUMN[kind])
+            self._counts[kind] = Counter(row[id_column] for row in data.rows)
         for index in self._orders[kind]:
             row = data.rows[int(index)]
             key = self.key(kind, row, int(index))
@@ -278,7 +279,7 @@ class _Injector:
             assert column is not None
             data = self.file(kind)
             source = data.col(column)
-            data.add_columns.append((column, lambda row, i=source: row[i]))
+            data.add_columns.append((column, operator.itemgetter(source)))
             self.note(code, kind, None, column)
         else:
             self.note(code, kind, None)
@@ -373,12 +374,13 @@ class _Injector:
         self.note(code, kind, copy, None)
         return copy
 
-    def new_section(self, code: str, new_id: Callable[[str], str], *, with_enrollment: bool) -> None:
+    def new_section(self, code: str, suffix: str, *, with_enrollment: bool) -> None:
+        """A copy of a section under the id ``<id><suffix>``, with one enrollment when asked."""
         sections = self.file("sections")
         index = self.pick("sections")
         copy = list(sections.rows[index])
         old_id = copy[sections.col("Section_id")]
-        copy[sections.col("Section_id")] = new_id(old_id)
+        copy[sections.col("Section_id")] = old_id + suffix
         sections.insert_after(index, copy)
         self.used["sections"].add(copy[sections.col("Section_id")])
         self.note(code, "sections", copy)
@@ -449,7 +451,7 @@ class _Injector:
             )
         elif code == "invalid_characters":
             for n in range(count):
-                self.new_section(code, lambda old, n=n: f"{old}#{n + 1}", with_enrollment=True)
+                self.new_section(code, f"#{n + 1}", with_enrollment=True)
         elif code == "unknown_reference":
             self.records(
                 code,
@@ -481,7 +483,7 @@ class _Injector:
             )
         elif code == "empty_section":
             for n in range(count):
-                self.new_section(code, lambda old, n=n: f"{old}-E{n + 1}", with_enrollment=False)
+                self.new_section(code, f"-E{n + 1}", with_enrollment=False)
         elif code == "invalid_email":
             self.records(
                 code,

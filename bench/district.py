@@ -281,7 +281,8 @@ class Layout:
         high = np.array([pools.LEVELS[lv][1][1] for lv in range(3)])[self.level[school]]
         first = self.student_start[school]
         pupils = self.student_start[school + 1] - first
-        return low + ((index - first) * (high - low + 1)) // pupils
+        grade: np.ndarray = low + ((index - first) * (high - low + 1)) // pupils
+        return grade
 
     @cached_property
     def school_ids(self) -> pa.Array:
