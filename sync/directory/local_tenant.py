@@ -324,7 +324,10 @@ def _with_role(op: Operation) -> dict[str, Any]:
     primary_role, facet, external_id = role
     fields = dict(op.fields)
     fields.setdefault("primaryRole", primary_role)
-    fields[facet] = {"externalId": external_id, **(fields.get(facet) or {})}
+    given = fields.get(facet) or {}
+    if not isinstance(given, Mapping):
+        raise bad_request(f"property '{facet}' must be an object")
+    fields[facet] = {"externalId": external_id, **given}
     fields.setdefault("externalSource", "sis")
     _check_anchor(op.target, user_anchor(fields["primaryRole"], fields))
     return fields

@@ -194,6 +194,8 @@ class TenantStore:
     def counter(self) -> int:
         """The last change number handed out (0 for a new tenant)."""
         with self._lock:
+            if self._depth:
+                return self._counter
             return int(self._scalar("SELECT value FROM meta WHERE key = 'counter'", ()) or 0)
 
     def _scalar(self, sql: str, params: Sequence[Any]) -> Any:

@@ -534,3 +534,11 @@ def test_a_dump_keys_unmanaged_objects_by_principal_name_and_nickname(tmp_path: 
 def test_a_tenant_path_that_cannot_be_opened_is_reported_as_unavailable(tmp_path: Path) -> None:
     with pytest.raises(DirectoryUnavailable, match="cannot be opened"):
         LocalTenantDirectory(tmp_path / "missing-folder" / "tenant.db")
+
+
+def test_a_malformed_operation_fails_as_a_result_not_an_exception(tenant: LocalTenantDirectory) -> None:
+    results = tenant.apply(
+        [student("1", student="grade 5"), student("2", accountEnabled="yes"), student("3")]
+    )
+
+    assert [(r.ok, r.code) for r in results] == [(False, "Request_BadRequest")] * 2 + [(True, None)]
