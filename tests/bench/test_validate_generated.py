@@ -73,3 +73,17 @@ def test_the_validator_reports_each_injected_file_level_defect(tmp_path: Path, c
     result = validate_folder(tmp_path)
     assert unfound(manifest, result.findings) == []
     assert result.roster is None or code == "empty_file"
+
+
+def test_the_next_term_ends_the_fall_sections_starts_spring_ones_and_changes_three_students() -> None:
+    now = validate_folder(EXAMPLES / "district").roster
+    later = validate_folder(EXAMPLES / "district-next-term").roster
+    assert now is not None and later is not None
+    sections_now = set(now.sections.column("Section_id").to_pylist())
+    sections_later = set(later.sections.column("Section_id").to_pylist())
+    assert (len(sections_now - sections_later), len(sections_later - sections_now)) == (6, 4)
+    assert all(s.startswith("Y26-") for s in sections_now & sections_later)
+    students_now = set(now.students.column("Student_id").to_pylist())
+    students_later = set(later.students.column("Student_id").to_pylist())
+    assert (len(students_now - students_later), len(students_later - students_now)) == (2, 1)
+    assert later.teachers.equals(now.teachers) and later.schools.equals(now.schools)
