@@ -51,7 +51,8 @@ class Settings:
     set_wait_minutes: float
     #: ``graph``, ``graph:http://…`` (a Graph-compatible endpoint) or a local tenant path.
     tenant: str
-    #: Share (0 < s ≤ 1) of the Graph write quota (20 writes/s per app and tenant) this app may use.
+    #: Share of the Graph write quota (20 writes/s per app and tenant) this app may use: at most 1 against
+    #: Microsoft Graph; larger only against the local Graph server, whose quota scales the same way.
     graph_quota_scale: float
     #: Operations per apply activity.
     apply_chunk_operations: int
@@ -74,7 +75,7 @@ class Settings:
         schedule = reader.schedule("SYNC_SCHEDULE")
         wait = reader.positive_float("SET_WAIT_MINUTES", DEFAULT_SET_WAIT_MINUTES)
         tenant = reader.tenant("SYNC_TENANT")
-        scale = reader.positive_float("GRAPH_QUOTA_SCALE", DEFAULT_GRAPH_QUOTA_SCALE, maximum=1.0)
+        scale = reader.positive_float("GRAPH_QUOTA_SCALE", DEFAULT_GRAPH_QUOTA_SCALE)
         chunk = reader.positive_int("APPLY_CHUNK_OPERATIONS", DEFAULT_APPLY_CHUNK_OPERATIONS)
         approval = reader.positive_float("APPROVAL_TIMEOUT_HOURS", DEFAULT_APPROVAL_TIMEOUT_HOURS)
         storage = reader.storage("AzureWebJobsStorage")

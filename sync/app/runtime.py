@@ -4,8 +4,10 @@ the run store, telemetry and how to open the directory. Tests build one with in-
 from __future__ import annotations
 
 import logging
+import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from sync.directory.model import Directory
@@ -18,10 +20,21 @@ from sync.telemetry import Telemetry, configure
 DirectoryOpener = Callable[[str], Directory]
 
 
-def default_directory_opener(tenant: str) -> Directory:
-    from sync.directory.factory import open_directory
+def settings_directory_opener(settings: Settings) -> DirectoryOpener:
+    """Opens ``SYNC_TENANT``: Graph paced to ``GRAPH_QUOTA_SCALE`` with its delta cache in the temporary
+    folder (the app's own folder is read-only in Azure), or a local tenant file."""
 
-    return open_directory(tenant)
+    def open_tenant(tenant: str) -> Directory:
+        from sync.directory.factory import is_graph_spec, open_directory
+
+        if is_graph_spec(tenant):
+            from sync.directory.graph import open_graph_directory
+
+            cache = Path(tempfile.gettempdir()) / "sync-graph-cache"
+            return open_graph_directory(tenant, cache_dir=cache, quota_scale=settings.graph_quota_scale)
+        return open_directory(tenant)
+
+    return open_tenant
 
 
 @dataclass(frozen=True)
@@ -32,7 +45,7 @@ class Runtime:
     telemetry: Telemetry
     #: Environment of the app (only the Clever API source reads a token setting from it).
     environ: Mapping[str, str] = field(default_factory=dict)
-    open_directory: DirectoryOpener = default_directory_opener
+    open_directory: DirectoryOpener | None = None
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("sync.app"))
     #: Per-process cache of expensive objects (the open directory, the last plan read).
     cache: dict[str, Any] = field(default_factory=dict)
@@ -40,7 +53,8 @@ class Runtime:
     def directory(self) -> Directory:
         """The directory of ``SYNC_TENANT``, opened once per process."""
         if "directory" not in self.cache:
-            self.cache["directory"] = self.open_directory(self.settings.tenant)
+            opener = self.open_directory or settings_directory_opener(self.settings)
+            self.cache["directory"] = opener(self.settings.tenant)
         directory: Directory = self.cache["directory"]
         return directory
 
@@ -50,7 +64,7 @@ class Runtime:
         settings: Settings,
         *,
         environ: Mapping[str, str],
-        open_directory: DirectoryOpener = default_directory_opener,
+        open_directory: DirectoryOpener | None = None,
     ) -> Runtime:
         return cls(
             settings=settings,

@@ -56,8 +56,9 @@ class FakeDurableClient:
         self.started: list[StartCall] = []
         self.raised: list[tuple[str, str, Any]] = []
 
-    async def start_new(self, orchestration_function_name: str, instance_id: str | None = None,
-                        client_input: Any = None) -> str:
+    async def start_new(
+        self, orchestration_function_name: str, instance_id: str | None = None, client_input: Any = None
+    ) -> str:
         assert instance_id is not None
         with self._lock:
             self.started.append(StartCall(orchestration_function_name, instance_id, client_input))
@@ -109,16 +110,23 @@ def azurite_settings(connection_string: str, token: str, **overrides: str) -> Se
     return Settings.from_env(environ)
 
 
-def azurite_runtime(connection_string: str, *, directory: Directory | None = None,
-                    **overrides: str) -> tuple[Runtime, RecordingTelemetry, RecordingDirectory]:
-    """A runtime on fresh containers and table (a random token in their names), with the example profile."""
+def azurite_runtime(
+    connection_string: str,
+    *,
+    directory: Directory | None = None,
+    real_directory: bool = False,
+    **overrides: str,
+) -> tuple[Runtime, RecordingTelemetry, RecordingDirectory]:
+    """A runtime on fresh containers and table (a random token in their names), with the example profile.
+    The directory is a recording wrapper around ``directory``, or with ``real_directory`` the one
+    ``SYNC_TENANT`` names, opened as the app opens it."""
     token = uuid.uuid4().hex[:10]
     settings = azurite_settings(connection_string, token, **overrides)
     recording = RecordingDirectory(directory)
-    opener: DirectoryOpener = lambda tenant: recording  # noqa: E731
-    runtime = Runtime.from_settings(settings, environ={}, open_directory=opener)
+    opener: DirectoryOpener | None = None if real_directory else (lambda tenant: recording)
+    built = Runtime.from_settings(settings, environ={}, open_directory=opener)
     telemetry = RecordingTelemetry()
-    runtime = Runtime(settings, runtime.blobs, runtime.runs, telemetry, {}, opener)
+    runtime = Runtime(settings, built.blobs, built.runs, telemetry, {}, opener)
     container, path = settings.profile_blob
     runtime.blobs.write_bytes(container, path, EXAMPLE_PROFILE.read_bytes(), content_type="text/plain")
     runtime.blobs.ensure_container(settings.upload_container)

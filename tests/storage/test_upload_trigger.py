@@ -1,4 +1,4 @@
-"""The blob trigger against Azurite: real blobs, the trigger function the app registers, a fake Durable client."""
+"""The blob trigger on Azurite: real blobs, the trigger function the app registers, a fake Durable client."""
 
 from __future__ import annotations
 
@@ -139,7 +139,9 @@ def without_column(data: bytes, column: str) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-def test_a_set_with_errors_gets_its_findings_beside_it_and_writes_nothing_to_the_directory(app_runtime) -> None:
+def test_a_set_with_errors_gets_its_findings_beside_it_and_writes_nothing_to_the_directory(
+    app_runtime,
+) -> None:
     runtime, telemetry, directory = app_runtime
     client = FakeDurableClient()
     files = example_files()
@@ -154,8 +156,11 @@ def test_a_set_with_errors_gets_its_findings_beside_it_and_writes_nothing_to_the
     assert result.error is None and result.output["status"] == "failed"
     container = runtime.settings.upload_container
     rows = list(csv.DictReader(io.StringIO(runtime.blobs.read_text(container, "broken/findings.csv"))))
-    assert ("students.csv", "missing_column", "Student_id") in {(r["file"], r["code"], r["column"]) for r in rows}
+    assert ("students.csv", "missing_column", "Student_id") in {
+        (r["file"], r["code"], r["column"]) for r in rows
+    }
     assert json.loads(runtime.blobs.read_text(container, "broken/summary.json"))["status"] == "failed"
     assert directory.snapshots == 0 and directory.applied == []
     assert runtime.runs.get_run(run.instance_id).status == "failed"
+    assert [event["status"] for event in telemetry.events] == ["failed"]
     assert [name for name, _, _ in host.calls] == ["validate_run", "finish_run"]

@@ -1,0 +1,3 @@
+from tests.storage.azurite_server import azurite
+
+__all__ = ["azurite"]
