@@ -64,7 +64,9 @@ class GraphServer:
             raise
         host, port = self._httpd.server_address[:2]
         self.base_url = f"http://{host!s}:{port}{API_PREFIX}"
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="graphserver", daemon=True)
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="graphserver", daemon=True
+        )
         self._thread.start()
         return self.base_url
 

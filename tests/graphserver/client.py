@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Client:
         headers: dict[str, str] | None = None,
         timeout: float = 10,
     ) -> Answer:
-        full = url if url.startswith("http") else self.base_url + url
+        full = quote(url if url.startswith("http") else self.base_url + url, safe=":/?&=$',()@%+")
         data = None if body is None else json.dumps(body).encode()
         all_headers = {**self.headers, **(headers or {})}
         if data is not None:

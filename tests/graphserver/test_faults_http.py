@@ -1,0 +1,94 @@
+"""Fault injection over HTTP: rates within tolerance, faulted writes change nothing, timeouts and
+replication-delay 404s."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from client import Client
+from conftest import GRAPH, create_user, user_body
+
+from sync.graphserver import FaultPlan, GraphServer
+
+
+def test_fault_rates_over_many_requests_are_within_tolerance(tmp_path: Path) -> None:
+    plan = FaultPlan(throttle=0.1, unavailable=0.1)
+    with GraphServer(tmp_path / "t.db", faults=plan, seed=5) as server:
+        client = Client(server.base_url)
+        statuses = [client.get("/subscribedSkus").status for _ in range(600)]
+        stats = server.stats()
+    assert abs(statuses.count(429) / 600 - 0.1) < 0.04
+    assert abs(statuses.count(503) / 600 - 0.1) < 0.04
+    assert stats["faults"] == {"429": statuses.count(429), "503": statuses.count(503)}
+
+
+def test_faulted_batch_items_change_nothing(tmp_path: Path) -> None:
+    plan = FaultPlan(throttle=0.25, unavailable=0.25)
+    with GraphServer(tmp_path / "t.db", faults=plan, seed=11) as server:
+        client = Client(server.base_url)
+        created: set[str] = set()
+        faulted = 0
+        for start in range(0, 100, 10):
+            answer = client.batch(
+                *[
+                    {"method": "POST", "url": "/education/users", "body": user_body(n)}
+                    for n in range(start, start + 10)
+                ]
+            )
+            if answer.status != 200:
+                faulted += 10  # the envelope itself was faulted: nothing ran
+                continue
+            for item, n in zip(answer.body["responses"], range(start, start + 10), strict=True):
+                if item["status"] == 201:
+                    created.add(f"user{n}@school.example.edu")
+                else:
+                    assert item["status"] in (429, 503)
+                    faulted += 1
+        clean = GraphServer(tmp_path / "t.db")
+        with clean:
+            stored, _ = Client(clean.base_url).pages("/users?$select=userPrincipalName")
+    assert faulted > 0
+    assert {user["userPrincipalName"] for user in stored} == created
+
+
+def test_injected_faults_carry_retry_after_scaled_with_the_quota(tmp_path: Path) -> None:
+    with GraphServer(tmp_path / "t.db", quota_scale=50, faults=FaultPlan(throttle=1.0)) as server:
+        answer = Client(server.base_url).get("/users")
+    assert answer.status == 429
+    assert answer.headers["retry-after"] == "0.02"
+    assert answer.headers["x-ms-throttle-information"] == "InjectedFault"
+
+
+def test_a_timeout_fault_holds_the_answer_then_says_504(tmp_path: Path) -> None:
+    with GraphServer(tmp_path / "t.db", faults=FaultPlan(timeout=1.0, timeout_s=0.3)) as server:
+        started = time.monotonic()
+        answer = Client(server.base_url).get("/users")
+        held = time.monotonic() - started
+    assert answer.status == 504
+    assert answer.error_code == "GatewayTimeout"
+    assert held >= 0.3
+
+
+def test_a_replication_fault_hides_a_just_created_object_only(tmp_path: Path) -> None:
+    plan = FaultPlan(replication=1.0, replication_ms=60_000)
+    with GraphServer(tmp_path / "t.db", faults=plan) as server:
+        client = Client(server.base_url)
+        teacher = create_user(client, 1)  # the create names no fresh object: no fault
+        fresh = client.get(f"/users/{teacher}")
+        bind = client.write(
+            "POST",
+            "/groups",
+            {
+                "displayName": "C",
+                "mailNickname": "Section_1",
+                "mailEnabled": True,
+                "securityEnabled": False,
+                "groupTypes": ["Unified"],
+                "owners@odata.bind": [f"{GRAPH}/users/{teacher}"],
+            },
+        )
+        stats = server.stats()
+    assert fresh.status == 404 and fresh.error_code == "Request_ResourceNotFound"
+    assert bind["status"] == 404
+    assert stats["faults"] == {"replication": 2}
