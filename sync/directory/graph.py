@@ -49,8 +49,9 @@ from sync.errors import DirectoryUnavailable, UsageError
 T = TypeVar("T")
 
 GRAPH_SCOPE = "https://graph.microsoft.com/.default"
-#: Operations one ``apply()`` takes: enough for ten full ``$batch`` requests of multi-request operations.
-DEFAULT_MAX_BATCH = 400
+#: Operations one ``apply()`` takes: many full ``$batch`` requests, so a call's tail (its last, part-full
+#: batches) is a small share of it.
+DEFAULT_MAX_BATCH = 1000
 #: Creates whose target anchor does not exist yet; every other anchor an operation names must resolve.
 _CREATES = frozenset({OpKind.CREATE_SCHOOL, OpKind.CREATE_USER, OpKind.CREATE_CLASS, OpKind.CREATE_GROUP})
 _REMOVALS = frozenset(

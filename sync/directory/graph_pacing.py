@@ -2,9 +2,9 @@
 
 Microsoft Graph limits identity & access writes to **3,000 per 150 s per app per tenant** and resource
 units (RU) to **8,000 per 10 s** (``sds-behaviour.md`` §4). A token bucket of rate ``limit / window``
-with a capacity of one ``$batch`` never issues more than ``capacity + rate × window`` writes in any window;
-with a 2 % safety margin that stays under the limit, so a run paced by it sees no ``429`` as long as
-nothing else spends the same quota.
+never issues more than ``capacity + rate × window`` writes in any window; with the rate 2 % under the
+limit and a capacity of those 2 % (60 writes at scale 1), that stays under the limit, so a run paced by it
+sees no ``429`` as long as nothing else spends the same quota.
 
 When something else does (another run, another app), the server says so: ``Retry-After`` on a ``429``
 pauses every sender until that instant and cuts the rate (multiplicative decrease);
@@ -21,6 +21,8 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+
+from sync.directory.model import MAX_BATCH
 
 #: Documented limits (per app per tenant).
 WRITES_PER_WINDOW = 3000
@@ -41,13 +43,15 @@ class TokenBucket:
     (the balance goes negative) and makes the next taker wait, which is how a cost known only afterwards
     (RU) is charged."""
 
-    def __init__(self, rate: float, capacity: float, *, clock: Clock = time.monotonic) -> None:
+    def __init__(
+        self, rate: float, capacity: float, *, initial: float | None = None, clock: Clock = time.monotonic
+    ) -> None:
         if rate <= 0 or capacity <= 0:
             raise ValueError("a token bucket needs a positive rate and capacity")
         self.rate = rate
         self.capacity = capacity
         self._clock = clock
-        self._tokens = capacity
+        self._tokens = capacity if initial is None else min(initial, capacity)
         self._stamp = clock()
 
     def _refill(self) -> None:
@@ -99,11 +103,17 @@ class Quota:
 class Pacer:
     """Both buckets, the shared pause after a ``429`` and the adaptive multiplier."""
 
-    def __init__(self, quota: Quota, *, burst: int = 20, clock: Clock = time.monotonic) -> None:
+    def __init__(self, quota: Quota, *, clock: Clock = time.monotonic) -> None:
         self.quota = quota
         self._clock = clock
-        self.writes = TokenBucket(quota.write_rate * SAFETY, burst, clock=clock)
-        self.units = TokenBucket(quota.ru_rate * SAFETY, max(burst, quota.ru_rate), clock=clock)
+        # The burst is the margin the 2 % safety leaves in a window (60 writes at scale 1): however the
+        # sends bunch up, no window sees more than the limit, and a late sender loses no tokens. It
+        # starts with one batch's worth, so a run's measured rate is its sustained rate.
+        burst = max(float(MAX_BATCH), (1 - SAFETY) * quota.writes_per_window * quota.scale)
+        self.writes = TokenBucket(quota.write_rate * SAFETY, burst, initial=MAX_BATCH, clock=clock)
+        self.units = TokenBucket(
+            quota.ru_rate * SAFETY, (1 - SAFETY) * quota.ru_per_window * quota.scale, clock=clock
+        )
         self.multiplier = 1.0
         self._paused_until = 0.0
 

@@ -1,0 +1,281 @@
+"""How well the Graph adapter spends the write quota: a district's first sync and a nightly 1 % churn,
+applied through the local Graph server with the quota scaled.
+
+    python3 -m bench.bench_graph --size M [--quota-scale 20] [--churn 0.01] [--profile examples/profile.toml]
+    python3 -m bench.bench_graph --size smoke          # a 600-student district, for a quick look
+
+The server runs in its own process (``python -m sync.graphserver``) so it does not share the adapter's
+interpreter. Prints, per run:
+
+- **write efficiency** = writes issued ÷ the fewest writes the Graph rules allow for the plan (target
+  ≤ 1.05). The minimum, per operation (``minimum_writes``): 1 for every create / update / delete / enable
+  / disable / link / licence assignment / group create; 2 for a class (``POST /groups`` carrying the
+  owners and the first members — at most 20 together — then ``PATCH /education/classes/{id}`` with the
+  education properties: no single documented request does both) plus ⌈extra members / 20⌉; ⌈members / 20⌉
+  per member add (``PATCH /groups/{id}`` with up to 20 ``members@odata.bind``); 1 per owner added, per
+  school link (user or class) and per removed link (Graph has no multi-reference form for these).
+- **quota use** = writes issued ÷ seconds spent in ``apply()`` ÷ the scaled write quota (20 writes/s ×
+  scale; target ≥ 0.9);
+- **429 share** = requests and batch items answered 429 ÷ all of them (target ≤ 1 %);
+- **reads** of a no-change nightly snapshot (target: a handful);
+- the **projection at the real quota**: writes issued ÷ (20 writes/s × quota use), in minutes (M first sync
+  ≤ 75 min, nightly ≤ 2 min), and the same for the plan's minimum.
+
+Ends with one JSON line ``{"bench": "graph", ...}``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from bench.churn import apply_churn
+from bench.district import DistrictSize, generate_district
+from sync import service
+from sync.directory.graph import GraphDirectory, static_token
+from sync.directory.graph_stats import GraphStats
+from sync.directory.model import MAX_BATCH, Operation, OpKind
+from sync.engine.journal import MemoryJournal
+from sync.engine.plan import Plan
+from sync.profile import Profile, load_profile
+
+TODAY = date(2026, 11, 22)
+REAL_WRITES_PER_S = 20.0
+DATA = Path(__file__).resolve().parent / ".data" / "graph"
+SMOKE = DistrictSize(schools=4, students=600, teachers=40, sections=120, enrollments=3000)
+
+_ONE_WRITE = frozenset(
+    {
+        OpKind.CREATE_SCHOOL,
+        OpKind.UPDATE_SCHOOL,
+        OpKind.CREATE_USER,
+        OpKind.LINK_USER,
+        OpKind.UPDATE_USER,
+        OpKind.DISABLE_USER,
+        OpKind.ENABLE_USER,
+        OpKind.DELETE_USER,
+        OpKind.UPDATE_CLASS,
+        OpKind.EXPIRE_CLASS,
+        OpKind.DELETE_CLASS,
+        OpKind.CREATE_GROUP,
+        OpKind.ASSIGN_LICENSES,
+    }
+)
+_CHUNKED = frozenset({OpKind.ADD_CLASS_MEMBERS, OpKind.ADD_GROUP_MEMBERS})
+
+
+def minimum_writes(operation: Operation) -> int:
+    """The fewest writes the Graph rules allow for ``operation`` (see the module docstring)."""
+    if operation.kind in _ONE_WRITE:
+        return 1
+    if operation.kind is OpKind.CREATE_CLASS:
+        extra = max(0, len(operation.owners) + len(operation.refs) - MAX_BATCH)
+        return 2 + math.ceil(extra / MAX_BATCH)
+    if operation.kind in _CHUNKED:
+        return math.ceil(len(operation.refs) / MAX_BATCH)
+    return len(operation.refs)  # owners, school links, removals: one request per reference
+
+
+@dataclass(frozen=True)
+class RunFigures:
+    name: str
+    operations: int
+    minimum: int
+    by_kind: dict[str, int]
+    failed: int
+    stats: GraphStats
+    snapshot_requests: int
+    plan_seconds: float
+    quota_scale: float
+
+    @property
+    def efficiency(self) -> float:
+        return self.stats.writes / self.minimum if self.minimum else 1.0
+
+    @property
+    def quota_use(self) -> float:
+        seconds = self.stats.apply_seconds
+        return self.stats.writes / seconds / (REAL_WRITES_PER_S * self.quota_scale) if seconds else 0.0
+
+    def projected_minutes(self, writes: int) -> float:
+        rate = REAL_WRITES_PER_S * min(1.0, self.quota_use or 1.0)
+        return writes / rate / 60
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run": self.name,
+            "operations": self.operations,
+            "failed": self.failed,
+            "writes_issued": self.stats.writes,
+            "writes_minimum": self.minimum,
+            "write_efficiency": round(self.efficiency, 4),
+            "quota_use": round(self.quota_use, 4),
+            "throttled_share": round(self.stats.throttled_share, 5),
+            "requests": self.stats.requests,
+            "batches": self.stats.batches,
+            "batch_items": self.stats.batch_items,
+            "retries": self.stats.retries,
+            "apply_seconds": round(self.stats.apply_seconds, 2),
+            "snapshot_requests": self.snapshot_requests,
+            "snapshot_seconds": round(self.stats.snapshot_seconds, 2),
+            "plan_seconds": round(self.plan_seconds, 2),
+            "projected_minutes_real_quota": round(self.projected_minutes(self.stats.writes), 1),
+            "minimum_writes_by_kind": self.by_kind,
+        }
+
+
+def _diff(after: GraphStats, before: GraphStats) -> GraphStats:
+    return GraphStats(
+        **{
+            name: getattr(after, name) - getattr(before, name)
+            for name in GraphStats.__dataclass_fields__  # a flat dataclass of numbers
+        }
+    )
+
+
+def _district(size: str) -> Path:
+    folder = DATA / size
+    marker = DATA / f"{size}.complete"
+    if not marker.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        generate_district(folder, SMOKE if size == "smoke" else size, seed=1)
+        marker.touch()
+    return folder
+
+
+def _churned(size: str, district: Path, share: float) -> Path:
+    folder = DATA / f"{size}-churn-{share}"
+    marker = DATA / f"{size}-churn-{share}.complete"
+    if not marker.exists():
+        shutil.rmtree(folder, ignore_errors=True)
+        apply_churn(district, folder, share=share, seed=1)
+        marker.touch()
+    return folder
+
+
+class LocalGraphServer:
+    """``python -m sync.graphserver`` in a child process."""
+
+    def __init__(self, tenant: Path, quota_scale: float) -> None:
+        self._process = subprocess.Popen(
+            [sys.executable, "-m", "sync.graphserver", "--port", "0", "--tenant", str(tenant),
+             "--quota-scale", str(quota_scale)],
+            stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert self._process.stdout is not None
+        self.base_url = self._process.stdout.readline().strip()
+        if not self.base_url.startswith("http"):
+            self.stop()
+            raise SystemExit("the local Graph server did not start")
+
+    def stop(self) -> None:
+        self._process.terminate()
+        self._process.wait(timeout=30)
+
+
+def _sync(
+    name: str, directory: GraphDirectory, folder: Path, profile: Profile, quota_scale: float
+) -> tuple[RunFigures, Plan]:
+    before = directory.stats()
+    validation = service.validate(service.open_roster_source(str(folder), profile), profile)
+    if validation.roster is None:
+        raise SystemExit(f"{folder}: the district does not validate")
+    snapshot = directory.snapshot()
+    after_snapshot = directory.stats()
+    started = time.monotonic()
+    plan = service.make_plan(validation.roster, profile, snapshot, TODAY, [])
+    plan_seconds = time.monotonic() - started
+    passwords = service.passwords_for(plan, validation.roster, profile)
+    outcome = service.apply(plan, directory, MemoryJournal(), passwords=passwords)
+    stats = _diff(directory.stats(), before)
+    by_kind: Counter[str] = Counter()
+    for operation in plan.operations:
+        by_kind[operation.kind.value] += minimum_writes(operation)
+    figures = RunFigures(
+        name=name,
+        operations=len(plan.operations),
+        minimum=sum(by_kind.values()),
+        by_kind=dict(sorted(by_kind.items())),
+        failed=outcome.failed,
+        stats=stats,
+        snapshot_requests=after_snapshot.requests - before.requests,
+        plan_seconds=plan_seconds,
+        quota_scale=quota_scale,
+    )
+    return figures, plan
+
+
+def _print(figures: RunFigures) -> None:
+    stats = figures.stats
+    print(f"\n== {figures.name}: {figures.operations:,} operations ({figures.failed} failed)")
+    print(f"  snapshot            {figures.snapshot_requests:,} requests, {stats.snapshot_seconds:.1f} s")
+    print(f"  plan                {figures.plan_seconds:.1f} s")
+    print(
+        f"  writes issued       {stats.writes:,} in {stats.batches:,} batches "
+        f"({stats.batch_items / max(1, stats.batches):.1f} items each), {stats.retries:,} retries"
+    )
+    print(f"  minimum writes      {figures.minimum:,}")
+    print(f"  write efficiency    {figures.efficiency:.3f}   (issued ÷ minimum, target ≤ 1.05)")
+    rate = stats.writes / max(stats.apply_seconds, 1e-9)
+    print(f"  apply time          {stats.apply_seconds:.1f} s at {rate:,.0f} writes/s")
+    print(f"  quota use           {figures.quota_use:.3f}   (achieved ÷ scaled quota, target ≥ 0.9)")
+    print(
+        f"  429 share           {stats.throttled_share:.4%}   ({stats.throttled} answered 429, target ≤ 1 %)"
+    )
+    print(
+        f"  at the real quota   {figures.projected_minutes(stats.writes):.1f} min "
+        f"(minimum writes alone: {figures.minimum / REAL_WRITES_PER_S / 60:.1f} min)"
+    )
+    top = sorted(figures.by_kind.items(), key=lambda item: -item[1])[:6]
+    print("  minimum by kind     " + ", ".join(f"{kind} {count:,}" for kind, count in top))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--size", default="M", help="S, M, XL or smoke (default M)")
+    parser.add_argument("--quota-scale", type=float, default=20.0, help="server and adapter quota × F")
+    parser.add_argument("--churn", type=float, default=0.01, help="nightly churn share (default 0.01)")
+    parser.add_argument("--profile", default="examples/profile.toml")
+    args = parser.parse_args(argv)
+    profile = load_profile(args.profile)
+    district = _district(args.size)
+    nightly = _churned(args.size, district, args.churn)
+    results: list[RunFigures] = []
+    with tempfile.TemporaryDirectory(prefix="bench-graph-") as work:
+        server = LocalGraphServer(Path(work) / "tenant.db", args.quota_scale)
+        try:
+            runs: Iterable[tuple[str, Path, bool]] = (
+                ("first sync", district, False),
+                (f"nightly {args.churn:.0%} churn", nightly, True),
+                ("nightly, no change", nightly, True),
+            )
+            for name, folder, low_priority in runs:
+                with GraphDirectory(
+                    server.base_url, cache_dir=Path(work) / "cache", token=static_token("bench"),
+                    quota_scale=args.quota_scale, low_priority=low_priority,
+                ) as directory:  # fmt: skip
+                    figures, _ = _sync(name, directory, folder, profile, args.quota_scale)
+                _print(figures)
+                results.append(figures)
+        finally:
+            server.stop()
+    print(json.dumps({"bench": "graph", "size": args.size, "quota_scale": args.quota_scale,
+                      "runs": [figures.to_json() for figures in results]}))  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
