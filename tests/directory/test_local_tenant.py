@@ -257,6 +257,21 @@ def test_updates_change_only_the_given_properties(district: LocalTenantDirectory
     assert state["classes"]["Section_42"]["classCode"] == "ALG-1"
 
 
+def test_applying_the_same_updates_again_succeeds_and_changes_nothing(district: LocalTenantDirectory) -> None:
+    updates = [
+        op(OpKind.UPDATE_SCHOOL, "School_1", {"phone": "555-0100"}),
+        op(OpKind.UPDATE_USER, "Student_2", {"middleName": "Q", "student": {"grade": "7"}}),
+        op(OpKind.UPDATE_CLASS, "Section_42", {"description": "Room 9", "course": {"subject": "Math"}}),
+    ]
+    ok(district.apply(updates))
+    state = dump_state(district.store)
+
+    ok(district.apply(updates))
+
+    assert dump_state(district.store) == state
+    assert state["users"]["Student_2"]["student"] == {"externalId": "2", "grade": "7"}
+
+
 def test_an_update_of_an_unknown_anchor_is_resource_not_found(district: LocalTenantDirectory) -> None:
     results = district.apply(
         [
