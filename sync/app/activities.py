@@ -29,7 +29,7 @@ from sync.directory.model import Directory, DirectorySnapshot, Operation, Operat
 from sync.engine.apply import ApplyOutcome, apply_plan
 from sync.engine.plan import CHANGE_KEYS, Plan
 from sync.engine.user_ops import REDACTED
-from sync.errors import DirectoryUnavailable, SourceError
+from sync.errors import DirectoryUnavailable, SourceError, UsageError
 from sync.findings import Finding, RunStatus, Severity, sort_key, status_of
 from sync.profile import Profile, ProfileError
 from sync.report import findings_csv, summary_json, validation_summary
@@ -124,7 +124,7 @@ def _record(rt: Runtime, run: RunInput, profile_name: str, started_at: datetime)
 def _current_record(rt: Runtime, run: RunInput, started_at: datetime | None = None) -> RunRecord:
     try:
         return rt.runs.get_run(run.run_id)
-    except Exception:
+    except UsageError:  # the run failed before its record was first written
         return _record(rt, run, "unknown", started_at or datetime.now(UTC))
 
 
@@ -235,16 +235,30 @@ def _journal(rt: Runtime) -> BlobJournal:
     return BlobJournal(rt.blobs, rt.settings.reports_container, prefix="journal")
 
 
-def _passwords(rt: Runtime, run_id: str, operations: Sequence[Operation]) -> dict[str, str]:
-    """Roster passwords of the accounts these operations create, read from the run's set only when needed."""
-    wanted = frozenset(
+def _with_roster_password(operations: Sequence[Operation]) -> frozenset[str]:
+    return frozenset(
         op.target
         for op in operations
         if op.kind is OpKind.CREATE_USER
         and (op.fields.get("passwordProfile") or {}).get("password") == REDACTED
     )
-    if not wanted:
+
+
+def _passwords(rt: Runtime, run_id: str, plan: Plan, start: int, end: int) -> dict[str, str]:
+    """Roster passwords of the accounts the plan creates, read from the run's set once per process and only
+    when operations ``start..end-1`` need them. They stay in memory: never in a blob, a log or a result."""
+    if not _with_roster_password(plan.operations[start:end]):
         return {}
+    key = f"passwords:{run_id}"
+    if key not in rt.cache:
+        for stale in [k for k in rt.cache if k.startswith("passwords:")]:
+            del rt.cache[stale]
+        rt.cache[key] = _read_passwords(rt, run_id, _with_roster_password(plan.operations))
+    passwords: dict[str, str] = rt.cache[key]
+    return passwords
+
+
+def _read_passwords(rt: Runtime, run_id: str, wanted: frozenset[str]) -> dict[str, str]:
     record = rt.runs.get_run(run_id)
     container, _, folder = record.source.partition("/")
     if record.source == "clever_api":
@@ -269,7 +283,7 @@ def apply_chunk(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, int]:
         journal = _journal(rt)
         chunk = cut_chunk(plan, start, end, journal, plan_id)
         chunk_journal = ChunkJournal(chunk, journal, plan_id)
-        passwords = _passwords(rt, run_id, plan.operations[start:end])
+        passwords = _passwords(rt, run_id, plan, start, end)
         outcome = apply_plan(chunk.plan, rt.directory(), chunk_journal, passwords=passwords, plan_id=plan_id)
         if outcome.error is not None:
             raise SourceError(outcome.error)  # transient: the orchestrator retries the chunk

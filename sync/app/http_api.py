@@ -6,14 +6,15 @@ performs the Durable call it names (start an orchestration, raise the approval e
   (a set in the upload container) → 202 ``{"run_id", "status_url"}``.
 - ``GET /api/runs?last=N`` → 200 ``{"runs": [...]}``.
 - ``GET /api/runs/{id}`` → 200 ``{"run", "orchestration"}``.
-- ``POST /api/runs/{id}/approve`` | ``/reject`` → 202 when the run is held and waiting; 409 otherwise.
+- ``POST /api/runs/{id}/approve`` | ``/reject`` → 202 when the run is held and waiting (the record takes the
+  decision at once; the orchestration gets it as its ``approval`` event); 409 otherwise.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -101,4 +102,13 @@ def decision_request(rt: Runtime, *, run_id: str, action: str) -> Answer:
         return _error(404, str(err))
     if record.status != "held" or record.decision is not None or record.finished_at is not None:
         return _error(409, f"run {run_id} is {record.status}, not waiting for approval")
+    approved = decision == "approved"
+    rt.runs.put_run(
+        replace(
+            record,
+            decision=decision,
+            status="running" if approved else "held",
+            stage="apply" if approved else "guard",
+        )
+    )
     return Answer(202, {"run_id": run_id, "decision": decision}, event={"decision": decision})

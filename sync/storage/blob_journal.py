@@ -9,11 +9,13 @@ earlier without downloading every record (:meth:`load_window`).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 
 from sync.directory.model import OperationResult
 from sync.storage.blob_store import BlobStore
 
 _WIDTH = 9
+_READERS = 8
 
 
 class BlobJournal:
@@ -58,11 +60,12 @@ class BlobJournal:
         return inside, before
 
     def _read(self, names: list[str]) -> dict[int, OperationResult]:
+        """Download records concurrently (a large run has thousands); merge them in name order."""
+        with ThreadPoolExecutor(max_workers=_READERS) as pool:
+            bodies = list(pool.map(lambda name: self._blobs.read_json(self._container, name), names))
         results: dict[int, OperationResult] = {}
-        for name in names:
-            for index, (ok, code, message, directory_id) in self._blobs.read_json(
-                self._container, name
-            ).items():
+        for body in bodies:
+            for index, (ok, code, message, directory_id) in body.items():
                 results[int(index)] = OperationResult(bool(ok), code, message, directory_id)
         return results
 

@@ -117,7 +117,8 @@ def _newest_first(records: list[RunRecord], limit: int) -> list[RunRecord]:
 
 
 class FolderRunStore:
-    """One ``<run_id>.json`` per run in a local folder."""
+    """One ``<run_id>.json`` per run in a local folder. :meth:`list_runs` also lists the report folders that
+    ``python -m sync run`` writes there (``<UTC time>-<plan id>/summary.json``) as runs of trigger ``cli``."""
 
     def __init__(self, folder: Path) -> None:
         self.folder = folder
@@ -147,7 +148,34 @@ class FolderRunStore:
             RunRecord.from_json(json.loads(path.read_text(encoding="utf-8")))
             for path in self.folder.glob("*.json")
         ]
+        records.extend(filter(None, (_cli_run(path) for path in self.folder.glob("*/summary.json"))))
         return _newest_first(records, limit)
+
+
+def _cli_run(summary_path: Path) -> RunRecord | None:
+    """A CLI run's report folder as a record; ``None`` for a folder not named ``<UTC time>-<plan id>``."""
+    stamp, _, _ = summary_path.parent.name.partition("-")
+    try:
+        started = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+        summary = json.loads(summary_path.read_text(encoding="utf-8"))
+    except (ValueError, OSError):
+        return None
+    counts = {str(k): int(v) for k, v in dict(summary.get("changes") or {}).items()}
+    findings = dict(summary.get("findings") or {})
+    counts["findings_errors"] = int(findings.get("errors", 0))
+    counts["findings_warnings"] = int(findings.get("warnings", 0))
+    return RunRecord(
+        run_id=summary_path.parent.name,
+        profile=str(summary.get("profile", "")),
+        trigger="cli",
+        source=str(summary.get("source", "")),
+        status=str(summary.get("status", "failed")),
+        stage="report",
+        started_at=started,
+        counts=counts,
+        report=str(summary_path.parent),
+        message=summary.get("error"),
+    )
 
 
 class TableRunStore:
