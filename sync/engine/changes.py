@@ -38,8 +38,6 @@ _PER_REF: Mapping[OpKind, str] = {
     OpKind.ADD_GROUP_MEMBERS: "group_members_added",
     OpKind.REMOVE_GROUP_MEMBERS: "group_members_removed",
 }
-#: Memberships a plan removes (the guard's numerator).
-REMOVALS = frozenset(kind for kind, key in _PER_REF.items() if key.endswith("_removed"))
 
 
 def zero_changes() -> dict[str, int]:

@@ -6,12 +6,13 @@ managed yet (a first run) never holds a plan.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from sync.directory.model import Operation, OpKind
-from sync.engine.changes import REMOVALS
 from sync.engine.plan import GuardVerdict
+
+#: Change counts of memberships a plan removes (the guard's numerator for memberships).
+REMOVED_MEMBERSHIPS = ("owners_removed", "members_removed", "school_links_removed", "group_members_removed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,10 +24,11 @@ class Managed:
     memberships: int
 
 
-def judge(operations: Sequence[Operation], managed: Managed, threshold: float) -> GuardVerdict:
-    users = sum(1 for op in operations if op.kind in (OpKind.DISABLE_USER, OpKind.DELETE_USER))
-    classes = sum(1 for op in operations if op.kind in (OpKind.EXPIRE_CLASS, OpKind.DELETE_CLASS))
-    memberships = sum(len(op.refs) for op in operations if op.kind in REMOVALS)
+def judge(changes: Mapping[str, int], managed: Managed, threshold: float) -> GuardVerdict:
+    """Judge a plan by its change counts (:func:`sync.engine.changes.count_changes`)."""
+    users = changes["users_disabled"] + changes["users_deleted"]
+    classes = changes["classes_expired"] + changes["classes_deleted"]
+    memberships = sum(changes[key] for key in REMOVED_MEMBERSHIPS)
     reasons = [
         reason
         for reason in (

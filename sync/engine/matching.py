@@ -157,9 +157,7 @@ def _finding(user: RosterUser, column: str | None, code: str, message: str) -> F
 
 
 def _duplicate_targets(user: RosterUser, count: int, by: str) -> Finding:
-    message = (
-        f"{count} directory users match this record by {by}; remove the duplicates or fix the attribute"
-    )
+    message = f"{count} directory users match this record by {by}; remove the duplicates or fix the attribute"
     return _finding(user, None, "duplicate_target_entries", message)
 
 

@@ -8,9 +8,11 @@ with ``is_in`` and diffed with anti joins, never turned into one Python object p
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import itertools
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -169,12 +171,19 @@ def actual_memberships(snapshot: DirectorySnapshot, anchors: pa.Table) -> pa.Tab
     table = snapshot.memberships
     if table.num_rows == 0:
         return SCHEMA.empty_table()
-    containers = anchors.rename_columns(["container_id", "container"])
-    members = anchors.rename_columns(["member_id", "member"])
-    joined = table.join(containers, keys="container_id", join_type="inner").join(
-        members, keys="member_id", join_type="inner"
-    )
-    return joined.select(KEYS).cast(SCHEMA).combine_chunks()
+    ids = anchors.column("id").combine_chunks()
+    names = anchors.column("anchor").combine_chunks()
+    container = pc.index_in(table.column("container_id"), value_set=ids)
+    member = pc.index_in(table.column("member_id"), value_set=ids)
+    managed = pc.and_(pc.is_valid(container), pc.is_valid(member))
+    return pa.Table.from_arrays(
+        [
+            names.take(pc.filter(container, managed)),
+            names.take(pc.filter(member, managed)),
+            table.column("relation").filter(managed),
+        ],
+        schema=SCHEMA,
+    ).combine_chunks()
 
 
 def removable(actual: pa.Table, scope: Scope, kept_classes: pa.Array, kept_schools: pa.Array) -> pa.Table:
@@ -212,32 +221,58 @@ def removable(actual: pa.Table, scope: Scope, kept_classes: pa.Array, kept_schoo
     return actual.filter(keep)
 
 
-def diff(desired: pa.Table, actual: pa.Table, may_remove: pa.Table) -> tuple[pa.Table, pa.Table]:
-    """``(adds, removes)``, each sorted by container, relation, member."""
-    adds = desired.join(actual, keys=KEYS, join_type="left anti") if actual.num_rows else desired
-    removes = (
-        may_remove.join(desired, keys=KEYS, join_type="left anti") if may_remove.num_rows else may_remove
+@dataclass(frozen=True)
+class Changes:
+    """Membership rows as sorted int64 keys ``(container * 4 + relation) * size + member``, where
+    container and member are ranks in the sorted ``universe`` of anchors: sorting the keys sorts the rows
+    by container, relation and member, and a run of equal ``key // size`` is one container's relation."""
+
+    keys: np.ndarray
+    universe: pa.Array
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def grouped(self) -> Iterable[tuple[str, str, list[str]]]:
+        """``(container, relation, [member anchors…])`` per container and relation, in order."""
+        if not len(self.keys):
+            return
+        size = len(self.universe)
+        group = self.keys // size
+        members = self.universe.take(pa.array(self.keys % size)).to_pylist()
+        bounds = [0, *(np.flatnonzero(np.diff(group)) + 1).tolist(), len(self.keys)]
+        for start, end in itertools.pairwise(bounds):
+            container, relation = divmod(int(group[start]), 4)
+            yield self.universe[container].as_py(), RELATIONS[relation], members[start:end]
+
+
+#: Relation codes (their rank in this sorted tuple).
+RELATIONS = ("class", "member", "owner", "user")
+_RELATION_SET = pa.array(RELATIONS, pa.string())
+
+
+def diff(desired: pa.Table, actual: pa.Table, may_remove: pa.Table) -> tuple[Changes, Changes]:
+    """``(adds, removes)``: desired rows the directory lacks, and removable rows nobody desires. Rows are
+    compared as int64 keys (hash lookups in Arrow), never as Python objects."""
+    columns = [table.column(name) for table in (desired, actual) for name in ("container", "member")]
+    universe = pc.unique(
+        pa.chunked_array([chunk for column in columns for chunk in column.chunks], pa.string())
     )
-    order = [("container", "ascending"), ("relation", "ascending"), ("member", "ascending")]
-    return adds.sort_by(order), removes.sort_by(order)
+    universe = universe.take(pc.sort_indices(universe))
 
+    def keys(table: pa.Table) -> pa.Array:
+        size = len(universe)
+        container = pc.index_in(table.column("container"), value_set=universe).to_numpy(zero_copy_only=False)
+        member = pc.index_in(table.column("member"), value_set=universe).to_numpy(zero_copy_only=False)
+        relation = pc.index_in(table.column("relation"), value_set=_RELATION_SET).to_numpy(
+            zero_copy_only=False
+        )
+        return pa.array((container.astype(np.int64) * 4 + relation) * size + member)
 
-def grouped(table: pa.Table) -> Iterable[tuple[str, str, list[str]]]:
-    """``(container, relation, [members…])`` runs of a table sorted by container, relation, member."""
-    containers = table.column("container").to_pylist()
-    relations = table.column("relation").to_pylist()
-    members = table.column("member").to_pylist()
-    start = 0
-    for index in range(1, len(members) + 1):
-        if (
-            index == len(members)
-            or containers[index] != containers[start]
-            or relations[index] != relations[start]
-        ):
-            yield containers[start], relations[start], members[start:index]
-            start = index
-
-
-def count_by_relation(table: pa.Table) -> Mapping[str, int]:
-    counts = table.group_by("relation").aggregate([("member", "count")]).to_pydict()
-    return dict(zip(counts["relation"], counts["member_count"], strict=True))
+    wanted, present, removable_keys = keys(desired), keys(actual), keys(may_remove)
+    adds = wanted.filter(pc.invert(pc.is_in(wanted, value_set=present))) if len(present) else wanted
+    removes = removable_keys.filter(pc.invert(pc.is_in(removable_keys, value_set=wanted)))
+    return (
+        Changes(np.sort(adds.to_numpy(zero_copy_only=False)), universe),
+        Changes(np.sort(removes.to_numpy(zero_copy_only=False)), universe),
+    )

@@ -17,6 +17,7 @@ from sync.engine.desired import DesiredClass, DesiredGroup, DesiredSchool
 from sync.engine.properties import (
     SCHOOL_COLUMN_PATHS,
     SECTION_COLUMN_PATHS,
+    PropertySpec,
     diff,
     managed_paths,
 )
@@ -27,17 +28,15 @@ from sync.roster.names import NICKNAME_MAX
 def school_ops(
     schools: Sequence[DesiredSchool], actual: Mapping[str, DirectorySchool], profile: Profile
 ) -> Iterable[Operation]:
-    paths = [
-        ("displayName",),
-        ("externalId",),
-        *managed_paths(profile.school_properties, SCHOOL_COLUMN_PATHS),
-    ]
+    spec = PropertySpec.of(
+        [("displayName",), ("externalId",), *managed_paths(profile.school_properties, SCHOOL_COLUMN_PATHS)]
+    )
     for school in schools:
         found = actual.get(school.anchor)
         if found is None:
             yield Operation(OpKind.CREATE_SCHOOL, school.anchor, school.properties, record=school.record)
             continue
-        changed = diff(school.properties, {**found.properties, "displayName": found.display_name}, paths)
+        changed = diff(school.properties, {**found.properties, "displayName": found.display_name}, spec)
         if changed:
             yield Operation(OpKind.UPDATE_SCHOOL, school.anchor, changed, record=school.record)
 
@@ -49,19 +48,21 @@ def group_ops(groups: Sequence[DesiredGroup], actual: Mapping[str, DirectoryGrou
             yield Operation(OpKind.CREATE_GROUP, group.anchor, fields, record=group.record)
 
 
-def class_paths(profile: Profile) -> list[tuple[str, ...]]:
+def class_spec(profile: Profile) -> PropertySpec:
+    """What a class update compares: the name (unless locked), nickname, externalId and the profile's
+    section properties."""
     paths: list[tuple[str, ...]] = [] if profile.lock_section_display_name else [("displayName",)]
     paths += [("mailNickname",), ("externalId",)]
-    return paths + list(managed_paths(profile.section_properties, SECTION_COLUMN_PATHS))
+    return PropertySpec.of(paths + list(managed_paths(profile.section_properties, SECTION_COLUMN_PATHS)))
 
 
-def class_update(desired: DesiredClass, found: DirectoryClass, profile: Profile) -> Operation | None:
+def class_update(desired: DesiredClass, found: DirectoryClass, spec: PropertySpec) -> Operation | None:
     actual: dict[str, Any] = {
         **found.properties,
         "displayName": found.display_name,
         "mailNickname": found.mail_nickname,
     }
-    changed = diff(desired.properties, actual, class_paths(profile))
+    changed = diff(desired.properties, actual, spec)
     return Operation(OpKind.UPDATE_CLASS, desired.anchor, changed, record=desired.record) if changed else None
 
 

@@ -2,13 +2,14 @@
 
 Roster columns map to Microsoft Graph property paths (``sds-behaviour.md`` §3). A path is either a
 top-level property (``"classCode"``) or one level into a complex property (``("course", "subject")``).
-Values are compared as strings; ``None`` and a missing key are the same (a blank CSV value writes nothing
-at creation and clears the property on update).
+``None`` and a missing key are the same (a blank CSV value writes nothing at creation and clears the
+property on update).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 #: schools.csv column → Graph educationSchool property path. ``State_id`` has no Graph property.
@@ -78,25 +79,44 @@ def nest(values: Iterable[tuple[tuple[str, ...], Any]]) -> dict[str, Any]:
     return result
 
 
-def _get(source: Mapping[str, Any], path: tuple[str, ...]) -> Any:
-    value: Any = source.get(path[0])
-    if len(path) == 2:
-        value = value.get(path[1]) if isinstance(value, Mapping) else None
-    return None if value is None else str(value) if not isinstance(value, str) else value
+@dataclass(frozen=True, slots=True)
+class PropertySpec:
+    """Paths compiled for fast diffs: top-level keys, and complex keys with their sub-keys."""
+
+    flat: tuple[str, ...]
+    nested: tuple[tuple[str, tuple[str, ...]], ...]
+
+    @classmethod
+    def of(cls, paths: Iterable[tuple[str, ...]]) -> PropertySpec:
+        flat: list[str] = []
+        nested: dict[str, list[str]] = {}
+        for path in paths:
+            if len(path) == 1:
+                flat.append(path[0])
+            else:
+                nested.setdefault(path[0], []).append(path[1])
+        return cls(tuple(flat), tuple((key, tuple(subkeys)) for key, subkeys in nested.items()))
 
 
-def diff(
-    desired: Mapping[str, Any], actual: Mapping[str, Any], paths: Iterable[tuple[str, ...]]
-) -> dict[str, Any]:
-    """The changed properties among ``paths``: top-level values as desired (``None`` clears), and for a
-    complex property the whole desired object (a PATCH replaces a complex property as a whole)."""
+_EMPTY: Mapping[str, Any] = {}
+
+
+def diff(desired: Mapping[str, Any], actual: Mapping[str, Any], spec: PropertySpec) -> dict[str, Any]:
+    """The changed properties of ``spec``: top-level values as desired (``None`` clears), and for a
+    complex property the whole desired object (a PATCH replaces a complex property as a whole).
+    ``None`` and a missing key are the same."""
     changed: dict[str, Any] = {}
-    for path in paths:
-        want = _get(desired, path)
-        if want == _get(actual, path):
+    for key in spec.flat:
+        want = desired.get(key)
+        if want != actual.get(key):
+            changed[key] = want
+    for key, subkeys in spec.nested:
+        want_object = desired.get(key) or _EMPTY
+        have_object = actual.get(key) or _EMPTY
+        if want_object == have_object:
             continue
-        if len(path) == 1:
-            changed[path[0]] = want
-        else:
-            changed[path[0]] = dict(desired.get(path[0]) or {})
+        if not isinstance(have_object, Mapping):
+            have_object = _EMPTY
+        if any(want_object.get(sub) != have_object.get(sub) for sub in subkeys):
+            changed[key] = dict(want_object)
     return changed

@@ -8,7 +8,13 @@ from typing import Any
 from sync.directory.model import DirectoryUser, Operation, OpKind, RecordRef
 from sync.engine.desired import RosterUser, role_settings, sanitize_nickname
 from sync.engine.matching import Match
-from sync.engine.properties import STUDENT_FACET_KEYS, TEACHER_FACET_KEYS, USER_NAME_KEYS, diff
+from sync.engine.properties import (
+    STUDENT_FACET_KEYS,
+    TEACHER_FACET_KEYS,
+    USER_NAME_KEYS,
+    PropertySpec,
+    diff,
+)
 from sync.findings import Finding, Severity
 from sync.profile import Profile
 from sync.roster.names import split_anchor
@@ -19,9 +25,14 @@ REDACTED = "***"
 USER_ANCHOR_KINDS = frozenset({"Student", "Teacher", "Staff"})
 
 
-def user_paths(user: RosterUser) -> list[tuple[str, ...]]:
-    keys = STUDENT_FACET_KEYS if user.facet == "student" else TEACHER_FACET_KEYS
-    return [(key,) for key in USER_NAME_KEYS] + [(user.facet, key) for key in keys]
+_SPECS = {
+    "student": PropertySpec.of(
+        [(key,) for key in USER_NAME_KEYS] + [("student", k) for k in STUDENT_FACET_KEYS]
+    ),
+    "teacher": PropertySpec.of(
+        [(key,) for key in USER_NAME_KEYS] + [("teacher", k) for k in TEACHER_FACET_KEYS]
+    ),
+}
 
 
 def matched_user_ops(match: Match, profile: Profile, findings: list[Finding]) -> list[Operation]:
@@ -30,7 +41,7 @@ def matched_user_ops(match: Match, profile: Profile, findings: list[Finding]) ->
         create = create_user(user, profile, findings)
         return [] if create is None else [create, *licence_ops(user, frozenset(), profile)]
     operations: list[Operation] = []
-    changed = diff(user.properties, account.properties, user_paths(user))
+    changed = diff(user.properties, account.properties, _SPECS[user.facet])
     if match.linked:
         fields: dict[str, Any] = {"id": account.id, "primaryRole": user.primary_role}
         fields[user.facet] = user.properties[user.facet]
