@@ -7,6 +7,7 @@ runs the handler under the store lock. Every reply carries the throttling header
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -20,7 +21,14 @@ from sync.graphserver.router import Router
 from sync.graphserver.stats import Stats
 from sync.graphserver.throttle import Throttler, format_retry_after, resource_units
 
+logger = logging.getLogger(__name__)
+
 _GUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+
+
+def _route_shape(path: str) -> str:
+    """The path with ids replaced, safe to log (``/groups/{id}/members``)."""
+    return _GUID.sub("{id}", path.split("?", 1)[0])
 
 
 def error_reply(err: GraphError) -> Reply:
@@ -156,6 +164,14 @@ class Pipeline:
                 reply = self.router.dispatch(call)
         except GraphError as err:
             reply = error_reply(err)
+        except Exception as err:  # a bug or a broken tenant file: answer 500, keep serving
+            logger.error(
+                "graphserver: %s on %s (%s)", type(err).__name__, call.method, _route_shape(call.path)
+            )
+            logger.debug("graphserver: internal error", exc_info=True)
+            reply = error_reply(
+                GraphError(500, "InternalServerError", "The local Graph server failed on this request.")
+            )
         if call.method == "POST" and reply.status == 201 and isinstance(reply.body, dict):
             created = reply.body.get("id")
             if isinstance(created, str):

@@ -10,7 +10,7 @@ from types import TracebackType
 from typing import Any
 
 from sync.graphserver.faults import FaultInjector, FaultPlan
-from sync.graphserver.http import API_PREFIX, GraphHTTPServer
+from sync.graphserver.http_server import API_PREFIX, GraphHTTPServer
 from sync.graphserver.pipeline import FreshObjects, Pipeline
 from sync.graphserver.resources import Resources
 from sync.graphserver.router import Router
