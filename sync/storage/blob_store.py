@@ -46,24 +46,35 @@ class BlobStore:
         self._known_containers.add(container)
 
     def list_folder(self, container: str, folder: str) -> dict[str, BlobInfo]:
-        """The blobs directly inside ``folder`` (not in sub-folders), keyed by their file name."""
+        """The blobs directly inside ``folder`` (not in sub-folders), keyed by their file name; empty when the
+        container does not exist."""
+        from azure.core.exceptions import ResourceNotFoundError
+        from azure.storage.blob import BlobPrefix
+
         prefix = f"{folder}/" if folder else ""
         client = self._service.get_container_client(container)
         found: dict[str, BlobInfo] = {}
-        from azure.storage.blob import BlobPrefix
-
-        for item in client.walk_blobs(name_starts_with=prefix or None, delimiter="/"):
-            if isinstance(item, BlobPrefix):
-                continue  # a sub-folder
-            name = str(item.name)
-            found[name[len(prefix) :]] = BlobInfo(
-                name=name, etag=str(item.etag), last_modified=item.last_modified, size=int(item.size)
-            )
+        try:
+            for item in client.walk_blobs(name_starts_with=prefix or None, delimiter="/"):
+                if isinstance(item, BlobPrefix):
+                    continue  # a sub-folder
+                name = str(item.name)
+                found[name[len(prefix) :]] = BlobInfo(
+                    name=name, etag=str(item.etag), last_modified=item.last_modified, size=int(item.size)
+                )
+        except ResourceNotFoundError:
+            return {}
         return found
 
     def list_names(self, container: str, prefix: str) -> list[str]:
+        """Names of the blobs under ``prefix``, sorted; empty when the container does not exist."""
+        from azure.core.exceptions import ResourceNotFoundError
+
         client = self._service.get_container_client(container)
-        return sorted(str(item.name) for item in client.list_blobs(name_starts_with=prefix))
+        try:
+            return sorted(str(item.name) for item in client.list_blobs(name_starts_with=prefix))
+        except ResourceNotFoundError:
+            return []
 
     def read_bytes(self, container: str, path: str, *, etag: str | None = None) -> bytes:
         """The blob's content. With ``etag``, only that version: a blob changed since is an error."""

@@ -1,0 +1,111 @@
+"""Settings.from_env: every setting checked at once, clear messages, identity-based storage."""
+
+from __future__ import annotations
+
+import pytest
+
+from sync.errors import SettingsError
+from sync.settings import DEFAULT_APPLY_CHUNK_OPERATIONS, DEFAULT_SET_WAIT_MINUTES, Settings
+
+VALID = {
+    "UPLOAD_CONTAINER": "uploads",
+    "REPORTS_CONTAINER": "reports",
+    "RUNS_TABLE": "runs",
+    "SYNC_PROFILE_BLOB": "config/profile.toml",
+    "SYNC_SCHEDULE": "0 0 2 * * *",
+    "SYNC_TENANT": "graph",
+    "AzureWebJobsStorage__blobServiceUri": "https://acct.blob.core.windows.net/",
+    "AzureWebJobsStorage__tableServiceUri": "https://acct.table.core.windows.net/",
+    "AzureWebJobsStorage__clientId": "00000000-0000-0000-0000-000000000001",
+}
+
+
+def problems_of(environ: dict[str, str]) -> dict[str, str]:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(environ)
+    return dict(caught.value.problems)
+
+
+def test_an_empty_environment_lists_every_required_setting_in_one_error() -> None:
+    problems = problems_of({})
+
+    assert set(problems) == {
+        "UPLOAD_CONTAINER",
+        "REPORTS_CONTAINER",
+        "RUNS_TABLE",
+        "SYNC_PROFILE_BLOB",
+        "SYNC_SCHEDULE",
+        "SYNC_TENANT",
+        "AzureWebJobsStorage",
+    }
+    assert "UseDevelopmentStorage=true" in problems["AzureWebJobsStorage"]
+    assert "AzureWebJobsStorage__blobServiceUri" in problems["AzureWebJobsStorage"]
+
+
+def test_invalid_values_are_named_with_what_to_set_instead() -> None:
+    problems = problems_of(
+        {
+            **VALID,
+            "UPLOAD_CONTAINER": "Uploads_2026",
+            "RUNS_TABLE": "1runs",
+            "SYNC_PROFILE_BLOB": "profile.toml",
+            "SYNC_SCHEDULE": "0 2 * * *",
+            "SYNC_TENANT": "graph:ftp://x",
+            "SET_WAIT_MINUTES": "soon",
+            "APPLY_CHUNK_OPERATIONS": "0",
+            "GRAPH_QUOTA_SCALE": "-1",
+        }
+    )
+
+    assert set(problems) == {
+        "UPLOAD_CONTAINER",
+        "RUNS_TABLE",
+        "SYNC_PROFILE_BLOB",
+        "SYNC_SCHEDULE",
+        "SYNC_TENANT",
+        "SET_WAIT_MINUTES",
+        "APPLY_CHUNK_OPERATIONS",
+        "GRAPH_QUOTA_SCALE",
+    }
+    assert "container name" in problems["UPLOAD_CONTAINER"]
+    assert "6 fields" in problems["SYNC_SCHEDULE"]
+    assert "config/profile.toml" in problems["SYNC_PROFILE_BLOB"]
+
+
+def test_a_valid_identity_based_configuration_is_read_with_defaults_for_the_tunables() -> None:
+    settings = Settings.from_env(VALID)
+
+    assert settings.storage.connection_string is None
+    assert settings.storage.blob_service_uri == "https://acct.blob.core.windows.net/"
+    assert settings.storage.client_id == "00000000-0000-0000-0000-000000000001"
+    assert settings.profile_blob == ("config", "profile.toml")
+    assert settings.set_wait_minutes == DEFAULT_SET_WAIT_MINUTES
+    assert settings.apply_chunk_operations == DEFAULT_APPLY_CHUNK_OPERATIONS
+    assert settings.app_insights_connection_string is None
+
+
+def test_an_account_name_alone_gives_both_service_uris() -> None:
+    environ = {k: v for k, v in VALID.items() if "ServiceUri" not in k}
+    settings = Settings.from_env({**environ, "AzureWebJobsStorage__accountName": "acct"})
+
+    assert settings.storage.blob_service_uri == "https://acct.blob.core.windows.net"
+    assert settings.storage.table_service_uri == "https://acct.table.core.windows.net"
+
+
+def test_azurite_is_reached_with_the_development_storage_connection_string() -> None:
+    environ = {k: v for k, v in VALID.items() if not k.startswith("AzureWebJobsStorage")}
+    settings = Settings.from_env({**environ, "AzureWebJobsStorage": "UseDevelopmentStorage=true"})
+
+    assert settings.storage.connection_string == "UseDevelopmentStorage=true"
+
+
+def test_application_insights_with_entra_id_authentication_names_the_managed_identity() -> None:
+    settings = Settings.from_env(
+        {
+            **VALID,
+            "APPLICATIONINSIGHTS_CONNECTION_STRING": "InstrumentationKey=abc;IngestionEndpoint=https://x/",
+            "APPLICATIONINSIGHTS_AUTHENTICATION_STRING": "ClientId=1234;Authorization=AAD",
+        }
+    )
+
+    assert settings.app_insights_client_id == "1234"
