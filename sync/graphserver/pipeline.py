@@ -11,6 +11,7 @@ import logging
 import re
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -37,23 +38,38 @@ def error_reply(err: GraphError) -> Reply:
 
 
 class FreshObjects:
-    """When each object created through this server was created, for replication-delay faults."""
+    """When each object created through this server was created, for replication-delay faults; entries
+    older than the window are dropped as new ones come."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, window_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.window_s = window_s
         self._clock = clock
         self._created: dict[str, float] = {}
+        self._order: deque[tuple[float, str]] = deque()
         self._lock = threading.Lock()
 
     def created(self, object_id: str) -> None:
+        now = self._clock()
+        key = object_id.lower()
         with self._lock:
-            self._created[object_id.lower()] = self._clock()
+            self._created[key] = now
+            self._order.append((now, key))
+            while self._order and self._order[0][0] < now - self.window_s:
+                stamp, old = self._order.popleft()
+                if self._created.get(old) == stamp:
+                    del self._created[old]
 
-    def any_fresh(self, ids: Iterable[str], window_s: float) -> bool:
+    def __len__(self) -> int:
+        """How many creation times are remembered."""
+        with self._lock:
+            return len(self._created)
+
+    def any_fresh(self, ids: Iterable[str]) -> bool:
         now = self._clock()
         with self._lock:
             for object_id in ids:
                 stamp = self._created.get(object_id.lower())
-                if stamp is not None and now - stamp < window_s:
+                if stamp is not None and now - stamp < self.window_s:
                     return True
         return False
 
@@ -99,7 +115,7 @@ class Pipeline:
             return None
         plan = self.faults.plan
         if fault is Fault.REPLICATION:
-            if not self.fresh.any_fresh(referenced_ids(call), plan.replication_ms / 1000.0):
+            if not self.fresh.any_fresh(referenced_ids(call)):
                 return None
             self.stats.fault(fault.value)
             object_id = next(iter(referenced_ids(call)), "")

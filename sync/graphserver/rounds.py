@@ -22,7 +22,7 @@ from sync.graphserver.odata import encode_token
 #: Renders a slice of a round's entries as the page's ``value``.
 Render = Callable[[Sequence[Any]], list[dict[str, Any]]]
 
-MAX_OPEN_ROUNDS = 64
+MAX_OPEN_ROUNDS = 16
 
 
 @dataclass(frozen=True, slots=True)

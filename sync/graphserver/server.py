@@ -54,7 +54,7 @@ class GraphServer:
             faults=FaultInjector(self.faults, self.seed),
             stats=self._stats,
             store_lock=lock,
-            fresh=FreshObjects(),
+            fresh=FreshObjects(self.faults.replication_ms / 1000.0),
         )
         try:
             self._httpd = GraphHTTPServer(self._address, pipeline)

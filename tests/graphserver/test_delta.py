@@ -159,3 +159,21 @@ def test_a_delta_link_survives_a_server_restart(tmp_path: Any) -> None:
         token = delta.split("$deltatoken=")[1]
         changed, _ = late.pages(f"/users/delta?$deltatoken={token}")
     assert [item["userPrincipalName"] for item in changed] == ["user2@school.example.edu"]
+
+
+def test_an_object_changed_while_a_round_is_paged_comes_again_in_the_next_round(client: Client) -> None:
+    ids = [create_user(client, n) for n in range(6)]
+    small = {"Prefer": "odata.maxpagesize=2"}
+    page = client.get(USERS, headers=small)
+    seen = [item["id"] for item in page.body["value"]]
+    client.write("PATCH", f"/users/{seen[0]}", {"displayName": "Changed early"})
+    late = next(i for i in ids if i not in seen)
+    client.write("PATCH", f"/users/{late}", {"displayName": "Changed late"})
+    rest, delta = client.pages(page.body["@odata.nextLink"], headers=small)
+    assert set(seen) | set(by_id(rest)) == set(ids)
+    assert delta is not None
+    changed, _ = client.pages(delta)
+    assert {item["id"]: item["displayName"] for item in changed} == {
+        seen[0]: "Changed early",
+        late: "Changed late",
+    }
