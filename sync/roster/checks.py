@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -27,9 +28,9 @@ _NULL = pa.scalar(None, pa.string())
 Message = Callable[[dict[str, Any]], str]
 
 
-def prepare(raw: RawFile, spec: FileSpec, header: Header) -> pa.Table:
+def prepare(raw: RawFile, spec: FileSpec, header: Header, *, row_numbers: bool = True) -> pa.Table:
     """The canonical table of a raw file: every column of ``spec`` (null where the file lacks it), cleaned,
-    with ``_line`` and ``_row``."""
+    with ``_line`` and (unless ``row_numbers`` is false) ``_row``."""
     rows = raw.table.num_rows
     columns: dict[str, pa.ChunkedArray] = {}
     for name in spec.names:
@@ -43,7 +44,8 @@ def prepare(raw: RawFile, spec: FileSpec, header: Header) -> pa.Table:
     else:
         lines = pc.cast(raw.lines, pa.int64())
     columns[LINE] = pa.chunked_array([lines], type=pa.int64())
-    columns[ROW] = pa.chunked_array([pa.array(np.arange(rows, dtype=np.int64))], type=pa.int64())
+    if row_numbers:
+        columns[ROW] = pa.chunked_array([pa.array(np.arange(rows, dtype=np.int64))], type=pa.int64())
     return pa.table(columns)
 
 
@@ -239,11 +241,34 @@ def references(
     """``unknown_reference`` for a non-blank ``column`` value not in ``targets`` (the valid ids of
     ``target_file``); ``seen`` holds every id of that file, to tell a missing id from a dropped one."""
     values = table[column]
-    known = pc.is_in(values, value_set=targets)
-    bad_mask = pc.and_(pc.is_valid(values), pc.invert(known))
+    bad_mask = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=targets)))
     if not has_any(bad_mask):
         return table, []
-    bad = table.filter(bad_mask)
+    findings = unknown_references(
+        table.filter(bad_mask),
+        column=column,
+        seen=seen,
+        file=file,
+        target_file=target_file,
+        id_column=id_column,
+        severity=severity,
+        consequence=consequence,
+    )
+    return table.filter(pc.invert(bad_mask)), findings
+
+
+def unknown_references(
+    bad: pa.Table,
+    *,
+    column: str,
+    seen: pa.ChunkedArray,
+    file: str,
+    target_file: str,
+    id_column: str | None,
+    severity: Severity = Severity.RECORD_ERROR,
+    consequence: str = "the record is dropped",
+) -> list[Finding]:
+    """The ``unknown_reference`` findings of rows ``bad`` whose ``column`` is not a valid id."""
     dropped = set(bad[column].filter(pc.is_in(bad[column], value_set=seen)).to_pylist())
 
     def message(row: dict[str, Any]) -> str:
@@ -254,7 +279,7 @@ def references(
             )
         return f"{column} is not in {target_file}; add it there or correct the id ({consequence})"
 
-    findings = row_findings(
+    return row_findings(
         bad,
         file=file,
         id_column=id_column,
@@ -263,4 +288,34 @@ def references(
         code="unknown_reference",
         message=message,
     )
-    return table.filter(pc.invert(bad_mask)), findings
+
+
+def positions(values: pa.ChunkedArray, targets: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int32]:
+    """Position of each value in ``targets`` (``-1`` when absent or null), as a NumPy array.
+
+    A column that repeats values in runs (an enrollments file sorted by section or by student) is looked up
+    one run at a time: comparing neighbours is far cheaper than hashing every value."""
+    rows = len(values)
+    if rows == 0:
+        return np.zeros(0, dtype=np.int32)
+    runs = values.num_chunks
+    for chunk in values.chunks:
+        if len(chunk) > 1:
+            runs += int(pc.sum(pc.fill_null(pc.not_equal(chunk[1:], chunk[:-1]), True)).as_py() or 0)
+    if runs * 4 >= rows:
+        return _int32(pc.fill_null(pc.index_in(values, value_set=targets), -1))
+    encoded = [pc.run_end_encode(chunk) for chunk in values.chunks if len(chunk)]
+    found = _int32(
+        pc.fill_null(
+            pc.index_in(pa.chunked_array([e.values for e in encoded], values.type), value_set=targets), -1
+        )
+    )
+    lengths = np.concatenate([np.diff(_int32(e.run_ends), prepend=0) for e in encoded])
+    return np.repeat(found, lengths)
+
+
+def _int32(array: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int32]:
+    """An int32 array without nulls as one NumPy array."""
+    chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+    parts = [np.asarray(chunk.to_numpy(zero_copy_only=False), dtype=np.int32) for chunk in chunks]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)

@@ -9,6 +9,7 @@ drops its students, teachers and sections; a dropped section drops its enrollmen
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,11 +25,13 @@ from sync.roster.checks import (
     drop_rows,
     first_per_id,
     has_any,
+    positions,
     prepare,
     references,
     repeated_ids,
     required_values,
     row_findings,
+    unknown_references,
     value_kinds,
 )
 from sync.roster.columns import CO_TEACHER_COLUMNS, CONTACT_COLUMNS, SPECS, FileSpec, resolve_header
@@ -71,7 +74,7 @@ def validate_raw(
         findings.extend(header.findings)
         if not header.ok:
             continue
-        table = prepare(raw, spec, header)
+        table = prepare(raw, spec, header, row_numbers=kind != "enrollments")
         if table.num_rows == 0:
             findings.append(_empty_file(raw.name, kind))
         tables[kind] = table
@@ -156,26 +159,41 @@ class _State:
     seen: dict[str, pa.ChunkedArray] = field(default_factory=dict)
 
     def build(self) -> Roster:
-        schools = self._schools()
-        school_ids = schools["School_id"]
-        students, contacts = self._students(school_ids)
-        teachers, teacher_schools = self._people("teachers", school_ids)
-        if "staff" in self.tables:
-            staff, staff_schools = self._people("staff", school_ids)
-        else:
-            staff, staff_schools = _empty_people("staff")
-        sections, section_teachers = self._sections(school_ids, teachers)
-        enrollments = self._enrollments(schools, students, sections)
+        # The enrollments' look-ups (millions of hashed ids) run on a second thread against the ids as read,
+        # while the other files are checked; they are mapped onto the valid records afterwards.
+        enrollments = self.tables["enrollments"]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            early = pool.submit(
+                _positions_all,
+                [
+                    (enrollments["Section_id"], self.tables["sections"]["Section_id"]),
+                    (enrollments["Student_id"], self.tables["students"]["Student_id"]),
+                    (enrollments["School_id"], self.tables["schools"]["School_id"]),
+                ],
+            )
+            try:
+                schools = self._schools()
+                school_ids = schools["School_id"]
+                students, contacts = self._students(school_ids)
+                teachers, teacher_schools = self._people("teachers", school_ids)
+                if "staff" in self.tables:
+                    staff, staff_schools = self._people("staff", school_ids)
+                else:
+                    staff, staff_schools = _empty_people("staff")
+                sections, section_teachers = self._sections(school_ids, teachers)
+            finally:
+                raw_positions = early.result()
+        enrollments = self._enrollments(schools, students, sections, raw_positions)
         return Roster(
-            schools=schools,
-            students=students,
+            schools=_without_row(schools),
+            students=_without_row(students),
             student_contacts=contacts,
-            teachers=teachers.drop_columns([ROW]),
+            teachers=_without_row(teachers),
             teacher_schools=teacher_schools,
-            sections=sections,
+            sections=_without_row(sections),
             section_teachers=section_teachers,
             enrollments=enrollments,
-            staff=staff.drop_columns([ROW]) if ROW in staff.column_names else staff,
+            staff=_without_row(staff),
             staff_schools=staff_schools,
         )
 
@@ -207,7 +225,7 @@ class _State:
         table, _ = self._base("schools")
         table = self._profile_checks("schools", table)
         self.valid["schools"] = table.num_rows
-        return table.drop_columns([ROW])
+        return table
 
     def _students(self, school_ids: pa.ChunkedArray) -> tuple[pa.Table, pa.Table]:
         spec = SPECS["students"]
@@ -234,7 +252,7 @@ class _State:
         for name in CONTACT_COLUMNS[1:]:
             any_contact = pc.or_(any_contact, pc.is_valid(contacts[name]))
         contacts = contacts.filter(any_contact)
-        return entities.drop_columns([ROW]), contacts
+        return entities, contacts
 
     def _people(self, kind: str, school_ids: pa.ChunkedArray) -> tuple[pa.Table, pa.Table]:
         """Teachers or staff: one entity per id, one link row per (id, school)."""
@@ -291,7 +309,7 @@ class _State:
         links = self._section_teachers(table, teacher_ids, file)
         table = self._names(table, teachers, file)
         self.valid["sections"] = table.num_rows
-        return table.drop_columns(["Teacher_id", *CO_TEACHER_COLUMNS, ROW]), links
+        return table.drop_columns(["Teacher_id", *CO_TEACHER_COLUMNS]), links
 
     def _terms(self, table: pa.Table, file: str) -> pa.Table:
         start, end = table["Term_start"], table["Term_end"]
@@ -400,49 +418,70 @@ class _State:
         name = pc.if_else(blank, generated, table["Name"])
         return table.set_column(table.schema.get_field_index("Name"), "Name", name)
 
-    def _enrollments(self, schools: pa.Table, students: pa.Table, sections: pa.Table) -> pa.Table:
+    def _enrollments(
+        self, schools: pa.Table, students: pa.Table, sections: pa.Table, raw_positions: list[np.ndarray]
+    ) -> pa.Table:
         spec = SPECS["enrollments"]
         file = self.names["enrollments"]
         table = self.tables["enrollments"]
-        table, found = required_values(table, spec, file, spec.required, id_column="Section_id")
-        self.findings += found
-        for column, targets, kind in (
-            ("Section_id", sections["Section_id"], "sections"),
-            ("Student_id", students["Student_id"], "students"),
-        ):
-            table, found = references(
-                table,
-                column=column,
-                targets=targets,
-                seen=self.seen[kind],
-                file=file,
-                target_file=self.names[kind],
-                id_column="Section_id",
-                consequence="the enrollment is dropped",
+        section, student, school = (
+            _remap(raw, table[column], valid, column)
+            for raw, column, valid in zip(
+                raw_positions,
+                ("Section_id", "Student_id", "School_id"),
+                (sections, students, schools),
+                strict=True,
             )
-            self.findings += found
-        section_index = pc.index_in(table["Section_id"], value_set=sections["Section_id"])
-        student_index = pc.index_in(table["Student_id"], value_set=students["Student_id"])
-        table, section_index = self._duplicate_enrollments(
-            table, section_index, student_index, students, file
         )
-        self._school_mismatch(table, section_index, schools, sections, file)
-        self._empty_sections(section_index, sections)
+        blank = pc.is_null(table["Section_id"])
+        for name in ("Student_id", "School_id"):
+            blank = pc.or_(blank, pc.is_null(table[name]))
+        if has_any(blank):
+            table, found = required_values(table, spec, file, spec.required, id_column="Section_id")
+            self.findings += found
+            keep = ~_mask(blank)
+            section, student, school = section[keep], student[keep], school[keep]
+        unknown = (section < 0) | (student < 0)
+        if unknown.any():
+            for column, index, kind in (
+                ("Section_id", section, "sections"),
+                ("Student_id", student, "students"),
+            ):
+                if (index < 0).any():
+                    self.findings += unknown_references(
+                        table.filter(pa.array(index < 0)),
+                        column=column,
+                        seen=self.seen[kind],
+                        file=file,
+                        target_file=self.names[kind],
+                        id_column="Section_id",
+                        consequence="the enrollment is dropped",
+                    )
+            keep = ~unknown
+            table, section, student, school = (
+                table.filter(pa.array(keep)),
+                section[keep],
+                student[keep],
+                school[keep],
+            )
+        repeat = self._duplicate_enrollments(table, section, student, students.num_rows, file)
+        if repeat is not None:
+            keep = ~repeat
+            table, section, school = table.filter(pa.array(keep)), section[keep], school[keep]
+        self._school_mismatch(table, section, school, schools, sections, file)
+        self._empty_sections(section, sections)
         self.valid["enrollments"] = table.num_rows
         return table.select(["Section_id", "Student_id", "School_id", LINE])
 
     def _duplicate_enrollments(
-        self,
-        table: pa.Table,
-        section_index: pa.ChunkedArray,
-        student_index: pa.ChunkedArray,
-        students: pa.Table,
-        file: str,
-    ) -> tuple[pa.Table, np.ndarray]:
-        sections = _to_numpy(section_index)
-        key = sections * max(students.num_rows, 1) + _to_numpy(student_index)
-        if pc.count_distinct(pa.array(key)).as_py() == len(key):
-            return table, sections
+        self, table: pa.Table, section: np.ndarray, student: np.ndarray, students: int, file: str
+    ) -> np.ndarray | None:
+        """Warning ``duplicate_enrollment`` for a repeated (Section_id, Student_id): the mask of the repeats
+        (the first of each pair is kept), or ``None`` when there is none."""
+        key = section.astype(np.int64) * max(students, 1) + student
+        ordered = np.sort(key)
+        if not (ordered[1:] == ordered[:-1]).any():
+            return None
         order = np.argsort(key, kind="stable")
         repeat = np.zeros(len(key), dtype=bool)
         repeat[order[1:]] = key[order[1:]] == key[order[:-1]]
@@ -458,19 +497,22 @@ class _State:
                 f"{row['Section_id']}; it is counted once — remove the copy"
             ),
         )
-        keep = ~repeat
-        return table.filter(pa.array(keep)), sections[keep]
+        return repeat
 
     def _school_mismatch(
-        self, table: pa.Table, section_index: np.ndarray, schools: pa.Table, sections: pa.Table, file: str
+        self,
+        table: pa.Table,
+        section: np.ndarray,
+        school: np.ndarray,
+        schools: pa.Table,
+        sections: pa.Table,
+        file: str,
     ) -> None:
-        section_school = _to_numpy(pc.index_in(sections["School_id"], value_set=schools["School_id"]))
-        enrollment_school = pc.index_in(table["School_id"], value_set=schools["School_id"])
-        own = _to_numpy(pc.fill_null(enrollment_school, -1))
-        mismatch = own != section_school[section_index]
+        section_school = positions(sections["School_id"], schools["School_id"])
+        mismatch = school != section_school[section]
         if not mismatch.any():
             return
-        expected = pc.take(sections["School_id"], pa.array(section_index[mismatch]))
+        expected = pc.take(sections["School_id"], pa.array(section[mismatch]))
         bad = table.filter(pa.array(mismatch)).append_column("_expected", expected)
         self.findings += row_findings(
             bad,
@@ -501,10 +543,37 @@ class _State:
         )
 
 
-def _to_numpy(array: pa.ChunkedArray | pa.Array) -> np.ndarray:
-    if isinstance(array, pa.ChunkedArray):
-        array = array.combine_chunks() if array.num_chunks != 1 else array.chunk(0)
-    return np.asarray(array.to_numpy(zero_copy_only=False), dtype=np.int64)
+def _positions_all(lookups: list[tuple[pa.ChunkedArray, pa.ChunkedArray]]) -> list[np.ndarray]:
+    return [positions(values, targets) for values, targets in lookups]
+
+
+def _remap(raw: np.ndarray, values: pa.ChunkedArray, valid: pa.Table, column: str) -> np.ndarray:
+    """Positions in the raw file (``raw``, from :func:`positions`) → positions in the valid table ``valid``
+    (``-1`` where the record was dropped). A value whose first raw row was dropped while a later row of the
+    same id was kept is looked up again."""
+    if len(raw) == 0:
+        return raw
+    rows = _as_numpy(valid[ROW])
+    remap = np.full(int(rows.max(initial=-1)) + 2, -1, dtype=np.int32)
+    remap[rows] = np.arange(len(rows), dtype=np.int32)
+    mapped: np.ndarray = remap[raw]
+    missing = (mapped < 0) & (raw >= 0)
+    if missing.any():
+        again = positions(values.filter(pa.array(missing)), valid[column])
+        mapped[missing] = again
+    return mapped
+
+
+def _as_numpy(array: pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(array.to_numpy(), dtype=np.int64) if len(array) else np.zeros(0, dtype=np.int64)
+
+
+def _mask(array: pa.ChunkedArray) -> np.ndarray:
+    return np.asarray(pc.fill_null(array, False).to_numpy(), dtype=bool)
+
+
+def _without_row(table: pa.Table) -> pa.Table:
+    return table.drop_columns([ROW]) if ROW in table.column_names else table
 
 
 def _links(table: pa.Table, column: str, position: int) -> pa.Table:

@@ -77,22 +77,34 @@ def _invalid(original: ArrayLike, normalised: ArrayLike) -> ArrayLike:
     return pc.and_(pc.is_valid(original), pc.is_null(normalised))
 
 
-def _lookup(mapping: dict[str, str]) -> Normaliser:
-    keys = pa.array(list(mapping), pa.string())
-    values = pa.array(list(mapping.values()), pa.string())
+def _on_dictionary(normalise_values: Normaliser) -> Normaliser:
+    """Apply a normaliser to the distinct values only (dates, grades and flags repeat a lot), then expand."""
 
     def normalise(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
         encoded = pc.dictionary_encode(array)
         if isinstance(encoded, pa.ChunkedArray):
             encoded = encoded.unify_dictionaries()
-            dictionary = encoded.chunk(0).dictionary if encoded.num_chunks else pa.array([], pa.string())
+            if encoded.num_chunks == 0:
+                return array, pc.is_valid(array)
+            dictionary = encoded.chunk(0).dictionary
         else:
             dictionary = encoded.dictionary
-        mapped = pc.take(values, pc.index_in(pc.utf8_lower(dictionary), value_set=keys))
+        mapped, _ = normalise_values(dictionary)
         result = _decode(encoded, mapped)
         return result, _invalid(array, result)
 
     return normalise
+
+
+def _lookup(mapping: dict[str, str]) -> Normaliser:
+    keys = pa.array(list(mapping), pa.string())
+    values = pa.array(list(mapping.values()), pa.string())
+
+    def normalise(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
+        result = pc.take(values, pc.index_in(pc.utf8_lower(array), value_set=keys))
+        return result, _invalid(array, result)
+
+    return _on_dictionary(normalise)
 
 
 def _decode(encoded: ArrayLike, dictionary: pa.Array) -> ArrayLike:
@@ -111,7 +123,7 @@ def normalise_email(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
     return result, _invalid(array, result)
 
 
-def normalise_date(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
+def _normalise_date(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
     candidate = array
     if not pc.all(pc.match_substring_regex(array, _ISO_DATE)).as_py():
         candidate = pc.replace_substring_regex(candidate, r"^(\d{4})(\d{2})(\d{2})$", r"\1-\2-\3")
@@ -134,7 +146,7 @@ def normalise_year(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
 
 NORMALISERS: dict[Kind, Normaliser] = {
     Kind.EMAIL: normalise_email,
-    Kind.DATE: normalise_date,
+    Kind.DATE: _on_dictionary(_normalise_date),
     Kind.GRADE: _lookup(_GRADES),
     Kind.YES_NO: _lookup(_YES_NO),
     Kind.GENDER: _lookup(_GENDERS),
