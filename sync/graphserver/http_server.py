@@ -22,6 +22,8 @@ STATS_PATH = "/_local/stats"
 class GraphHTTPServer(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    #: Clients open many connections at once (a paced adapter with parallel batches); don't refuse them.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], pipeline: Pipeline) -> None:
         super().__init__(address, GraphRequestHandler)
