@@ -15,11 +15,12 @@ interpreter. Prints, per run:
   per member add (``PATCH /groups/{id}`` with up to 20 ``members@odata.bind``); 1 per owner added, per
   school link (user or class) and per removed link (Graph has no multi-reference form for these).
 - **quota use** = writes issued ÷ seconds spent in ``apply()`` ÷ the scaled write quota (20 writes/s ×
-  scale; target ≥ 0.9);
+  scale; target ≥ 0.9), and the same without the pacer's saved-up burst (2 % of a window, 3 s of quota,
+  refilled while a run validates and plans), which dominates runs of a few seconds at a scaled quota;
 - **429 share** = requests and batch items answered 429 ÷ all of them (target ≤ 1 %);
 - **reads** of a no-change nightly snapshot (target: a handful);
-- the **projection at the real quota**: writes issued ÷ (20 writes/s × quota use), in minutes (M first sync
-  ≤ 75 min, nightly ≤ 2 min), and the same for the plan's minimum.
+- the **projection at the real quota**: writes issued ÷ (20 writes/s × sustained quota use), in minutes
+  (M first sync ≤ 75 min, nightly ≤ 2 min), and the same for the plan's minimum.
 
 Ends with one JSON line ``{"bench": "graph", ...}``.
 """
@@ -45,6 +46,7 @@ from bench.churn import apply_churn
 from bench.district import DistrictSize, generate_district
 from sync import service
 from sync.directory.graph import GraphDirectory, static_token
+from sync.directory.graph_pacing import SAFETY, WRITES_PER_WINDOW
 from sync.directory.graph_stats import GraphStats
 from sync.directory.model import MAX_BATCH, Operation, OpKind
 from sync.engine.journal import MemoryJournal
@@ -109,8 +111,17 @@ class RunFigures:
         seconds = self.stats.apply_seconds
         return self.stats.writes / seconds / (REAL_WRITES_PER_S * self.quota_scale) if seconds else 0.0
 
+    @property
+    def sustained_quota_use(self) -> float:
+        """Quota use without the pacer's saved-up burst (2 % of a window, refilled while the run plans):
+        what a run long enough for the burst not to matter achieves."""
+        seconds = self.stats.apply_seconds
+        burst = (1 - SAFETY) * WRITES_PER_WINDOW * self.quota_scale
+        rate = REAL_WRITES_PER_S * self.quota_scale
+        return max(0.0, self.stats.writes - burst) / seconds / rate if seconds else 0.0
+
     def projected_minutes(self, writes: int) -> float:
-        rate = REAL_WRITES_PER_S * min(1.0, self.quota_use or 1.0)
+        rate = REAL_WRITES_PER_S * min(1.0, self.sustained_quota_use or 1.0)
         return writes / rate / 60
 
     def to_json(self) -> dict[str, Any]:
@@ -122,6 +133,7 @@ class RunFigures:
             "writes_minimum": self.minimum,
             "write_efficiency": round(self.efficiency, 4),
             "quota_use": round(self.quota_use, 4),
+            "sustained_quota_use": round(self.sustained_quota_use, 4),
             "throttled_share": round(self.stats.throttled_share, 5),
             "requests": self.stats.requests,
             "batches": self.stats.batches,
@@ -230,7 +242,10 @@ def _print(figures: RunFigures) -> None:
     print(f"  write efficiency    {figures.efficiency:.3f}   (issued ÷ minimum, target ≤ 1.05)")
     rate = stats.writes / max(stats.apply_seconds, 1e-9)
     print(f"  apply time          {stats.apply_seconds:.1f} s at {rate:,.0f} writes/s")
-    print(f"  quota use           {figures.quota_use:.3f}   (achieved ÷ scaled quota, target ≥ 0.9)")
+    print(
+        f"  quota use           {figures.quota_use:.3f}   (achieved ÷ scaled quota, target ≥ 0.9); "
+        f"without the saved-up burst {figures.sustained_quota_use:.3f}"
+    )
     print(
         f"  429 share           {stats.throttled_share:.4%}   ({stats.throttled} answered 429, target ≤ 1 %)"
     )
