@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from client import Client
-from conftest import create_user, user_body
+from tests.graphserver.client import Client
+from tests.graphserver.seed import create_user, user_body
 
 
 def test_a_batch_answers_each_item_by_id_with_its_own_status(client: Client) -> None:

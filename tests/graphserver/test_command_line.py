@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from client import Client
+from tests.graphserver.client import Client
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from client import Client
-from conftest import GRAPH, create_class, create_school, create_user
+from tests.graphserver.client import Client
+from tests.graphserver.seed import GRAPH, create_class, create_school, create_user
 
 USERS = "/users/delta?$select=id,userPrincipalName,displayName,accountEnabled"
 GROUPS = "/groups/delta?$select=id,displayName,mailNickname,members,owners"

@@ -6,10 +6,9 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from client import Client
-from conftest import GRAPH, create_user, user_body
-
 from sync.graphserver import FaultPlan, GraphServer
+from tests.graphserver.client import Client
+from tests.graphserver.seed import GRAPH, create_user, user_body
 
 
 def test_fault_rates_over_many_requests_are_within_tolerance(tmp_path: Path) -> None:

@@ -6,8 +6,9 @@ import urllib.error
 import urllib.request
 
 import pytest
-from client import Client
-from conftest import create_class, create_school, create_user
+
+from tests.graphserver.client import Client
+from tests.graphserver.seed import create_class, create_school, create_user
 
 
 def test_a_user_reads_with_directory_properties_on_users_and_education_ones_on_education_users(

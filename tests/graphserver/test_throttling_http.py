@@ -8,10 +8,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from client import Client
-from conftest import user_body
 
 from sync.graphserver import GraphServer
+from tests.graphserver.client import Client
+from tests.graphserver.seed import user_body
 
 
 @pytest.fixture

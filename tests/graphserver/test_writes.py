@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from client import Client
-from conftest import GRAPH, create_class, create_school, create_user, user_body
+from tests.graphserver.client import Client
+from tests.graphserver.seed import GRAPH, create_class, create_school, create_user, user_body
 
 STUDENT_SKU = "314c4481-f395-4525-be8b-2ec4bb1e9d91"
 
