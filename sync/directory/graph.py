@@ -81,28 +81,35 @@ def static_token(token: str | None) -> TokenProvider:
     return provide
 
 
-def azure_token(credential: Any = None) -> TokenProvider:
+class AzureToken:
     """Tokens from ``DefaultAzureCredential`` (managed identity in Azure, developer login locally; the
-    tenant comes from ``AZURE_TENANT_ID`` or the credential), refreshed five minutes before expiry."""
-    cached: dict[str, Any] = {"token": None, "expires": 0.0, "credential": credential}
+    tenant comes from ``AZURE_TENANT_ID`` or the credential), kept until five minutes before expiry.
+    ``credential`` is any async azure-identity credential (tests pass a fake)."""
 
-    async def provide() -> str | None:
-        if cached["token"] is None or cached["expires"] - 300 < time.time():
-            if cached["credential"] is None:
+    def __init__(self, credential: Any = None) -> None:
+        self._credential = credential
+        self._token: str | None = None
+        self._expires = 0.0
+
+    async def __call__(self) -> str | None:
+        if self._token is None or self._expires - 300 < time.time():
+            if self._credential is None:
                 from azure.identity.aio import DefaultAzureCredential
 
-                cached["credential"] = DefaultAzureCredential()
+                self._credential = DefaultAzureCredential()
             try:
-                access = await cached["credential"].get_token(GRAPH_SCOPE)
+                access = await self._credential.get_token(GRAPH_SCOPE)
             except Exception as err:  # azure-identity raises several types; all mean "cannot sign in"
                 raise DirectoryUnavailable(
                     f"could not get a Microsoft Graph token ({type(err).__name__}); sign in with `az login` "
                     "locally, or give the Function App a managed identity with the Graph permissions"
                 ) from err
-            cached["token"], cached["expires"] = access.token, float(access.expires_on)
-        return str(cached["token"])
+            self._token, self._expires = str(access.token), float(access.expires_on)
+        return self._token
 
-    return provide
+    async def aclose(self) -> None:
+        if self._credential is not None and hasattr(self._credential, "close"):
+            await self._credential.close()
 
 
 class GraphDirectory:
@@ -132,6 +139,7 @@ class GraphDirectory:
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="graph-directory", daemon=True)
         self._thread.start()
+        self._token = token
         self._http = GraphHttp(
             build_client(self.base_url, transport=transport, timeout_s=timeout_s),
             token,
@@ -171,6 +179,9 @@ class GraphDirectory:
     async def _aclose(self) -> None:
         await self._dispatcher.aclose()
         await self._http.aclose()
+        close_token = getattr(self._token, "aclose", None)
+        if close_token is not None:
+            await close_token()
 
     def __enter__(self) -> GraphDirectory:
         return self
@@ -251,7 +262,7 @@ def open_graph_directory(
         return GraphDirectory(
             GRAPH_ROOT,
             cache_dir=cache_dir,
-            token=azure_token(),
+            token=AzureToken(),
             quota_scale=quota_scale,
             low_priority=low_priority,
         )

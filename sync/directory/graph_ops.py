@@ -14,6 +14,7 @@ retried with backoff. Every other error becomes ``OperationResult(ok=False, code
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -89,8 +90,18 @@ def error_code(answer: SubResponse) -> str:
     return answer.code
 
 
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+_EMAIL = re.compile(r"[^\s@'\"]+@[^\s@'\"]+")
+
+
+def safe_message(message: str) -> str:
+    """Graph's message with quoted values and e-mail addresses masked: results become findings and run
+    reports, which must not carry names, UPNs or ids."""
+    return _EMAIL.sub("<address>", _QUOTED.sub("'…'", message))
+
+
 def failed(answer: SubResponse) -> OperationResult:
-    return OperationResult(ok=False, code=error_code(answer), message=answer.message)
+    return OperationResult(ok=False, code=error_code(answer), message=safe_message(answer.message))
 
 
 def missing_anchor(anchor: str) -> OperationResult:

@@ -1,0 +1,107 @@
+"""Opening the Graph directory from a spec, its token provider, and what its failure messages may say."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import pytest
+
+from sync.directory.factory import open_directory
+from sync.directory.graph import GRAPH_ROOT, AzureToken, GraphDirectory, open_graph_directory
+from sync.directory.graph_batch import RetryPolicy
+from sync.directory.graph_http import SubResponse
+from sync.directory.graph_ops import failed, safe_message
+from sync.errors import DirectoryUnavailable, UsageError
+
+
+def test_a_graph_url_spec_opens_a_directory_on_that_server(tmp_path: Path) -> None:
+    with open_graph_directory(
+        "graph:http://127.0.0.1:9/v1.0", cache_dir=tmp_path, quota_scale=50
+    ) as directory:
+        assert directory.base_url == "http://127.0.0.1:9/v1.0"
+        assert directory.max_batch >= 200
+
+
+def test_the_bare_graph_spec_targets_microsoft_graph(tmp_path: Path) -> None:
+    with open_graph_directory("graph", cache_dir=tmp_path) as directory:
+        assert directory.base_url == GRAPH_ROOT
+
+
+@pytest.mark.parametrize("spec", ["graph:", "graph:127.0.0.1:8080", "grph:http://x", "graph:ftp://x"])
+def test_a_malformed_graph_spec_is_a_usage_error_that_shows_the_accepted_forms(
+    spec: str, tmp_path: Path
+) -> None:
+    with pytest.raises(UsageError, match=r"graph:http://127\.0\.0\.1:PORT/v1\.0"):
+        open_graph_directory(spec, cache_dir=tmp_path)
+
+
+def test_the_directory_factory_opens_graph_specs_with_the_graph_adapter(tmp_path: Path) -> None:
+    directory = open_directory("graph:http://127.0.0.1:9/v1.0", cache_dir=tmp_path)
+    try:
+        assert isinstance(directory, GraphDirectory)
+    finally:
+        directory.close()  # type: ignore[attr-defined]
+
+
+def test_a_directory_that_cannot_connect_says_so_instead_of_a_traceback(tmp_path: Path) -> None:
+    with GraphDirectory(
+        "http://127.0.0.1:9/v1.0", cache_dir=tmp_path, token=AzureToken(FakeCredential()), timeout_s=0.5,
+        retry=RetryPolicy(attempts=2, backoff_s=0.01),
+    ) as directory:  # fmt: skip
+        with pytest.raises(DirectoryUnavailable, match="did not answer a read"):
+            directory.snapshot()
+
+
+class FakeCredential:
+    """An async credential that counts its calls; fails when told to."""
+
+    def __init__(self, *, fail: bool = False, lifetime_s: float = 3600) -> None:
+        self.calls = 0
+        self.closed = False
+        self.fail = fail
+        self.lifetime_s = lifetime_s
+
+    async def get_token(self, *scopes: str) -> object:
+        self.calls += 1
+        if self.fail:
+            raise RuntimeError("no login")
+        assert scopes == ("https://graph.microsoft.com/.default",)
+        return type(
+            "Access", (), {"token": f"token-{self.calls}", "expires_on": time.time() + self.lifetime_s}
+        )()
+
+    async def close(self) -> None:
+        self.closed = True
+
+
+def test_a_token_is_reused_until_five_minutes_before_it_expires() -> None:
+    credential = FakeCredential()
+    provider = AzureToken(credential)
+    tokens = asyncio.run(_twice(provider))
+    assert tokens == ("token-1", "token-1") and credential.calls == 1
+    short = FakeCredential(lifetime_s=60)
+    assert asyncio.run(_twice(AzureToken(short))) == ("token-1", "token-2")
+
+
+async def _twice(provider: AzureToken) -> tuple[str | None, str | None]:
+    return await provider(), await provider()
+
+
+def test_a_credential_that_cannot_sign_in_makes_the_directory_unavailable_with_a_hint() -> None:
+    with pytest.raises(DirectoryUnavailable, match="az login"):
+        asyncio.run(AzureToken(FakeCredential(fail=True))())
+
+
+def test_closing_the_directory_closes_its_credential(tmp_path: Path) -> None:
+    credential = FakeCredential()
+    GraphDirectory(GRAPH_ROOT, cache_dir=tmp_path, token=AzureToken(credential)).close()
+    assert credential.closed
+
+
+def test_failure_messages_mask_quoted_values_and_addresses() -> None:
+    message = "Resource 'a1b2' for ava.smith@students.contoso.edu does not exist"
+    assert safe_message(message) == "Resource '…' for <address> does not exist"
+    result = failed(SubResponse(400, {}, {"error": {"code": "Request_BadRequest", "message": message}}))
+    assert result.code == "Request_BadRequest" and "ava" not in (result.message or "")
