@@ -554,7 +554,8 @@ def _remap(raw: np.ndarray, values: pa.ChunkedArray, valid: pa.Table, column: st
     if len(raw) == 0:
         return raw
     rows = _as_numpy(valid[ROW])
-    remap = np.full(int(rows.max(initial=-1)) + 2, -1, dtype=np.int32)
+    # One slot past the largest position, so that ``-1`` (not found) maps to ``-1``.
+    remap = np.full(int(max(raw.max(), rows.max(initial=-1))) + 2, -1, dtype=np.int32)
     remap[rows] = np.arange(len(rows), dtype=np.int32)
     mapped: np.ndarray = remap[raw]
     missing = (mapped < 0) & (raw >= 0)
