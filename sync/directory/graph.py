@@ -25,7 +25,9 @@ pacing, so parallel chunks of a plan together stay within the quota). Call :meth
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import json
 import threading
 import time
 from collections.abc import Coroutine, Sequence
@@ -81,6 +83,16 @@ def static_token(token: str | None) -> TokenProvider:
     return provide
 
 
+def tenant_of(token: str | None) -> str:
+    """The ``tid`` claim of a JWT bearer token (not verified: it only keys the cache), else ``""``."""
+    try:
+        payload = (token or "").split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    except (IndexError, ValueError):
+        return ""
+    return str(claims.get("tid", "")) if isinstance(claims, dict) else ""
+
+
 class AzureToken:
     """Tokens from ``DefaultAzureCredential`` (managed identity in Azure, developer login locally; the
     tenant comes from ``AZURE_TENANT_ID`` or the credential), kept until five minutes before expiry.
@@ -134,6 +146,8 @@ class GraphDirectory:
             raise UsageError(f"quota_scale must be positive, not {quota_scale}")
         self.max_batch = max_batch
         self.base_url = base_url.rstrip("/")
+        key = hashlib.sha256(self.base_url.encode()).hexdigest()[:16]
+        self._cache = GraphCache(Path(cache_dir) / f"graph-{key}.sqlite")
         self._counters = Counters()
         self._pacer = Pacer(Quota(scale=quota_scale))
         self._loop = asyncio.new_event_loop()
@@ -152,8 +166,6 @@ class GraphDirectory:
         self._reader = GraphReader(self._http, self._pacer, self._counters, retry=retry)
         self._anchors = AnchorIndex()
         self._writer = OperationWriter(self._dispatcher, self._reader, self._anchors, replication=replication)
-        key = hashlib.sha256(self.base_url.encode()).hexdigest()[:16]
-        self._cache = GraphCache(Path(cache_dir) / f"graph-{key}.sqlite")
         self._refresh_lock: asyncio.Lock | None = None
         self._loaded = False
         self._closed = False
@@ -216,6 +228,10 @@ class GraphDirectory:
         if self._refresh_lock is None:
             self._refresh_lock = asyncio.Lock()
         async with self._refresh_lock:
+            tenant = tenant_of(await self._token())
+            if self._cache.get_meta("tenant") != tenant:
+                self._cache.reset()  # a cache of another tenant (or of none yet) is no use
+                self._cache.set_meta("tenant", tenant)
             await asyncio.gather(*(self._refresh_resource(resource) for resource in RESOURCES))
             skus = await self._reader.list_all("/subscribedSkus?$select=skuId,skuPartNumber")
             view = build_snapshot(self._cache, (str(item["skuId"]) for item in skus if item.get("skuId")))

@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from sync.errors import UsageError
+
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (kind TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL,
                                     PRIMARY KEY (kind, id));
@@ -95,10 +97,22 @@ def _relations(resource: Resource) -> list[str]:
 
 class GraphCache:
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.executescript(_SCHEMA)
+        except (OSError, sqlite3.Error) as err:
+            raise UsageError(
+                f"cannot open the Graph cache {path}: {err}; give a writable cache folder (or delete a "
+                "damaged cache file: the next run reads the directory in full)"
+            ) from err
+
+    def reset(self) -> None:
+        """Forget everything (another tenant answers at this address): the next rounds read in full."""
+        self._db.executescript(
+            "DELETE FROM objects; DELETE FROM links; DELETE FROM deltas; DELETE FROM meta;"
+        )
 
     def close(self) -> None:
         self._db.close()

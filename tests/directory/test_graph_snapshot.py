@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import base64
+import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from sync.directory.graph import GraphDirectory, static_token
 from sync.directory.graph_batch import RetryPolicy
+from sync.errors import UsageError
 from tests.directory.graph_fakes import BASE, FakeGraph
 
 FAST = RetryPolicy(attempts=4, backoff_s=0.001, max_backoff_s=0.01)
@@ -190,3 +195,34 @@ def test_an_expired_delta_link_starts_that_resource_over_and_replaces_its_cache(
         fake.expired.add("/users/delta")
         users = directory.snapshot().users
     assert sorted(user.id for user in users) == ["u1", "u2"]
+
+
+def jwt(tenant: str) -> str:
+    payload = base64.urlsafe_b64encode(json.dumps({"tid": tenant}).encode()).decode().rstrip("=")
+    return f"header.{payload}.signature"
+
+
+def test_a_cache_filled_for_another_tenant_is_dropped_and_read_again_in_full(tmp_path: Path) -> None:
+    fake = seeded()
+    tenant = {"tid": "tenant-a"}
+
+    async def token() -> str | None:
+        return jwt(tenant["tid"])
+
+    def directory() -> GraphDirectory:
+        return GraphDirectory(BASE, cache_dir=tmp_path, token=token, transport=fake.transport(), retry=FAST)
+
+    with directory() as graph:
+        graph.snapshot()
+    fake.seed["/users/delta"] = fake.seed["/users/delta"][:1]
+    tenant["tid"] = "tenant-b"
+    with directory() as graph:
+        assert [user.id for user in graph.snapshot().users] == ["u1"]
+        assert graph.stats().requests > 7
+
+
+def test_an_unwritable_cache_folder_is_a_usage_error_naming_it(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("not a folder")
+    with pytest.raises(UsageError, match="cannot open the Graph cache"):
+        open_directory(seeded(), blocker / "cache")
