@@ -11,8 +11,8 @@ Decisions:
   record's ``sis_id`` — as Clever's own CSV export does, and as anchors written by earlier CSV runs expect —
   and fall back to the Clever id when ``sis_id`` is blank. Staff use ``staff_id``. A record whose Clever id
   changes (a user gone 300+ days comes back with a new one) keeps its ``sis_id`` and so its roster identity.
-- **Lines.** API records have no file lines: the line of a record is its number in the pull (1 = first,
-  in Clever id order); findings also carry the record's id.
+- **Lines.** API records have no file lines: their ``_line`` (and the line of their findings) is null;
+  findings name the record by its id. Rows come in Clever id order.
 - **Multi-role users** appear once per role (a teacher who is also staff is in both tables); teachers and
   staff get one row per (kept) school, the CSV convention.
 - **Students** belong to their primary ``school``; when it is filtered out, to their first kept school.
@@ -36,7 +36,6 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
-import numpy as np
 import pyarrow as pa
 
 from sync.clever.records import PulledDistrict, Record
@@ -336,7 +335,7 @@ class _Mapper:
 
 def _raw(kind: str, columns: Sequence[str], rows: list[Row]) -> RawFile:
     table = pa.table({column: pa.array([row.get(column) for row in rows], pa.string()) for column in columns})
-    lines = pa.array(np.arange(1, len(rows) + 1, dtype=np.int64))
+    lines = pa.nulls(len(rows), pa.int64())
     return RawFile(kind=kind, name=f"clever:{kind}", table=table, lines=lines)
 
 

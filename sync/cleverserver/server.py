@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import copy
 import json
+import socket
 import threading
 import time
 from collections import Counter
@@ -130,7 +131,7 @@ class CleverServer:
     def stats(self) -> dict[str, int]:
         """``requests`` (all), ``rate_limited``, ``faults``, ``unauthorized`` and one count per route."""
         with self._lock:
-            return dict(self._stats)
+            return {"requests": 0, "rate_limited": 0, "faults": 0, "unauthorized": 0, **self._stats}
 
     def reset_stats(self) -> None:
         with self._lock:
@@ -324,6 +325,10 @@ def _versioned(version: str, record: Record) -> Record:
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     server_state: CleverServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # no Nagle delay per answer
 
     def do_GET(self) -> None:
         status, headers, body = self.server_state.handle(self.path, self.headers.get("Authorization"))
