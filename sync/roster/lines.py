@@ -28,6 +28,8 @@ class RecordScan:
     lines: npt.NDArray[np.int64]
     #: True when some line break lies inside a quoted value.
     quoted_line_breaks: bool
+    #: True when the file ends inside a quoted value (a quote that is never closed).
+    unclosed_quote: bool = False
 
 
 def scan_records(data: bytes, start: int, first_line: int) -> RecordScan:
@@ -65,7 +67,7 @@ def scan_records(data: bytes, start: int, first_line: int) -> RecordScan:
         crlf = length == 1
         if crlf.any():
             blank |= crlf & (view[np.minimum(record_start, len(data) - 1)] == _CR)
-    return RecordScan(start_line[~blank], inside)
+    return RecordScan(start_line[~blank], inside, unclosed_quote=carry == 1)
 
 
 def scan_records_slowly(data: bytes, start: int, first_line: int) -> RecordScan:

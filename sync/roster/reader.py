@@ -116,6 +116,17 @@ def parse_csv_bytes(data: bytes, kind: str, name: str) -> tuple[RawFile | None, 
         lines = pa.array(kept[: table.num_rows], type=pa.int64())
         if len(lines) < table.num_rows:
             lines = None
+        last_record_ok = bool(keep.size) and bool(keep[-1])
+        if (
+            scan is not None
+            and scan.unclosed_quote
+            and last_record_ok
+            and lines is not None
+            and table.num_rows
+        ):
+            last = table.num_rows - 1
+            findings.append(_unclosed_quote(name, kind, names, table, int(lines[last].as_py())))
+            table, lines = table.slice(0, last), lines.slice(0, last)
         if scan is not None and scan.quoted_line_breaks:
             table, breaks = _replace_line_breaks(table, kind, name, names, lines)
             findings.extend(breaks)
@@ -193,6 +204,29 @@ def _record_lines(
     if len(scan.lines) != records:
         return np.arange(first_line, first_line + records, dtype=np.int64)
     return scan.lines
+
+
+def _id_index(kind: str, names: list[str]) -> int | None:
+    id_key = header_key(SPECS[kind].id_column)
+    return next((i for i, n in enumerate(names) if header_key(n) == id_key), None)
+
+
+def _unclosed_quote(name: str, kind: str, names: list[str], table: pa.Table, line: int) -> Finding:
+    id_index = _id_index(kind, names)
+    record_id = None
+    if id_index is not None:
+        value = table.column(id_index)[table.num_rows - 1].as_py()
+        record_id = value.strip() if isinstance(value, str) and value.strip() else None
+    return Finding(
+        name,
+        line,
+        None,
+        record_id,
+        Severity.RECORD_ERROR,
+        "malformed_row",
+        "a quote opened in this row is never closed, so this row and every line after it are skipped; "
+        "close the quote (write a quote inside a value as two quotes)",
+    )
 
 
 def _malformed(
