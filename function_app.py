@@ -34,18 +34,32 @@ from sync.app.orchestration import (
     add_totals,
     apply_batch_id,
     apply_batches,
+    decision_of,
     first_line,
     pause_after_wave,
+    seconds_between,
     waves,
 )
 from sync.app.runtime import Runtime
+from sync.errors import SettingsError
 from sync.settings import Settings
 
 LOG = logging.getLogger("sync.function_app")
 RETRY = df.RetryOptions(RETRY_FIRST_INTERVAL_MS, RETRY_MAX_ATTEMPTS)
 # Flex Consumption delivers blob events through Event Grid; Azurite (local development) has no Event Grid,
 # so local.settings.json switches the trigger to container scanning.
-UPLOAD_TRIGGER_SOURCE = func.BlobSource(os.environ.get("UPLOAD_TRIGGER_SOURCE", "EventGrid"))
+
+
+def _upload_trigger_source() -> func.BlobSource:
+    value = os.environ.get("UPLOAD_TRIGGER_SOURCE", "EventGrid")
+    try:
+        return func.BlobSource(value)
+    except ValueError:
+        problem = f"{value!r}: use EventGrid (Azure) or LogsAndContainerScan (Azurite)"
+        raise SettingsError([("UPLOAD_TRIGGER_SOURCE", problem)]) from None
+
+
+UPLOAD_TRIGGER_SOURCE = _upload_trigger_source()
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 
@@ -130,7 +144,7 @@ async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) 
     return _http(http_api.status_request(runtime(), run_id=run_id, orchestration_status=runtime_status))
 
 
-@app.route(route="runs/{run_id}/{decision:regex(^(approve|reject)$)}", methods=["POST"])
+@app.route(route="runs/{run_id}/{decision:alpha}", methods=["POST"])
 @app.durable_client_input(client_name="client")
 async def decide_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     run_id = req.route_params["run_id"]
@@ -180,8 +194,10 @@ def _run_stages(
     today = context.current_utc_datetime.date().isoformat()
     planned = yield _call(context, "plan_run", {**base, "validated": validated, "today": today})
     decision = None
+    timings: dict[str, float] = {}
     if planned["held"]:
         context.set_custom_status({"stage": "guard", "held": True, "reasons": planned["reasons"]})
+        held_at = context.current_utc_datetime
         approval = context.wait_for_external_event(APPROVAL_EVENT, expected_type=dict)
         deadline = context.create_timer(
             context.current_utc_datetime + timedelta(hours=run.options.approval_timeout_hours)
@@ -189,11 +205,13 @@ def _run_stages(
         winner = yield context.task_any([approval, deadline])
         if winner == approval:
             deadline.cancel()
-            decision = activities.decision_of(approval.result)
+            decision = decision_of(approval.result)
         else:
             decision = "expired"
+        timings["wait"] = seconds_between(held_at, context.current_utc_datetime)
         if decision != "approved":
-            return {"validated": validated, "planned": planned, "decision": decision}
+            return {"validated": validated, "planned": planned, "decision": decision, "timings": timings}
+    apply_from = context.current_utc_datetime
     totals: dict[str, int] = {}
     batches = apply_batches(planned["slices"], run.options)
     for index, chunks in enumerate(batches):
@@ -210,7 +228,14 @@ def _run_stages(
             expected_type=dict,
         )
         totals = add_totals(totals, result)
-    return {"validated": validated, "planned": planned, "decision": decision, "applied": totals}
+    timings["apply"] = seconds_between(apply_from, context.current_utc_datetime)
+    return {
+        "validated": validated,
+        "planned": planned,
+        "decision": decision,
+        "applied": totals,
+        "timings": timings,
+    }
 
 
 @app.orchestration_trigger(context_name="context")

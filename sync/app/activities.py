@@ -12,6 +12,7 @@ Beside an upload: ``findings.csv`` and ``summary.json`` of its validation.
 from __future__ import annotations
 
 import tempfile
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime
@@ -38,9 +39,6 @@ from sync.roster.validate import validate_raw
 from sync.storage.blob_journal import BlobJournal
 from sync.storage.run_records import RunRecord
 
-DECISIONS = ("approved", "rejected")
-
-
 # --- references ---------------------------------------------------------------------------------------
 
 
@@ -55,12 +53,6 @@ def blob_ref(container: str, path: str) -> str:
 def split_ref(ref: str) -> tuple[str, str]:
     container, _, path = ref.partition("/")
     return container, path
-
-
-def decision_of(event: Any) -> str:
-    """The decision carried by an approval event: ``approved`` or ``rejected`` (anything else rejects)."""
-    decision = event.get("decision") if isinstance(event, Mapping) else event
-    return str(decision) if decision in DECISIONS else "rejected"
 
 
 # --- shared steps -------------------------------------------------------------------------------------
@@ -103,6 +95,10 @@ def _write_findings(
     return blob_ref(container, folder)
 
 
+def _since(clock: float) -> float:
+    return round(time.monotonic() - clock, 3)
+
+
 def _findings_counts(findings: Sequence[Finding]) -> dict[str, int]:
     return {
         "findings_errors": sum(1 for f in findings if f.severity is not Severity.WARNING),
@@ -135,6 +131,7 @@ def validate_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
     """Validate the set (or pull from the Clever API); write the findings beside the upload at once."""
     run = RunInput.from_json(payload["run"])
     started_at = datetime.fromisoformat(payload["started_at"])
+    clock = time.monotonic()
     with rt.telemetry.stage("validate", run_id=run.run_id):
         profile = load_profile(rt)
         rt.runs.put_run(_record(rt, run, profile.name, started_at))
@@ -163,6 +160,7 @@ def validate_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
                 _record(rt, run, profile.name, started_at),
                 stage="validate",
                 counts=_findings_counts(findings),
+                timings={"validate": _since(clock)},
             )
         )
     return {
@@ -185,6 +183,7 @@ def plan_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
     """Snapshot the directory and plan; store the plan as a blob; hold the run when the guard says so."""
     run = RunInput.from_json(payload["run"])
     today = date.fromisoformat(payload["today"])
+    clock = time.monotonic()
     with rt.telemetry.stage("plan", run_id=run.run_id):
         profile = load_profile(rt)
         container, prefix = split_ref(payload["validated"]["roster"])
@@ -208,6 +207,7 @@ def plan_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
                 status=status,
                 counts=counts,
                 message=message,
+                timings={**record.timings, "plan": _since(clock)},
             )
         )
     return {
@@ -317,6 +317,7 @@ def _read_back(rt: Runtime, plan: Plan, plan_id: str) -> ApplyOutcome:
 def finish_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
     """Write the run's report, finish its record, send the run event. Always the orchestration's last step."""
     run = RunInput.from_json(payload["run"])
+    clock = time.monotonic()
     with rt.telemetry.stage("report", run_id=run.run_id):
         record = _current_record(rt, run)
         findings, file_counts = _validation_findings(rt, run.run_id)
@@ -372,6 +373,7 @@ def finish_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
             report=report,
             decision=decision,
             message=message,
+            timings={**record.timings, **dict(payload.get("timings") or {}), "report": _since(clock)},
         )
         rt.runs.put_run(finished)
         rt.telemetry.run_completed(finished)

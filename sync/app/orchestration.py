@@ -19,7 +19,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sync.app.uploads import SetRef
@@ -138,6 +138,16 @@ def add_totals(totals: Mapping[str, int], result: Mapping[str, Any]) -> dict[str
         if isinstance(value, int) and not isinstance(value, bool):
             summed[key] = summed.get(key, 0) + value
     return summed
+
+
+def seconds_between(start: datetime, end: datetime) -> float:
+    return round((end - start).total_seconds(), 3)
+
+
+def decision_of(event: Any) -> str:
+    """The decision an approval event carries: ``approved`` or ``rejected`` (anything else rejects)."""
+    decision = event.get("decision") if isinstance(event, Mapping) else event
+    return "approved" if decision == "approved" else "rejected"
 
 
 def apply_batch_id(run_id: str, index: int) -> str:

@@ -40,6 +40,8 @@ class RunRecord:
     finished_at: datetime | None = None
     #: Counts of ``CHANGE_KEYS`` plus ``applied``, ``failed``, ``findings_errors``, ``findings_warnings``.
     counts: Mapping[str, int] = field(default_factory=dict)
+    #: Seconds per stage: ``validate``, ``plan``, ``wait`` (a held run), ``apply``, ``report``.
+    timings: Mapping[str, float] = field(default_factory=dict)
     #: ``<container>/<path>`` of the run's report folder.
     report: str | None = None
     #: ETags of the set's files by file name (lets the nightly run re-sync the last accepted set).
@@ -67,6 +69,7 @@ class RunRecord:
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "duration_s": self.duration_s,
             "counts": dict(sorted(self.counts.items())),
+            "timings": dict(sorted(self.timings.items())),
             "report": self.report,
             "set_etags": dict(sorted(self.set_etags.items())),
             "decision": self.decision,
@@ -86,6 +89,7 @@ class RunRecord:
             started_at=datetime.fromisoformat(data["started_at"]),
             finished_at=datetime.fromisoformat(finished) if finished else None,
             counts={str(k): int(v) for k, v in dict(data.get("counts") or {}).items()},
+            timings={str(k): float(v) for k, v in dict(data.get("timings") or {}).items()},
             report=data.get("report"),
             set_etags={str(k): str(v) for k, v in dict(data.get("set_etags") or {}).items()},
             decision=data.get("decision"),
@@ -204,6 +208,7 @@ class TableRunStore:
 
 
 _COUNT_PREFIX = "n_"
+_TIMING_PREFIX = "t_"
 
 
 def _to_entity(record: RunRecord) -> dict[str, Any]:
@@ -211,20 +216,32 @@ def _to_entity(record: RunRecord) -> dict[str, Any]:
     entity: dict[str, Any] = {
         "PartitionKey": _PARTITION,
         "RowKey": record.run_id,
-        **{key: value for key, value in data.items() if key not in ("counts", "set_etags", "run_id")},
+        **{
+            key: value
+            for key, value in data.items()
+            if key not in ("counts", "timings", "set_etags", "run_id")
+        },
         "set_etags": json.dumps(data["set_etags"], sort_keys=True),
     }
     entity.update({f"{_COUNT_PREFIX}{key}": int(value) for key, value in record.counts.items()})
+    entity.update({f"{_TIMING_PREFIX}{key}_s": float(value) for key, value in record.timings.items()})
     return {key: value for key, value in entity.items() if value is not None}
 
 
 def _from_entity(entity: Mapping[str, Any]) -> RunRecord:
-    data = {key: value for key, value in entity.items() if not key.startswith(_COUNT_PREFIX)}
+    data: dict[str, Any] = {
+        key: value for key, value in entity.items() if not key.startswith((_COUNT_PREFIX, _TIMING_PREFIX))
+    }
     data["run_id"] = entity["RowKey"]
     data["counts"] = {
         key[len(_COUNT_PREFIX) :]: int(value)
         for key, value in entity.items()
         if key.startswith(_COUNT_PREFIX)
+    }
+    data["timings"] = {
+        key[len(_TIMING_PREFIX) : -len("_s")]: float(value)
+        for key, value in entity.items()
+        if key.startswith(_TIMING_PREFIX)
     }
     data["set_etags"] = json.loads(entity.get("set_etags") or "{}")
     return RunRecord.from_json(data)

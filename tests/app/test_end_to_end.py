@@ -112,6 +112,7 @@ def drive_the_app(
     assert {key: record.counts[key] for key in CHANGE_KEYS} == counts
     assert counts["schools_created"] == 3 and counts["classes_created"] == 10
     assert record.counts["failed"] == 0 and record.counts["applied"] > 0
+    assert set(record.timings) == {"validate", "plan", "apply", "report"}
     assert telemetry.events[-1]["status"] == "completed"
     assert telemetry.events[-1]["users_created"] == counts["users_created"]
     reports = runtime.settings.reports_container

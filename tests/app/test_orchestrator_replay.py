@@ -98,7 +98,7 @@ def test_a_full_run_validates_plans_applies_each_operation_once_phase_by_phase_a
     assert result.error is None
     assert result.output == {
         "status": "finished",
-        "keys": ["applied", "decision", "planned", "run", "validated"],
+        "keys": ["applied", "decision", "planned", "run", "timings", "validated"],
     }
     applied = sorted((start, end) for start, end, _ in fakes.applied)
     assert [index for start, end in applied for index in range(start, end)] == list(range(1000))
@@ -162,6 +162,7 @@ def test_a_held_run_nobody_decides_expires_when_the_approval_timer_fires() -> No
 
     assert fakes.applied == []
     assert fakes.finished is not None and fakes.finished["decision"] == "expired"
+    assert fakes.finished["timings"]["wait"] == 2 * 3600
     fired = [event for event in result.history if event["EventType"] == 11]
     assert len(fired) == 1
 
