@@ -128,10 +128,15 @@ class BatchDispatcher:
         finally:
             self._slots.release()
         self._pacer.observe(headers, estimated_units=len(taken) * ITEM_UNITS)
+        waits = [
+            retry_after_seconds(answer.headers, self._retry.backoff(0))
+            for answer in answers
+            if answer.status == 429
+        ]
+        if waits:  # one signal per answer, however many of its items were refused
+            self._counters.throttled += len(waits)
+            self._pacer.throttled(max(waits))
         for answer, (_, future) in zip(answers, taken, strict=True):
-            if answer.status == 429:
-                self._counters.throttled += 1
-                self._pacer.throttled(retry_after_seconds(answer.headers, self._retry.backoff(0)))
             if not future.done():
                 future.set_result(answer)
 

@@ -145,3 +145,22 @@ def test_the_http_client_has_no_retry_middleware_so_a_429_reaches_the_adapter_af
 def test_a_failure_response_names_its_code_and_message() -> None:
     answer = failure("Timeout", "the read timed out")
     assert (answer.status, answer.code, answer.message) == (0, "Timeout", "the read timed out")
+
+
+def test_a_batch_refused_as_a_whole_slows_the_pacer_once_not_once_per_item() -> None:
+    counters = Counters()
+    pacer = Pacer(Quota(scale=1000))
+    fake = FakeGraph(batch_faults=[(429, {"Retry-After": "0.01"})])
+
+    async def run() -> None:
+        http = GraphHttp(build_client(BASE, transport=fake.transport(), timeout_s=5), _token, counters)
+        dispatcher = BatchDispatcher(http, pacer, counters, retry=FAST)
+        try:
+            await asyncio.gather(*(dispatcher.call(request) for request in _writes(20)))
+        finally:
+            await dispatcher.aclose()
+            await http.aclose()
+
+    asyncio.run(run())
+    assert counters.throttled == 20
+    assert 0.7 <= pacer.multiplier < 1.0
