@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,11 @@ from sync import service
 from sync.directory.graph import GraphDirectory, static_token
 from sync.directory.graph_batch import RetryPolicy
 from sync.directory.local_tenant import LocalTenantDirectory, dump_state
-from sync.directory.model import Directory
-from sync.engine.apply import ApplyOutcome
+from sync.directory.model import Directory, DirectorySnapshot, Operation, OperationResult
+from sync.engine.apply import ApplyOutcome, apply_plan
 from sync.engine.journal import MemoryJournal
 from sync.engine.plan import Plan
+from sync.errors import DirectoryUnavailable
 from sync.graphserver import FaultPlan, GraphServer
 from sync.profile import Profile, load_profile
 
@@ -114,6 +116,50 @@ def test_with_a_tenth_of_requests_faulted_the_final_state_equals_the_fault_free_
         key for part in ("users", "schools", "classes", "groups") for key in state[part] if "#" in key
     ]
     assert stats.retries > 0 and sum(served_faults.values()) > 0
+
+
+class CrashAfterWriting:
+    """Passes ``apply`` calls to ``inner``; the ``crash_at``-th call writes, then fails as if the process
+    died before the journal recorded it."""
+
+    def __init__(self, inner: Directory, crash_at: int) -> None:
+        self.inner = inner
+        self.max_batch = inner.max_batch
+        self.calls = 0
+        self.crash_at = crash_at
+
+    def snapshot(self) -> DirectorySnapshot:
+        return self.inner.snapshot()
+
+    def apply(self, operations: Sequence[Operation]) -> list[OperationResult]:
+        self.calls += 1
+        results = self.inner.apply(operations)
+        if self.calls == self.crash_at:
+            raise DirectoryUnavailable("killed after writing, before the journal")
+        return results
+
+
+def test_a_run_killed_after_writing_resumes_in_a_new_process_without_duplicates(
+    tmp_path: Path, profile: Profile, expected: list[dict[str, Any]]
+) -> None:
+    path = tmp_path / "served.db"
+    validation = service.validate(service.open_roster_source(str(FIRST), profile), profile)
+    assert validation.roster is not None
+    journal = MemoryJournal()
+    with GraphServer(path, quota_scale=FAST_RETRY_SCALE) as server:
+        with graph_directory(server.base_url, tmp_path, max_batch=40) as graph:
+            plan = service.make_plan(validation.roster, profile, graph.snapshot(), TODAY, [])
+            passwords = service.passwords_for(plan, validation.roster, profile)
+            killed = apply_plan(
+                plan, CrashAfterWriting(graph, crash_at=3), journal, passwords=passwords, retry_delays=()
+            )
+        assert killed.error is not None and 0 < killed.done < killed.total
+        with graph_directory(server.base_url, tmp_path, max_batch=40) as graph:
+            resumed = apply_plan(plan, graph, journal, passwords=passwords)
+            assert resumed.complete and resumed.failed == 0, resumed.findings
+            again, _ = sync_folder(graph, FIRST, profile)
+    assert again.operations == ()
+    assert comparable(dump_state(path)) == expected[0]
 
 
 def one_school(folder: Path, school_id: str, into: Path) -> Path:

@@ -313,3 +313,30 @@ def test_a_directory_that_never_answers_raises_directory_unavailable(
 def test_apply_refuses_more_operations_than_max_batch(directory: GraphDirectory) -> None:
     with pytest.raises(ValueError, match="at most"):
         directory.apply([Operation(OpKind.DISABLE_USER, "Student_1")] * (directory.max_batch + 1))
+
+
+def test_a_class_whose_group_was_made_but_never_finished_is_completed_not_duplicated(
+    fake: FakeGraph, directory: GraphDirectory
+) -> None:
+    def script(item: Item) -> Answer | None:
+        if (item.method, item.url) == ("POST", "/groups"):
+            return error(
+                400,
+                "Request_BadRequest",
+                "Another object with the same value for property mailNickname already exists.",
+            )
+        return None
+
+    fake.script = script
+    fake.lookups[("/groups", "mailNickname", "Section_7")] = "half"
+    operation = Operation(
+        OpKind.CREATE_CLASS,
+        "Section_7",
+        {"mailNickname": "Section_7"},
+        ("Student_0", "Student_1"),
+        ("Teacher_T",),
+    )
+    assert apply_one(directory, operation) == OperationResult(ok=True, directory_id="half")
+    _, patch, members = fake.writes
+    assert (patch.method, patch.url, patch.body["externalId"]) == ("PATCH", "/education/classes/half", "7")
+    assert (members.url, len(members.body["members@odata.bind"])) == ("/groups/half", 2)
