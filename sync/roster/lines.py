@@ -78,11 +78,14 @@ def scan_records_slowly(data: bytes, start: int, first_line: int) -> RecordScan:
     lines: list[int] = []
     inside = False
     previous = 0
-    for row in reader:
-        first = previous + 1
-        previous = reader.line_num
-        if previous > first:
-            inside = True
-        if row:
-            lines.append(first_line - 1 + first)
+    try:
+        for row in reader:
+            first = previous + 1
+            previous = reader.line_num
+            if previous > first:
+                inside = True
+            if row:
+                lines.append(first_line - 1 + first)
+    except csv.Error:  # a field over the csv module's size limit: the caller falls back to row order
+        pass
     return RecordScan(np.asarray(lines, dtype=np.int64), inside)

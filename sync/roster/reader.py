@@ -12,7 +12,11 @@ from __future__ import annotations
 import csv
 import io
 import re
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -90,7 +94,7 @@ def parse_csv_bytes(data: bytes, kind: str, name: str) -> tuple[RawFile | None, 
         header_text = header_bytes.decode("utf-8")
     except UnicodeDecodeError as err:
         return None, [_encoding_error(name, data, start + err.start)]
-    names = next(csv.reader(io.StringIO(header_text, newline="")))
+    names = split_record(header_text)
     break_byte = b"\n" if data.find(b"\n", start) != -1 or data.find(b"\r", start) == -1 else b"\r"
     first_line = 1 + data.count(break_byte, start, body_start)
     body = pa.py_buffer(data).slice(body_start)
@@ -134,6 +138,14 @@ def parse_csv_bytes(data: bytes, kind: str, name: str) -> tuple[RawFile | None, 
     return RawFile(kind=kind, name=name, table=table, lines=lines), findings
 
 
+def split_record(text: str) -> list[str]:
+    """The fields of one CSV record (a header, or a row the parser rejected)."""
+    try:
+        return next(csv.reader(io.StringIO(text, newline="")), [])
+    except csv.Error:  # a field over the csv module's size limit: no quoting to honour at that size
+        return text.split(",")
+
+
 def _first_record(data: bytes, start: int) -> tuple[int, int]:
     """End of the first record (the header) and start of the next, honouring quotes."""
     in_quote = False
@@ -164,25 +176,44 @@ def _parse(
     if body.size == 0:
         return pa.table({n: pa.array([], pa.string()) for n in column_names}), bad
     try:
-        table = pacsv.read_csv(
-            pa.BufferReader(body),
-            read_options=pacsv.ReadOptions(
-                column_names=column_names, use_threads=threads, block_size=_BLOCK_SIZE
-            ),
-            parse_options=pacsv.ParseOptions(newlines_in_values=newlines, invalid_row_handler=on_invalid),
-            convert_options=pacsv.ConvertOptions(
-                column_types={n: pa.string() for n in column_names},
-                null_values=[""],
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=True,
-            ),
-        )
+        with _quiet_undecodable_rows():
+            table = pacsv.read_csv(
+                pa.BufferReader(body),
+                read_options=pacsv.ReadOptions(
+                    column_names=column_names, use_threads=threads, block_size=_BLOCK_SIZE
+                ),
+                parse_options=pacsv.ParseOptions(newlines_in_values=newlines, invalid_row_handler=on_invalid),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={n: pa.string() for n in column_names},
+                    null_values=[""],
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=True,
+                ),
+            )
     except pa.ArrowInvalid as err:
         if "Empty CSV file" not in str(err):
             raise
         return pa.table({n: pa.array([], pa.string()) for n in column_names}), bad
     bad.sort(key=lambda row: row[0] if row[0] is not None else -1)
     return table, bad
+
+
+@contextmanager
+def _quiet_undecodable_rows() -> Iterator[None]:
+    """pyarrow decodes a rejected row before calling the row handler; when the row is not UTF-8 it prints an
+    "exception ignored" traceback and then fails the read, which becomes ``invalid_encoding``. Keep that
+    traceback off the admin's terminal (any other unraisable exception is still reported)."""
+    previous = sys.unraisablehook
+
+    def hook(unraisable: Any) -> None:
+        if not isinstance(unraisable.exc_value, UnicodeDecodeError):
+            previous(unraisable)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = previous
 
 
 def _one_line_per_row(data: bytes, body_start: int, rows: int) -> bool:
@@ -240,7 +271,7 @@ def _malformed(
         line = int(lines[number - 1]) if number is not None and 0 < number <= len(lines) else None
         record_id = None
         if id_index is not None:
-            fields = next(csv.reader(io.StringIO(text, newline="")), [])
+            fields = split_record(text)
             if id_index < len(fields) and fields[id_index].strip():
                 record_id = fields[id_index].strip()
         findings.append(
