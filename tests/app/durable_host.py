@@ -80,6 +80,8 @@ class DurableHost:
     events: dict[str, Any] = field(default_factory=dict)
     clock: datetime = field(default_factory=lambda: datetime(2026, 9, 1, 2, 0, tzinfo=UTC))
     calls: list[tuple[str, Any, int]] = field(default_factory=list)
+    #: Deliver one completion per episode (the most history a run can make) instead of all at once.
+    one_completion_per_episode: bool = False
 
     def run(
         self, name: str, instance_id: str, input_: Any, *, parent_id: str | None = None
@@ -220,7 +222,7 @@ class _Instance:
         """Complete everything in flight; only when nothing is, raise an awaited event or fire a timer."""
         busy = {key: work for key, work in self.pending.items() if work.kind in ("activity", "sub")}
         if busy:
-            for event_id in sorted(busy):
+            for event_id in sorted(busy)[: 1 if self.host.one_completion_per_episode else None]:
                 self.complete(event_id, self.pending.pop(event_id))
             return
         for name in sorted(self.waiting):

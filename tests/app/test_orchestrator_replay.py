@@ -244,3 +244,18 @@ def test_orchestration_history_stays_bounded_for_district_xl() -> None:
         f"({sizes[-1][1]}); parent {len(result.history)} events"
     )
     assert largest <= 1_000
+
+
+def test_an_apply_batch_history_stays_bounded_even_when_every_completion_arrives_alone() -> None:
+    options = RunOptions(chunk_operations=200)
+    chunks = [[start, start + 200] for start in range(0, 200 * options.chunks_per_batch, 200)]
+    fakes = FakeActivities(slices=[])
+    host = DurableHost(orchestrators(), fakes, one_completion_per_episode=True)
+    fakes.host = host
+    batch = {"run_id": RUN_ID, "plan": PLAN_REF, "chunks": chunks, "options": options.to_json()}
+
+    result = host.run("apply_batch", f"{RUN_ID}:apply:0000", batch)
+
+    assert result.output == {"applied": 10_000, "failed": 0, "writes": 10_000}
+    print(f"\nworst-case apply batch of {len(chunks)} chunks: {len(result.history)} events")
+    assert len(result.history) <= 400
