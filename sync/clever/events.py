@@ -32,16 +32,15 @@ class DeltaOutcome:
 
 def apply_events(district: PulledDistrict, events: Iterable[Mapping[str, Any]]) -> DeltaOutcome:
     """``district`` with ``events`` applied in order."""
-    collections: dict[str, dict[str, Record]] = {
-        name: dict(district.collection(name)) for name in COLLECTIONS
-    }
+    collections = {name: _Collection(dict(district.collection(name))) for name in COLLECTIONS}
     counts: dict[str, int] = {}
     last: str | None = None
     for event in events:
         last = str(event.get("id")) if event.get("id") is not None else last
         kind = str(event.get("type") or "")
         collection, _, action = kind.partition(".")
-        record = (event.get("data") or {}).get("object") if isinstance(event.get("data"), Mapping) else None
+        data = event.get("data")
+        record = data.get("object") if isinstance(data, Mapping) else None
         if collection not in COLLECTIONS or action not in _ACTIONS or not isinstance(record, Mapping):
             counts["ignored"] = counts.get("ignored", 0) + 1
             continue
@@ -49,28 +48,51 @@ def apply_events(district: PulledDistrict, events: Iterable[Mapping[str, Any]]) 
         if not record_id:
             counts["ignored"] = counts.get("ignored", 0) + 1
             continue
-        records = collections[collection]
         if action == "deleted":
-            records.pop(record_id, None)
+            collections[collection].remove(record_id)
         else:
-            if action == "created" and record_id not in records:
-                for other in _same_sis_id(records, record_id, record):
-                    del records[other]
-            records[record_id] = record
+            collections[collection].put(record_id, record, replace_same_sis_id=action == "created")
         counts[kind] = counts.get(kind, 0) + 1
-    outcome = PulledDistrict(**collections)
+    outcome = PulledDistrict(**{name: held.records for name, held in collections.items()})
     return DeltaOutcome(outcome, last, counts)
 
 
-def _same_sis_id(records: Mapping[str, Record], record_id: str, record: Record) -> list[str]:
-    """Other records with the same SIS id in the same role (users) or collection (others)."""
-    keys = _sis_keys(record)
-    if not keys:
-        return []
-    return [other for other, held in records.items() if other != record_id and keys & _sis_keys(held)]
+class _Collection:
+    """Records by Clever id, with an index by SIS id built the first time a new record needs it."""
+
+    def __init__(self, records: dict[str, Record]) -> None:
+        self.records = records
+        self._by_sis: dict[tuple[str, str], set[str]] | None = None
+
+    def put(self, record_id: str, record: Record, *, replace_same_sis_id: bool) -> None:
+        if replace_same_sis_id and record_id not in self.records:
+            index = self._index()
+            for key in _sis_keys(record):
+                for other in list(index.get(key, ())):
+                    self.remove(other)
+        self.remove(record_id)
+        self.records[record_id] = record
+        if self._by_sis is not None:
+            for key in _sis_keys(record):
+                self._by_sis.setdefault(key, set()).add(record_id)
+
+    def remove(self, record_id: str) -> None:
+        record = self.records.pop(record_id, None)
+        if record is not None and self._by_sis is not None:
+            for key in _sis_keys(record):
+                self._by_sis.get(key, set()).discard(record_id)
+
+    def _index(self) -> dict[tuple[str, str], set[str]]:
+        if self._by_sis is None:
+            self._by_sis = {}
+            for record_id, record in self.records.items():
+                for key in _sis_keys(record):
+                    self._by_sis.setdefault(key, set()).add(record_id)
+        return self._by_sis
 
 
 def _sis_keys(record: Record) -> set[tuple[str, str]]:
+    """SIS ids of a record: ``("", sis_id)`` for schools and sections, ``(role, sis_id)`` for users."""
     keys: set[tuple[str, str]] = set()
     sis = record.get("sis_id")
     if isinstance(sis, str) and sis.strip():

@@ -174,7 +174,7 @@ class _Mapper:
             files["staff"] = _raw("staff", STAFF_COLUMNS, staff)
         sections, enrollments = self._sections()
         files["sections"] = _raw("sections", SECTION_COLUMNS, sections)
-        files["enrollments"] = _raw("enrollments", ENROLLMENT_COLUMNS, enrollments)
+        files["enrollments"] = _raw_columns("enrollments", enrollments)
         return files
 
     # -- schools ----------------------------------------------------------------------------------------
@@ -285,9 +285,9 @@ class _Mapper:
         return [{"School_id": school or None, **row} for school in schools]
 
     # -- sections and enrollments -----------------------------------------------------------------------
-    def _sections(self) -> tuple[list[Row], list[Row]]:
+    def _sections(self) -> tuple[list[Row], dict[str, list[str | None]]]:
         sections: list[Row] = []
-        enrollments: list[Row] = []
+        enrollments: dict[str, list[str | None]] = {column: [] for column in ENROLLMENT_COLUMNS}
         for clever_id in sorted(self.district.sections):
             section = self.district.sections[clever_id]
             school = str(section.get("school") or "")
@@ -317,10 +317,10 @@ class _Mapper:
             for column, teacher in zip(CO_TEACHERS, teachers[1:], strict=False):
                 row[column] = teacher
             sections.append(row)
-            for student in self._links("student", section.get("students") or ()):
-                enrollments.append(
-                    {"School_id": school_key, "Section_id": section_key, "Student_id": student}
-                )
+            students = self._links("student", section.get("students") or ())
+            enrollments["School_id"] += [school_key] * len(students)
+            enrollments["Section_id"] += [section_key] * len(students)
+            enrollments["Student_id"] += students
         return sections, enrollments
 
     def _links(self, role: str, clever_ids: Iterable[Any]) -> list[str]:
@@ -334,9 +334,14 @@ class _Mapper:
 
 
 def _raw(kind: str, columns: Sequence[str], rows: list[Row]) -> RawFile:
-    table = pa.table({column: pa.array([row.get(column) for row in rows], pa.string()) for column in columns})
+    table = pa.Table.from_pylist(rows, schema=pa.schema([(column, pa.string()) for column in columns]))
     lines = pa.nulls(len(rows), pa.int64())
     return RawFile(kind=kind, name=f"clever:{kind}", table=table, lines=lines)
+
+
+def _raw_columns(kind: str, columns: Mapping[str, list[str | None]]) -> RawFile:
+    table = pa.table({name: pa.array(values, pa.string()) for name, values in columns.items()})
+    return RawFile(kind=kind, name=f"clever:{kind}", table=table, lines=pa.nulls(table.num_rows, pa.int64()))
 
 
 def _key(details: Mapping[str, Any], record: Mapping[str, Any]) -> str:
@@ -349,6 +354,8 @@ def _object(value: Any) -> Mapping[str, Any]:
 
 
 def _text(value: Any) -> str | None:
+    if type(value) is str:  # the common case first: this runs for every field of every record
+        return value.strip() or None
     if value is None:
         return None
     if isinstance(value, bool):
