@@ -24,7 +24,7 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from sync.app import activities, http_api, nightly_run, starts, uploads
+from sync.app import activities, apply_activity, finish_activity, http_api, nightly_run, starts, uploads
 from sync.app.orchestration import (
     APPROVAL_EVENT,
     RETRY_FIRST_INTERVAL_MS,
@@ -46,11 +46,11 @@ from sync.settings import Settings
 
 LOG = logging.getLogger("sync.function_app")
 RETRY = df.RetryOptions(RETRY_FIRST_INTERVAL_MS, RETRY_MAX_ATTEMPTS)
-# Flex Consumption delivers blob events through Event Grid; Azurite (local development) has no Event Grid,
-# so local.settings.json switches the trigger to container scanning.
 
 
 def _upload_trigger_source() -> func.BlobSource:
+    """Flex Consumption delivers blob events through Event Grid only; Azurite (local development) has no
+    Event Grid, so ``local.settings.json`` switches the trigger to container scanning."""
     value = os.environ.get("UPLOAD_TRIGGER_SOURCE", "EventGrid")
     try:
         return func.BlobSource(value)
@@ -289,17 +289,17 @@ def plan_run(payload: dict[str, Any]) -> dict[str, Any]:
 
 @app.activity_trigger(input_name="payload")
 def apply_chunk(payload: dict[str, Any]) -> dict[str, Any]:
-    return activities.apply_chunk(runtime(), payload)
+    return apply_activity.apply_chunk(runtime(), payload)
 
 
 @app.activity_trigger(input_name="payload")
 def finish_run(payload: dict[str, Any]) -> dict[str, Any]:
-    return activities.finish_run(runtime(), payload)
+    return finish_activity.finish_run(runtime(), payload)
 
 
 @app.activity_trigger(input_name="payload")
 def check_set_deadline(payload: dict[str, Any]) -> dict[str, Any]:
-    return activities.check_set_deadline(runtime(), payload)
+    return finish_activity.check_set_deadline(runtime(), payload)
 
 
 if os.environ.get("FUNCTIONS_WORKER_RUNTIME"):

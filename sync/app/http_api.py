@@ -23,7 +23,8 @@ from sync.app.orchestration import RunInput, RunOptions
 from sync.app.runtime import Runtime
 from sync.app.starts import Start, sync_start
 from sync.app.uploads import missing_files, set_ref_of
-from sync.errors import UsageError
+from sync.errors import SyncError, UsageError
+from sync.profile import ProfileError
 
 MAX_LAST = 1000
 
@@ -52,7 +53,10 @@ def start_request(rt: Runtime, *, body: bytes, now: datetime, options: RunOption
     stamp = f"{now:%Y%m%dT%H%M%S}"
     if folder is None:
         run_id = f"manual-{stamp}"
-        run = resync_input(rt, run_id=run_id, trigger="manual", options=options)
+        try:
+            run = resync_input(rt, run_id=run_id, trigger="manual", options=options)
+        except (SyncError, ProfileError) as err:
+            return _error(500, f"cannot start a run: {err}")
         if run is None:
             return _error(409, "no accepted file set yet: upload one, or name a folder")
     else:
