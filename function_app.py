@@ -303,4 +303,6 @@ def check_set_deadline(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 if os.environ.get("FUNCTIONS_WORKER_RUNTIME"):
-    runtime()  # in the Functions host: check every setting at start-up, listing all problems at once
+    Settings.from_env(
+        os.environ
+    )  # in the Functions host: check every setting at start-up, all problems at once

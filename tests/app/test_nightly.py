@@ -1,0 +1,91 @@
+"""The nightly timer, through the function the app registers, on Azurite with a fake Durable client."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime
+
+import pytest
+from azure.functions.timer import TimerRequest
+
+import function_app
+from sync.app.runtime import Runtime
+from sync.storage.run_records import RunRecord
+from tests.app.app_functions import user_functions
+from tests.storage.app_runtime import EXAMPLE_PROFILE, EXAMPLE_SET, FakeDurableClient, azurite_runtime
+
+START = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def runtime(azurite: str, monkeypatch: pytest.MonkeyPatch) -> Runtime:
+    runtime, _, _ = azurite_runtime(azurite)
+    monkeypatch.setattr(function_app, "runtime", lambda: runtime)
+    return runtime
+
+
+def fire_timer(client: FakeDurableClient) -> None:
+    asyncio.run(
+        user_functions()["nightly"].client_function(timer=TimerRequest(past_due=False), client=client)
+    )
+
+
+def upload_set(runtime: Runtime, folder: str) -> None:
+    for path in EXAMPLE_SET.glob("*.csv"):
+        runtime.blobs.write_bytes(
+            runtime.settings.upload_container,
+            f"{folder}/{path.name}",
+            path.read_bytes(),
+            content_type="text/csv",
+        )
+
+
+def accepted_run(runtime: Runtime, run_id: str, folder: str, status: str, hour: int) -> None:
+    record = RunRecord(
+        run_id,
+        "Contoso USD",
+        "upload",
+        f"{runtime.settings.upload_container}/{folder}",
+        started_at=START.replace(hour=hour),
+        set_etags={"schools.csv": '"0x1"'},
+    )
+    runtime.runs.put_run(record.finish(status, at=START.replace(hour=hour, minute=5)))
+
+
+def test_the_nightly_run_resyncs_the_newest_accepted_set_once_per_night(runtime: Runtime) -> None:
+    upload_set(runtime, "term-1")
+    upload_set(runtime, "term-2")
+    accepted_run(runtime, "upload-1", "term-1", "completed", 1)
+    accepted_run(runtime, "upload-2", "term-2", "completed_with_warnings", 2)
+    accepted_run(runtime, "upload-3", "term-3", "failed", 3)
+    client = FakeDurableClient()
+
+    fire_timer(client)
+    fire_timer(client)
+
+    [night] = client.started
+    assert night.orchestrator == "sync_run" and night.instance_id.startswith("nightly-")
+    assert night.input["trigger"] == "nightly" and night.input["set"]["folder"] == "term-2"
+    listing = runtime.blobs.list_folder(runtime.settings.upload_container, "term-2")
+    assert night.input["set"]["etags"]["students.csv"] == listing["students.csv"].etag
+
+
+def test_the_nightly_run_starts_nothing_before_any_set_was_accepted(runtime: Runtime) -> None:
+    client = FakeDurableClient()
+
+    fire_timer(client)
+
+    assert client.started == []
+
+
+def test_a_clever_api_profile_makes_the_nightly_run_pull_from_the_api(runtime: Runtime) -> None:
+    text = EXAMPLE_PROFILE.read_text(encoding="utf-8").replace('source = "csv"', 'source = "clever_api"')
+    text += '\n[clever]\ntoken_setting = "CLEVER_TOKEN"\n'
+    container, path = runtime.settings.profile_blob
+    runtime.blobs.write_bytes(container, path, text.encode("utf-8"), content_type="text/plain")
+    client = FakeDurableClient()
+
+    fire_timer(client)
+
+    [night] = client.started
+    assert night.input["set"] is None and night.input["trigger"] == "nightly"
