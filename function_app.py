@@ -303,6 +303,5 @@ def check_set_deadline(payload: dict[str, Any]) -> dict[str, Any]:
 
 
 if os.environ.get("FUNCTIONS_WORKER_RUNTIME"):
-    Settings.from_env(
-        os.environ
-    )  # in the Functions host: check every setting at start-up, all problems at once
+    # In the Functions host: check every setting at start-up and list all problems at once.
+    Settings.from_env(os.environ)
