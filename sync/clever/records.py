@@ -41,8 +41,7 @@ class PulledDistrict:
 
     def users_with_role(self, role: str) -> list[Record]:
         """Users that hold ``role`` (``student``, ``teacher``, ``staff``), in Clever id order."""
+        users = self.users
         return [
-            user
-            for _, user in sorted(self.users.items())
-            if isinstance((user.get("roles") or {}).get(role), dict)
+            users[key] for key in sorted(users) if isinstance((users[key].get("roles") or {}).get(role), dict)
         ]

@@ -186,16 +186,25 @@ class CleverApiSource:
         return ""
 
     def _save(self, district: PulledDistrict, last_event_id: str | None) -> None:
-        self.store.save(
-            DeltaState(
-                base_url=self.settings.base_url,
-                api_version=self.settings.api_version,
-                last_event_id=last_event_id,
-                saved_at=self._clock(),
-                district=district,
-                roles=self.roles,
-            )
+        """Save the delta state; a state that cannot be written costs only a full pull next time."""
+        state = DeltaState(
+            base_url=self.settings.base_url,
+            api_version=self.settings.api_version,
+            last_event_id=last_event_id,
+            saved_at=self._clock(),
+            district=district,
+            roles=self.roles,
         )
+        try:
+            self.store.save(state)
+        except OSError as err:
+            log.warning(
+                "clever: cannot save the delta state in %s (%s); the next run pulls everything again "
+                "(set %s to a writable folder)",
+                self.store.directory,
+                err.strerror or err,
+                STATE_DIR_SETTING,
+            )
 
     def _report(
         self,
