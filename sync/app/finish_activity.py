@@ -53,11 +53,14 @@ def _read_back(rt: Runtime, plan: Plan, plan_id: str) -> ApplyOutcome:
 
 
 def finish_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Write the run's report, finish its record, send the run event. Always the orchestration's last step."""
+    """Write the run's report, finish its record, send the run event. Always the orchestration's last step.
+    A repeated call for a run already finished (the host retried the activity) changes nothing."""
     run = RunInput.from_json(payload["run"])
     clock = time.monotonic()
     with rt.telemetry.stage("report", run_id=run.run_id):
         record = current_record(rt, run)
+        if record.finished_at is not None:
+            return {"status": record.status, "counts": dict(record.counts), "report": record.report}
         findings, file_counts = validation_findings(rt, run.run_id)
         planned = payload.get("planned")
         plan: Plan | None = None
