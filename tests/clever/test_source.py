@@ -12,6 +12,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from bench.district import DistrictSize, generate_district
 from sync import service
 from sync.clever.source import EVENTS_WINDOW_S, CleverApiSource
 from sync.cleverserver import DEFAULT_TOKEN, CleverServer, Fault
@@ -40,7 +41,8 @@ COMPARED = (
 
 
 def clever_profile(server: CleverServer, **clever: object) -> Profile:
-    settings = CleverApiSettings(base_url=server.base_url, api_version="v3.1", **clever)  # type: ignore[arg-type]
+    clever.setdefault("api_version", "v3.1")
+    settings = CleverApiSettings(base_url=server.base_url, **clever)  # type: ignore[arg-type]
     return dataclasses.replace(
         load_profile(EXAMPLE_DISTRICT.parent / "profile.toml"), source="clever_api", clever=settings
     )
@@ -98,6 +100,46 @@ def test_the_same_district_from_the_clever_server_and_from_csv_gives_the_same_ro
     assert without_lines(from_api.operations) == without_lines(from_csv.operations)
     assert from_api.changes == from_csv.changes
     assert len(from_api.operations) > 0
+
+
+def test_a_generated_district_with_co_teachers_multi_school_teachers_and_guardians_maps_the_same(
+    tmp_path: Path,
+) -> None:
+    size = DistrictSize(
+        schools=4,
+        students=300,
+        teachers=30,
+        sections=60,
+        enrollments=900,
+        multi_school_teacher_share=0.3,
+        co_teacher_share=0.3,
+    )
+    folder = tmp_path / "generated"
+    generate_district(folder, size, seed=3)
+    folder = without_course_description(folder, tmp_path / "csv")
+    with CleverServer(folder) as server:
+        profile = clever_profile(server)
+        api = service.validate(source(server, tmp_path / "state"), profile)
+    csv_result = validate_folder(folder, profile)
+    assert api.roster is not None and csv_result.roster is not None
+    assert csv_result.roster.teacher_schools.num_rows > csv_result.roster.teachers.num_rows
+    assert csv_result.roster.section_teachers.num_rows > csv_result.roster.sections.num_rows
+    for name in COMPARED:
+        assert canonical(api.roster, name).equals(canonical(csv_result.roster, name)), name
+    directory = open_directory(str(tmp_path / "tenant.db"))
+    from_api = service.make_plan(api.roster, profile, directory.snapshot(), TODAY, [])
+    from_csv = service.make_plan(csv_result.roster, profile, directory.snapshot(), TODAY, [])
+    assert without_lines(from_api.operations) == without_lines(from_csv.operations)
+
+
+def test_with_api_version_v3_0_the_fields_only_v3_1_has_are_empty(
+    tmp_path: Path, server: CleverServer
+) -> None:
+    profile = clever_profile(server, api_version="v3.0")
+    files, _ = source(server, tmp_path / "state", profile=profile).read_raw()
+    students = files["students"].table
+    assert students.column("Frl_status").null_count == students.num_rows
+    assert students.column("Grade").null_count == 0
 
 
 def test_after_a_csv_sync_the_same_district_from_clever_plans_nothing(tmp_path: Path) -> None:
