@@ -19,6 +19,7 @@ from sync.errors import SettingsError
 
 _CONTAINER = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
+_TASK_HUB = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,44}$")
 _NCRONTAB_FIELDS = 6
 
 DEFAULT_SET_WAIT_MINUTES = 60.0
@@ -59,6 +60,8 @@ class Settings:
     #: How long a held run waits for an approval before it ends unapplied.
     approval_timeout_hours: float
     storage: StorageSettings
+    #: Durable Functions task hub (host.json reads it as ``%DURABLE_TASK_HUB%``).
+    task_hub: str = "SyncHub"
     app_insights_connection_string: str | None = None
     #: Managed identity (client id) for Entra ID-authenticated ingestion, from
     #: ``APPLICATIONINSIGHTS_AUTHENTICATION_STRING`` (``ClientId=<id>;Authorization=AAD``).
@@ -79,6 +82,7 @@ class Settings:
         chunk = reader.positive_int("APPLY_CHUNK_OPERATIONS", DEFAULT_APPLY_CHUNK_OPERATIONS)
         approval = reader.positive_float("APPROVAL_TIMEOUT_HOURS", DEFAULT_APPROVAL_TIMEOUT_HOURS)
         storage = reader.storage("AzureWebJobsStorage")
+        task_hub = reader.task_hub("DURABLE_TASK_HUB")
         insights = reader.optional("APPLICATIONINSIGHTS_CONNECTION_STRING")
         insights_client = reader.client_id_of("APPLICATIONINSIGHTS_AUTHENTICATION_STRING")
         if reader.problems:
@@ -95,6 +99,7 @@ class Settings:
             apply_chunk_operations=chunk,
             approval_timeout_hours=approval,
             storage=storage,
+            task_hub=task_hub,
             app_insights_connection_string=insights,
             app_insights_client_id=insights_client,
         )
@@ -116,6 +121,14 @@ class _Reader:
         if value is None:
             self.problems.append((key, f"missing; set it to {what}"))
         return value
+
+    def task_hub(self, key: str) -> str:
+        value = self.required(key, "a Durable Functions task hub name, e.g. SyncHub")
+        if value is not None and not _TASK_HUB.match(value):
+            self.problems.append(
+                (key, f"{value!r} is not a task hub name (3-45 letters and digits, a letter first)")
+            )
+        return value or ""
 
     def client_id_of(self, key: str) -> str | None:
         raw = self.optional(key)

@@ -14,6 +14,7 @@ VALID = {
     "SYNC_PROFILE_BLOB": "config/profile.toml",
     "SYNC_SCHEDULE": "0 0 2 * * *",
     "SYNC_TENANT": "graph",
+    "DURABLE_TASK_HUB": "SyncHub",
     "AzureWebJobsStorage__blobServiceUri": "https://acct.blob.core.windows.net/",
     "AzureWebJobsStorage__tableServiceUri": "https://acct.table.core.windows.net/",
     "AzureWebJobsStorage__clientId": "00000000-0000-0000-0000-000000000001",
@@ -37,6 +38,7 @@ def test_an_empty_environment_lists_every_required_setting_in_one_error() -> Non
         "SYNC_SCHEDULE",
         "SYNC_TENANT",
         "AzureWebJobsStorage",
+        "DURABLE_TASK_HUB",
     }
     assert "UseDevelopmentStorage=true" in problems["AzureWebJobsStorage"]
     assert "AzureWebJobsStorage__blobServiceUri" in problems["AzureWebJobsStorage"]

@@ -104,6 +104,7 @@ def azurite_settings(connection_string: str, token: str, **overrides: str) -> Se
         "SYNC_SCHEDULE": "0 0 2 * * *",
         "SET_WAIT_MINUTES": "0.01",
         "SYNC_TENANT": "graph:http://127.0.0.1:9/v1.0",
+        "DURABLE_TASK_HUB": "SyncTest",
         "AzureWebJobsStorage": connection_string,
         **overrides,
     }
