@@ -44,6 +44,10 @@ class EventsWindowMissed(Exception):
     """The last processed event is no longer in Clever's 30-day events window: do a full pull."""
 
 
+class EventsUnavailable(Exception):
+    """The events endpoint is not open to this app (events are opt-in at Clever): full pulls only."""
+
+
 class CleverClient:
     """One district token against one Clever API base URL (``https://api.clever.com`` or a local server)."""
 
@@ -106,8 +110,16 @@ class CleverClient:
             path = _next_link(page) if items else None
 
     def latest_event_id(self) -> str | None:
-        """Id of the newest event (``ending_before=last&limit=1``), ``None`` when there are none."""
-        page = self._get(f"/{self.api_version}/events?{urlencode({'ending_before': 'last', 'limit': '1'})}")
+        """Id of the newest event (``ending_before=last&limit=1``), ``None`` when there are none. Raises
+        :class:`EventsUnavailable` when Clever answers ``403`` or another ``4xx`` (but ``401``/``429``)."""
+        try:
+            page = self._get(
+                f"/{self.api_version}/events?{urlencode({'ending_before': 'last', 'limit': '1'})}"
+            )
+        except _ClientError as err:
+            if err.status == 401:
+                raise
+            raise EventsUnavailable(str(err)) from err
         items = _items(page, "events")
         return str(items[-1]["id"]) if items else None
 
@@ -123,7 +135,7 @@ class CleverClient:
             try:
                 page = self._get(path)
             except _ClientError as err:
-                if first and err.status in (400, 404, 410):
+                if first and err.status in (400, 404, 410):  # 401/403 stay errors
                     raise EventsWindowMissed(str(err)) from err
                 raise
             first = False
@@ -173,9 +185,10 @@ class CleverClient:
                 self._pause(self._backoff_s * 2 ** (failures - 1))
                 continue
             if status in (401, 403):
-                raise SourceError(
-                    f"the Clever API refused the district token ({status} for {_route(path)}): check that "
-                    "the app setting named by clever.token_setting holds a current district token of this app"
+                raise _ClientError(
+                    status,
+                    f"the Clever API refused the district token ({status} for {_route(path)}): check that the "
+                    "app setting named by clever.token_setting holds a current district token for this app",
                 )
             raise _ClientError(
                 status, f"the Clever API answered {status} for {_route(path)}: {_message(response)}"
@@ -211,7 +224,7 @@ class CleverClient:
 
 
 class _ClientError(SourceError):
-    """A 4xx other than 401/403/429."""
+    """A 4xx other than 429: never retried."""
 
     def __init__(self, status: int, message: str) -> None:
         self.status = status

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import httpx
 
-from sync.clever.client import MAX_PAGE_SIZE, CleverClient, EventsWindowMissed
+from sync.clever.client import MAX_PAGE_SIZE, CleverClient, EventsUnavailable, EventsWindowMissed
 from sync.clever.events import apply_events
 from sync.clever.mapping import to_raw_files
 from sync.clever.pull import full_pull
@@ -166,9 +166,19 @@ class CleverApiSource:
                     log.info("clever: delta of %d event(s) in %d request(s)", len(events), client.requests)
                     return outcome.district
         log.info("clever: full pull (%s)", reason)
-        latest = client.latest_event_id() if self.settings.use_events else None
+        deltas = self.settings.use_events
+        latest: str | None = None
+        if deltas:
+            try:
+                latest = client.latest_event_id()  # before the pull: no change can fall between the two
+            except EventsUnavailable:
+                deltas = False
+                log.warning(
+                    "clever: the events endpoint is not available to this app (enable events in the Clever "
+                    "dashboard, or set clever.use_events = false); every run is a full pull"
+                )
         district = full_pull(client.list_records, roles=self.roles, progress=progress)
-        if self.settings.use_events:
+        if deltas:
             self._save(district, latest)
         self._report(client, "full", reason, district, {})
         return district

@@ -287,6 +287,17 @@ def test_the_pull_keeps_under_the_rate_limit_waits_out_a_429_and_retries_a_500(t
     assert pulled.last_pull is not None and pulled.last_pull.waited_s == sum(clock.sleeps) > 0
 
 
+def test_an_app_without_events_gets_full_pulls_and_saves_no_state(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with CleverServer(EXAMPLE_DISTRICT, faults=[Fault("/v3.1/events", 403, times=9)]) as server:
+        pulled = source(server, tmp_path / "state")
+        files, _ = pulled.read_raw()
+    assert files["students"].table.num_rows == 40
+    assert not (tmp_path / "state").exists()
+    assert "events endpoint is not available" in caplog.text
+
+
 def test_a_refused_token_is_a_source_error_after_a_single_request(
     tmp_path: Path, server: CleverServer
 ) -> None:
