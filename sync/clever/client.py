@@ -187,8 +187,9 @@ class CleverClient:
             if status in (401, 403):
                 raise _ClientError(
                     status,
-                    f"the Clever API refused the district token ({status} for {_route(path)}): check that the "
-                    "app setting named by clever.token_setting holds a current district token for this app",
+                    f"the Clever API refused the district token ({status} for {_route(path)}): check "
+                    "that the app setting named by clever.token_setting holds a current district token "
+                    "for this app",
                 )
             raise _ClientError(
                 status, f"the Clever API answered {status} for {_route(path)}: {_message(response)}"
