@@ -6,13 +6,15 @@ import pyarrow as pa
 
 
 def values(table: pa.Table, name: str) -> list[str | None]:
-    """Column ``name`` as Python strings (``None`` for blanks); all ``None`` when the column is absent."""
+    """Column ``name`` as Python strings (roster tables hold ``null`` for blanks, ``Roster``'s contract);
+    all ``None`` when the column is absent."""
     if name not in table.column_names:
         return [None] * table.num_rows
     column = table.column(name)
     if not pa.types.is_string(column.type) and not pa.types.is_large_string(column.type):
         column = column.cast(pa.string())
-    return [None if value == "" else value for value in column.to_pylist()]
+    result: list[str | None] = column.to_pylist()
+    return result
 
 
 def lines(table: pa.Table) -> list[int | None]:

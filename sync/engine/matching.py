@@ -59,26 +59,31 @@ class MatchResult:
 def match_users(
     users: Sequence[RosterUser], accounts: Sequence[DirectoryUser], profile: Profile
 ) -> MatchResult:
-    roster_anchors = {user.anchor for user in users}
-    by_anchor: dict[str, list[DirectoryUser]] = defaultdict(list)
+    by_anchor: dict[str, DirectoryUser] = {}
+    repeated: dict[str, int] = {}
     for account in accounts:
-        if account.anchor is not None:
-            by_anchor[account.anchor].append(account)
+        anchor = account.anchor
+        if anchor is not None:
+            if anchor in by_anchor:
+                repeated[anchor] = repeated.get(anchor, 1) + 1
+            else:
+                by_anchor[anchor] = account
     findings: list[Finding] = []
     failed: set[str] = set()
     decided: dict[str, Match] = {}
     pending: list[RosterUser] = []
     for user in users:
-        hits = by_anchor.get(user.anchor, [])
-        if len(hits) == 1:
-            decided[user.anchor] = Match(user, hits[0])
-        elif hits:
-            findings.append(_duplicate_targets(user, len(hits), "its anchor"))
+        hit = by_anchor.get(user.anchor)
+        if hit is None:
+            pending.append(user)
+        elif user.anchor in repeated:
+            findings.append(_duplicate_targets(user, repeated[user.anchor], "its anchor"))
             failed.add(user.anchor)
         else:
-            pending.append(user)
+            decided[user.anchor] = Match(user, hit)
 
-    free = [a for a in accounts if a.anchor is None or a.anchor not in roster_anchors]
+    roster_anchors = {user.anchor for user in users} if pending else set()
+    free = [a for a in accounts if a.anchor is None or a.anchor not in roster_anchors] if pending else []
     indexes: dict[str, dict[str, list[DirectoryUser]]] = {}
     candidates: dict[str, list[RosterUser]] = defaultdict(list)
     tentative: dict[str, DirectoryUser] = {}

@@ -186,8 +186,10 @@ def actual_memberships(snapshot: DirectorySnapshot, anchors: pa.Table) -> pa.Tab
     ).combine_chunks()
 
 
-def removable(actual: pa.Table, scope: Scope, kept_classes: pa.Array, kept_schools: pa.Array) -> pa.Table:
-    """The actual memberships the sync may remove: managed ones of managed containers, except
+def removable(
+    actual: pa.Table, scope: Scope, kept_classes: pa.Array, kept_schools: pa.Array
+) -> pa.ChunkedArray:
+    """Which actual memberships (a mask) the sync may remove: managed ones of managed containers, except
 
     - those of records in error and of already expired classes;
     - of a vanished class: only its students, and only under the ``expire`` policy;
@@ -218,7 +220,7 @@ def removable(actual: pa.Table, scope: Scope, kept_classes: pa.Array, kept_schoo
         keep = pc.and_(keep, pc.invert(pc.and_(pc.and_(is_class, pc.invert(class_vanished)), student_member)))
     if not scope.intune_groups:
         keep = pc.and_(keep, pc.invert(pc.starts_with(container, "Group_")))
-    return actual.filter(keep)
+    return keep
 
 
 @dataclass(frozen=True)
@@ -251,26 +253,40 @@ RELATIONS = ("class", "member", "owner", "user")
 _RELATION_SET = pa.array(RELATIONS, pa.string())
 
 
-def diff(desired: pa.Table, actual: pa.Table, may_remove: pa.Table) -> tuple[Changes, Changes]:
-    """``(adds, removes)``: desired rows the directory lacks, and removable rows nobody desires. Rows are
-    compared as int64 keys (hash lookups in Arrow), never as Python objects."""
-    columns = [table.column(name) for table in (desired, actual) for name in ("container", "member")]
-    universe = pc.unique(
-        pa.chunked_array([chunk for column in columns for chunk in column.chunks], pa.string())
+def diff(
+    desired: pa.Table, actual: pa.Table, removable_mask: pa.ChunkedArray | pa.Array
+) -> tuple[Changes, Changes]:
+    """``(adds, removes)``: desired rows the directory lacks, and removable rows (``removable_mask`` over
+    ``actual``) nobody desires. Anchors are dictionary-encoded in one pass and ranked, and rows compared as
+    int64 keys with Arrow hash lookups, never as Python objects."""
+    segments = [
+        desired.column("container"),
+        actual.column("container"),
+        desired.column("member"),
+        actual.column("member"),
+    ]
+    encoded = pc.dictionary_encode(
+        pa.chunked_array([c for s in segments for c in s.chunks], pa.string()).combine_chunks()
     )
-    universe = universe.take(pc.sort_indices(universe))
+    dictionary = encoded.dictionary
+    rank = np.empty(len(dictionary), dtype=np.int64)
+    rank[pc.sort_indices(dictionary).to_numpy()] = np.arange(len(dictionary), dtype=np.int64)
+    codes = rank[encoded.indices.to_numpy(zero_copy_only=False)] if len(dictionary) else np.zeros(0, np.int64)
+    universe = dictionary.take(pc.sort_indices(dictionary))
+    size = max(len(universe), 1)
+    n_desired, n_actual = desired.num_rows, actual.num_rows
+    bounds = np.cumsum([0, n_desired, n_actual, n_desired, n_actual])
 
-    def keys(table: pa.Table) -> pa.Array:
-        size = len(universe)
-        container = pc.index_in(table.column("container"), value_set=universe).to_numpy(zero_copy_only=False)
-        member = pc.index_in(table.column("member"), value_set=universe).to_numpy(zero_copy_only=False)
+    def keys(table: pa.Table, container: np.ndarray, member: np.ndarray) -> pa.Array:
         relation = pc.index_in(table.column("relation"), value_set=_RELATION_SET).to_numpy(
             zero_copy_only=False
         )
-        return pa.array((container.astype(np.int64) * 4 + relation) * size + member)
+        return pa.array((container * 4 + relation.astype(np.int64)) * size + member)
 
-    wanted, present, removable_keys = keys(desired), keys(actual), keys(may_remove)
-    adds = wanted.filter(pc.invert(pc.is_in(wanted, value_set=present))) if len(present) else wanted
+    wanted = keys(desired, codes[bounds[0] : bounds[1]], codes[bounds[2] : bounds[3]])
+    present = keys(actual, codes[bounds[1] : bounds[2]], codes[bounds[3] : bounds[4]])
+    adds = wanted.filter(pc.invert(pc.is_in(wanted, value_set=present))) if n_actual else wanted
+    removable_keys = present.filter(removable_mask)
     removes = removable_keys.filter(pc.invert(pc.is_in(removable_keys, value_set=wanted)))
     return (
         Changes(np.sort(adds.to_numpy(zero_copy_only=False)), universe),

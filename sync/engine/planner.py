@@ -34,6 +34,7 @@ from sync.profile import Profile
 from sync.roster.model import Roster
 from sync.roster.names import split_anchor
 
+_USER_ANCHOR_PREFIXES = tuple(f"{kind}_" for kind in sorted(USER_ANCHOR_KINDS))
 _KIND_ORDER = {kind: index for index, kind in enumerate(kind for phase in PHASES for kind in phase)}
 _ADD = {
     ("Section", "owner"): OpKind.ADD_CLASS_OWNERS,
@@ -169,7 +170,7 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
 
     operations.sort(key=_op_order)
     managed = Managed(
-        users=sum(1 for u in snapshot.users if u.anchor and split_anchor(u.anchor)[0] in USER_ANCHOR_KINDS),
+        users=sum(1 for u in snapshot.users if u.anchor and u.anchor.startswith(_USER_ANCHOR_PREFIXES)),
         classes=sum(1 for c in class_index.values() if not is_expired(c)),
         memberships=actual.num_rows,
     )

@@ -105,6 +105,8 @@ def diff(desired: Mapping[str, Any], actual: Mapping[str, Any], spec: PropertySp
     """The changed properties of ``spec``: top-level values as desired (``None`` clears), and for a
     complex property the whole desired object (a PATCH replaces a complex property as a whole).
     ``None`` and a missing key are the same."""
+    if desired == actual:
+        return {}
     changed: dict[str, Any] = {}
     for key in spec.flat:
         want = desired.get(key)

@@ -54,7 +54,9 @@ def matched_user_ops(match: Match, profile: Profile, findings: list[Finding]) ->
             operations.append(Operation(OpKind.UPDATE_USER, user.anchor, changed, record=user.record))
         if not account.account_enabled and profile.deletion.users == "disable":
             operations.append(Operation(OpKind.ENABLE_USER, user.anchor, record=user.record))
-    operations.extend(licence_ops(user, account.licenses, profile))
+    skus = role_settings(profile, user.role).licenses
+    if skus and not account.licenses.issuperset(skus):
+        operations.extend(licence_ops(user, account.licenses, profile))
     return operations
 
 
@@ -74,7 +76,7 @@ def create_user(user: RosterUser, profile: Profile, findings: list[Finding]) -> 
         "mailNickname": sanitize_nickname(upn.partition("@")[0]),
         "accountEnabled": True,
         "primaryRole": user.primary_role,
-        **user.properties,
+        **{key: value for key, value in user.properties.items() if value is not None},
     }
     if profile.usage_location:
         fields["usageLocation"] = profile.usage_location
@@ -84,7 +86,8 @@ def create_user(user: RosterUser, profile: Profile, findings: list[Finding]) -> 
 
 
 def licence_ops(user: RosterUser, held: frozenset[str], profile: Profile) -> list[Operation]:
-    missing = sorted(set(role_settings(profile, user.role).licenses) - held)
+    skus = role_settings(profile, user.role).licenses
+    missing = sorted(sku for sku in skus if sku not in held)
     if not missing:
         return []
     fields = {"addLicenses": missing, "removeLicenses": []}
