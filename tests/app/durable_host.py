@@ -78,6 +78,8 @@ class DurableHost:
     activities: ActivityRunner
     #: External events to raise when an orchestrator waits for them: name → payload, raised once each.
     events: dict[str, Any] = field(default_factory=dict)
+    #: Asked when an orchestrator waits for an event not in ``events``: the payload to raise, or ``None``.
+    on_wait: Callable[[str, str], Any] | None = None
     clock: datetime = field(default_factory=lambda: datetime(2026, 9, 1, 2, 0, tzinfo=UTC))
     calls: list[tuple[str, Any, int]] = field(default_factory=list)
     #: Deliver one completion per episode (the most history a run can make) instead of all at once.
@@ -226,6 +228,10 @@ class _Instance:
                 self.complete(event_id, self.pending.pop(event_id))
             return
         for name in sorted(self.waiting):
+            if name not in self.host.events and self.host.on_wait is not None:
+                payload = self.host.on_wait(self.instance_id, name)
+                if payload is not None:
+                    self.host.events[name] = payload
             if name in self.host.events:
                 self.waiting.discard(name)
                 self.event(EVENT_RAISED, Name=name, Input=json.dumps(self.host.events.pop(name)))

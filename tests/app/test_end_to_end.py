@@ -25,9 +25,12 @@ from tests.app.app_functions import orchestrators, user_functions
 from tests.app.durable_host import DurableHost
 from tests.storage.app_runtime import EXAMPLE_PROFILE, EXAMPLE_SET, FakeDurableClient, azurite_runtime
 
+NEXT_TERM = EXAMPLE_SET.parent / "district-next-term"
+
 #: The local Graph server and the app's pacing both run at 50 × the real quota, to keep the test short.
 QUOTA_SCALE = "50"
-TODAY = date(2026, 9, 1)
+FALL = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
+SPRING = datetime(2027, 1, 10, 2, 0, tzinfo=UTC)
 
 
 def run_activity(name: str, payload: Any, attempt: int) -> Any:
@@ -45,19 +48,42 @@ def graph(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         server.stop()
 
 
-def expected_state(tmp_path: Path) -> tuple[dict[str, Any], dict[str, int]]:
-    """The example district synced straight into an embedded tenant: the state and counts to match."""
+@pytest.fixture
+def app(
+    azurite: str, graph: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Any]:
+    """The app's runtime on Azurite and the local Graph server, as ``function_app.runtime()`` returns it."""
+    url, _ = graph
+    runtime, telemetry, _ = azurite_runtime(
+        azurite, real_directory=True, SYNC_TENANT=f"graph:{url}", GRAPH_QUOTA_SCALE=QUOTA_SCALE
+    )
+    monkeypatch.setattr(function_app, "runtime", lambda: runtime)
+    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))  # the Graph adapter's delta cache
+    yield runtime, telemetry
+    directory = runtime.cache.get("directory")
+    if directory is not None:
+        directory.close()
+
+
+def expected_states(
+    tmp_path: Path, runs: list[tuple[Path, date]]
+) -> list[tuple[dict[str, Any], dict[str, int]]]:
+    """Each set synced straight into an embedded tenant (held plans applied): states and counts to match."""
     profile = load_profile(EXAMPLE_PROFILE)
     path = tmp_path / "direct.db"
+    states = []
     with LocalTenantDirectory(path) as local:
-        validation = service.validate(service.open_roster_source(str(EXAMPLE_SET), profile), profile)
-        assert validation.roster is not None
-        findings = list(validation.findings)
-        plan = service.make_plan(validation.roster, profile, local.snapshot(), TODAY, findings)
-        passwords = service.passwords_for(plan, validation.roster, profile)
-        outcome = service.apply(plan, local, MemoryJournal(), passwords=passwords)
-        assert outcome.complete and outcome.failed == 0
-    return comparable(dump_state(path)), {key: int(outcome.applied.get(key, 0)) for key in CHANGE_KEYS}
+        for folder, today in runs:
+            validation = service.validate(service.open_roster_source(str(folder), profile), profile)
+            assert validation.roster is not None
+            findings = list(validation.findings)
+            plan = service.make_plan(validation.roster, profile, local.snapshot(), today, findings)
+            passwords = service.passwords_for(plan, validation.roster, profile)
+            outcome = service.apply(plan, local, MemoryJournal(), passwords=passwords)
+            assert outcome.complete and outcome.failed == 0
+            counts = {key: int(outcome.applied.get(key, 0)) for key in CHANGE_KEYS}
+            states.append((comparable(dump_state(path)), counts))
+    return states
 
 
 def comparable(state: dict[str, Any]) -> dict[str, Any]:
@@ -68,44 +94,36 @@ def comparable(state: dict[str, Any]) -> dict[str, Any]:
     return state
 
 
-def upload(runtime: Any, client: FakeDurableClient, folder: str) -> None:
+def upload(runtime: Any, client: FakeDurableClient, source: Path, folder: str) -> None:
+    """Drop the set's files into the upload container, firing the blob trigger for each."""
     container = runtime.settings.upload_container
-    for path in sorted(EXAMPLE_SET.glob("*.csv")):
+    for path in sorted(source.glob("*.csv")):
         data = path.read_bytes()
         runtime.blobs.write_bytes(container, f"{folder}/{path.name}", data, content_type="text/csv")
         blob = func.blob.InputStream(data=data, name=f"{container}/{folder}/{path.name}", length=len(data))
         asyncio.run(user_functions()["on_upload"].client_function(blob=blob, client=client))
 
 
+def http(name: str, client: FakeDurableClient, method: str, url: str, **route: str) -> tuple[int, Any]:
+    request = func.HttpRequest(method, url, body=b"", route_params=route)
+    response = asyncio.run(user_functions()[name].client_function(req=request, client=client))
+    return response.status_code, json.loads(response.get_body())
+
+
 def test_dropping_the_example_set_syncs_the_directory_and_records_a_completed_run(
-    azurite: str, graph: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    app: Any, graph: tuple[str, Path], tmp_path: Path
 ) -> None:
-    url, tenant_path = graph
-    runtime, telemetry, _ = azurite_runtime(
-        azurite, real_directory=True, SYNC_TENANT=f"graph:{url}", GRAPH_QUOTA_SCALE=QUOTA_SCALE
-    )
-    monkeypatch.setattr(function_app, "runtime", lambda: runtime)
-    monkeypatch.setattr("tempfile.tempdir", str(tmp_path))  # the Graph adapter's delta cache
+    runtime, telemetry = app
+    _, tenant_path = graph
     client = FakeDurableClient()
-    try:
-        drive_the_app(runtime, telemetry, client, tenant_path, tmp_path)
-    finally:
-        directory = runtime.cache.get("directory")
-        if directory is not None:
-            directory.close()
 
-
-def drive_the_app(
-    runtime: Any, telemetry: Any, client: FakeDurableClient, tenant_path: Path, tmp_path: Path
-) -> None:
-
-    upload(runtime, client, "contoso/2026-09-01")
+    upload(runtime, client, EXAMPLE_SET, "contoso/2026-09-01")
     [start] = client.starts_of("sync_run")
-    host = DurableHost(orchestrators(), run_activity, clock=datetime(2026, 9, 1, 2, 0, tzinfo=UTC))
+    host = DurableHost(orchestrators(), run_activity, clock=FALL)
     result = host.run(start.orchestrator, start.instance_id, start.input)
 
     assert result.error is None and result.output["status"] == "completed"
-    state, counts = expected_state(tmp_path)
+    [(state, counts)] = expected_states(tmp_path, [(EXAMPLE_SET, FALL.date())])
     assert comparable(dump_state(tenant_path)) == state
     record = runtime.runs.get_run(start.instance_id)
     assert record.status == "completed" and record.finished_at is not None
@@ -120,19 +138,55 @@ def drive_the_app(
     assert summary["status"] == "completed" and summary["changes"] == counts
 
     # The nightly timer re-syncs the last accepted set: nothing has drifted, so nothing changes.
-    timer = TimerRequest(past_due=False)
-    asyncio.run(user_functions()["nightly"].client_function(timer=timer, client=client))
+    asyncio.run(
+        user_functions()["nightly"].client_function(timer=TimerRequest(past_due=False), client=client)
+    )
     [night] = client.starts_of("sync_run")[1:]
     assert night.input["set"] == start.input["set"] and night.input["trigger"] == "nightly"
     second = host.run(night.orchestrator, night.instance_id, night.input)
     assert second.output["status"] == "completed"
-    assert set(second.output["counts"][key] for key in CHANGE_KEYS) == {0}
+    assert {second.output["counts"][key] for key in CHANGE_KEYS} == {0}
     assert comparable(dump_state(tenant_path)) == state
 
     # The status endpoint shows the record.
-    request = func.HttpRequest(
-        "GET", f"/api/runs/{start.instance_id}", body=b"", route_params={"run_id": start.instance_id}
+    status, body = http("get_run", client, "GET", "/api/runs/x", run_id=start.instance_id)
+    assert status == 200 and body["run"]["status"] == "completed"
+
+
+def test_a_rollover_the_guard_holds_is_applied_once_an_operator_approves_it_over_http(
+    app: Any, graph: tuple[str, Path], tmp_path: Path
+) -> None:
+    runtime, _ = app
+    _, tenant_path = graph
+    client = FakeDurableClient()
+    upload(runtime, client, EXAMPLE_SET, "contoso/fall")
+    [fall] = client.starts_of("sync_run")
+    DurableHost(orchestrators(), run_activity, clock=FALL).run(
+        fall.orchestrator, fall.instance_id, fall.input
     )
-    response = asyncio.run(user_functions()["get_run"].client_function(req=request, client=client))
-    assert response.status_code == 200
-    assert json.loads(response.get_body())["run"]["status"] == "completed"
+    upload(runtime, client, NEXT_TERM, "contoso/spring")
+    [spring] = client.starts_of("sync_run")[1:]
+    seen_while_waiting: list[str] = []
+
+    def operator(instance_id: str, event: str) -> Any:
+        """While the run waits: it is recorded as held; approve it through the HTTP endpoint."""
+        seen_while_waiting.append(runtime.runs.get_run(instance_id).status)
+        status, _ = http("decide_run", client, "POST", "/x", run_id=instance_id, decision="approve")
+        assert status == 202
+        run_id, name, payload = client.raised[-1]
+        assert (run_id, name) == (instance_id, event)
+        return payload
+
+    host = DurableHost(orchestrators(), run_activity, clock=SPRING, on_wait=operator)
+    result = host.run(spring.orchestrator, spring.instance_id, spring.input)
+
+    assert seen_while_waiting == ["held"]
+    assert result.output["status"] == "completed"
+    (_, _), (state, counts) = expected_states(
+        tmp_path, [(EXAMPLE_SET, FALL.date()), (NEXT_TERM, SPRING.date())]
+    )
+    assert comparable(dump_state(tenant_path)) == state
+    record = runtime.runs.get_run(spring.instance_id)
+    assert (record.status, record.decision) == ("completed", "approved")
+    assert {key: record.counts[key] for key in CHANGE_KEYS} == counts
+    assert counts["classes_expired"] > 0 and "wait" in record.timings
