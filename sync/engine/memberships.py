@@ -74,7 +74,7 @@ def _rows(
     )
 
 
-def _keep(table: pa.Table, column: str, value_set: pa.Array) -> pa.Table:
+def keep_rows(table: pa.Table, column: str, value_set: pa.Array) -> pa.Table:
     return table.filter(pc.is_in(table.column(column), value_set=value_set))
 
 
@@ -96,13 +96,17 @@ def desired_memberships(
     scope: Scope,
 ) -> pa.Table:
     parts: list[pa.Table] = []
-    owners = _keep(_keep(section_teachers, "Section_id", placed.sections), "Teacher_id", placed.teachers)
+    owners = keep_rows(
+        keep_rows(section_teachers, "Section_id", placed.sections), "Teacher_id", placed.teachers
+    )
     owners = owners.select(["Section_id", "Teacher_id"]).group_by(["Section_id", "Teacher_id"]).aggregate([])
     class_anchor = _prefix("Section_", owners.column("Section_id"))
     teacher_anchor = _prefix("Teacher_", owners.column("Teacher_id"))
     parts += [_rows(class_anchor, teacher_anchor, "owner"), _rows(class_anchor, teacher_anchor, "member")]
     if scope.students_in_classes:
-        members = _keep(_keep(enrollments, "Section_id", placed.sections), "Student_id", placed.students)
+        members = keep_rows(
+            keep_rows(enrollments, "Section_id", placed.sections), "Student_id", placed.students
+        )
         parts.append(
             _rows(
                 _prefix("Section_", members.column("Section_id")),
@@ -110,11 +114,13 @@ def desired_memberships(
                 "member",
             )
         )
-    school_students = _keep(_keep(students, "Student_id", placed.students), "School_id", placed.schools)
+    school_students = keep_rows(
+        keep_rows(students, "Student_id", placed.students), "School_id", placed.schools
+    )
     student_anchor = _prefix("Student_", _column(school_students, "Student_id"))
     student_school = _column(school_students, "School_id")
-    school_teachers = _keep(
-        _keep(teacher_schools, "Teacher_id", placed.teachers), "School_id", placed.schools
+    school_teachers = keep_rows(
+        keep_rows(teacher_schools, "Teacher_id", placed.teachers), "School_id", placed.schools
     )
     school_teachers = (
         school_teachers.select(["Teacher_id", "School_id"])
@@ -126,7 +132,9 @@ def desired_memberships(
     parts.append(_rows(_prefix("School_", student_school), student_anchor, "user"))
     parts.append(_rows(_prefix("School_", teacher_school), teacher_anchor, "user"))
     if len(placed.staff) and staff_schools.num_rows:
-        school_staff = _keep(_keep(staff_schools, "Staff_id", placed.staff), "School_id", placed.schools)
+        school_staff = keep_rows(
+            keep_rows(staff_schools, "Staff_id", placed.staff), "School_id", placed.schools
+        )
         school_staff = (
             school_staff.select(["Staff_id", "School_id"]).group_by(["Staff_id", "School_id"]).aggregate([])
         )
@@ -137,7 +145,9 @@ def desired_memberships(
                 "user",
             )
         )
-    school_sections = _keep(_keep(sections, "Section_id", placed.sections), "School_id", placed.schools)
+    school_sections = keep_rows(
+        keep_rows(sections, "Section_id", placed.sections), "School_id", placed.schools
+    )
     parts.append(
         _rows(
             _prefix("School_", school_sections.column("School_id")),

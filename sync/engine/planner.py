@@ -9,6 +9,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 
 import pyarrow as pa
@@ -85,56 +86,18 @@ def make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, tod
 
 def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, today: date) -> Plan:
     findings: list[Finding] = []
-    users = roster_users(roster, profile)
-    matched = match_users(users, snapshot.users, profile)
-    findings.extend(matched.findings)
-    failed = set(matched.failed)
     operations: list[Operation] = []
-
     schools = desired_schools(roster, profile)
-    school_index = {s.anchor: s for s in snapshot.schools if s.anchor}
-    operations.extend(school_ops(schools, school_index, profile))
+    operations.extend(school_ops(schools, {s.anchor: s for s in snapshot.schools if s.anchor}, profile))
     groups = desired_groups(schools, profile)
     operations.extend(group_ops(groups, {g.anchor: g for g in snapshot.groups if g.anchor}))
-
-    placed_ids: dict[str, list[str]] = {"student": [], "teacher": [], "staff": []}
-    for match in matched.matches:
-        user_operations = matched_user_ops(match, profile, findings)
-        if match.account is None and not user_operations:
-            failed.add(match.user.anchor)
-            continue
-        operations.extend(user_operations)
-        placed_ids[match.user.role].append(match.user.sis_id)
-    roster_anchors = frozenset(user.anchor for user in users)
-    operations.extend(gone_user_ops(snapshot.users, matched.claimed_ids, roster_anchors, profile))
-
-    classes = desired_classes(roster, profile)
-    class_index = {c.anchor: c for c in snapshot.classes if c.anchor}
-    teachers_placed = pa.array(placed_ids["teacher"], pa.string())
-    staffed = _sections_with_teachers(roster.section_teachers, teachers_placed)
-    new_classes: dict[str, DesiredClass] = {}
-    placed_sections: list[str] = []
-    spec = class_spec(profile)
-    for desired in classes:
-        found = class_index.get(desired.anchor)
-        if found is not None:
-            update = class_update(desired, found, spec)
-            operations.extend([update] if update else [])
-        elif desired.section_id in staffed:
-            new_classes[desired.anchor] = desired
-        else:
-            findings.append(_ownerless(desired))
-            continue
-        placed_sections.append(desired.section_id)
-    kept_classes = {c.anchor for c in classes}
-    gone_classes = [c for a, c in sorted(class_index.items()) if a not in kept_classes]
-    operations.extend(gone_class_ops(gone_classes, profile, today))
-
+    users = _plan_users(roster, profile, snapshot, operations, findings)
+    classes = _plan_classes(roster, profile, snapshot, today, users.placed["teacher"], operations, findings)
     placed = ms.Placed(
-        students=pa.array(placed_ids["student"], pa.string()),
-        teachers=teachers_placed,
-        staff=pa.array(placed_ids["staff"], pa.string()),
-        sections=pa.array(placed_sections, pa.string()),
+        students=pa.array(users.placed["student"], pa.string()),
+        teachers=pa.array(users.placed["teacher"], pa.string()),
+        staff=pa.array(users.placed["staff"], pa.string()),
+        sections=pa.array(classes.placed, pa.string()),
         schools=pa.array([s.school_id for s in schools], pa.string()),
     )
     scope = ms.Scope(
@@ -142,9 +105,12 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
         or today >= profile.student_enrollment_start_date,
         intune_groups=profile.intune_groups,
         section_policy=profile.deletion.sections,
-        expired_classes=frozenset(c.anchor for c in gone_classes if c.anchor and is_expired(c)),
-        frozen_members=frozenset(failed),
+        expired_classes=classes.expired_gone,
+        frozen_members=users.failed,
     )
+    records = {s.anchor: s.record for s in schools} | {c.anchor: c.record for c in classes.desired}
+    records |= {g.anchor: g.record for g in groups if g.record is not None}
+    actual = ms.actual_memberships(snapshot, ms.anchor_map(_id_anchor_pairs(snapshot, users.matched)))
     desired = ms.desired_memberships(
         enrollments=roster.enrollments,
         section_teachers=roster.section_teachers,
@@ -155,27 +121,24 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
         placed=placed,
         scope=scope,
     )
-    actual = ms.actual_memberships(snapshot, ms.anchor_map(_id_anchor_pairs(snapshot, matched)))
     may_remove = ms.removable(
         actual,
         scope,
-        kept_classes=pa.array(sorted(kept_classes), pa.string()),
+        kept_classes=pa.array(sorted(c.anchor for c in classes.desired), pa.string()),
         kept_schools=pa.array(sorted(s.anchor for s in schools), pa.string()),
     )
     adds, removes = ms.diff(desired, actual, may_remove)
-    records = {s.anchor: s.record for s in schools} | {c.anchor: c.record for c in classes}
-    records |= {g.anchor: g.record for g in groups if g.record is not None}
-    operations.extend(_membership_ops(adds, new_classes, records, _ADD))
+    operations.extend(_membership_ops(adds, classes.new, records, _ADD))
     operations.extend(_membership_ops(removes, {}, records, _REMOVE))
-
     operations.sort(key=_op_order)
+
     managed = Managed(
         users=sum(1 for u in snapshot.users if u.anchor and u.anchor.startswith(_USER_ANCHOR_PREFIXES)),
-        classes=sum(1 for c in class_index.values() if not is_expired(c)),
+        classes=classes.managed,
         memberships=actual.num_rows,
     )
     changes = count_changes(operations)
-    changes["users_unmatched"] = sum(1 for f in matched.findings if f.code == "unmatched_entry")
+    changes["users_unmatched"] = sum(1 for f in users.matched.findings if f.code == "unmatched_entry")
     return Plan(
         profile_name=profile.name,
         today=today,
@@ -186,12 +149,100 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
     )
 
 
+@dataclass(frozen=True)
+class _Users:
+    matched: MatchResult
+    #: SIS ids per role of the users that have (or will have) an account.
+    placed: Mapping[str, list[str]]
+    #: Anchors of records in error: their memberships are frozen.
+    failed: frozenset[str]
+
+
+def _plan_users(
+    roster: Roster,
+    profile: Profile,
+    snapshot: DirectorySnapshot,
+    operations: list[Operation],
+    findings: list[Finding],
+) -> _Users:
+    """Match, then create / link / update / enable / licence the roster's users, and apply the deletion
+    policy to the managed accounts whose record left."""
+    users = roster_users(roster, profile)
+    matched = match_users(users, snapshot.users, profile)
+    findings.extend(matched.findings)
+    failed = set(matched.failed)
+    placed: dict[str, list[str]] = {"student": [], "teacher": [], "staff": []}
+    for match in matched.matches:
+        user_operations = matched_user_ops(match, profile, findings)
+        if match.account is None and not user_operations:
+            failed.add(match.user.anchor)  # could not be created: reported by matched_user_ops
+            continue
+        operations.extend(user_operations)
+        placed[match.user.role].append(match.user.sis_id)
+    roster_anchors = frozenset(user.anchor for user in users)
+    operations.extend(gone_user_ops(snapshot.users, matched.claimed_ids, roster_anchors, profile))
+    return _Users(matched, placed, frozenset(failed))
+
+
+@dataclass(frozen=True)
+class _Classes:
+    desired: list[DesiredClass]
+    #: Classes to create (their owners and first members come from the membership diff).
+    new: dict[str, DesiredClass]
+    #: Section ids whose class exists or will.
+    placed: list[str]
+    #: Anchors of vanished classes already expired (left alone).
+    expired_gone: frozenset[str]
+    #: Managed classes not yet expired (the guard's denominator).
+    managed: int
+
+
+def _plan_classes(
+    roster: Roster,
+    profile: Profile,
+    snapshot: DirectorySnapshot,
+    today: date,
+    teachers: list[str],
+    operations: list[Operation],
+    findings: list[Finding],
+) -> _Classes:
+    """Update existing classes, pick the ones to create (they need an owner), apply the section policy to
+    the classes whose section left."""
+    classes = desired_classes(roster, profile)
+    class_index = {c.anchor: c for c in snapshot.classes if c.anchor}
+    staffed = _sections_with_teachers(roster.section_teachers, pa.array(teachers, pa.string()))
+    new: dict[str, DesiredClass] = {}
+    placed: list[str] = []
+    spec = class_spec(profile)
+    for desired in classes:
+        found = class_index.get(desired.anchor)
+        if found is not None:
+            update = class_update(desired, found, spec)
+            operations.extend([update] if update else [])
+        elif desired.section_id in staffed:
+            new[desired.anchor] = desired
+        else:
+            findings.append(_ownerless(desired))
+            continue
+        placed.append(desired.section_id)
+    kept = {c.anchor for c in classes}
+    gone = [c for anchor, c in sorted(class_index.items()) if anchor not in kept]
+    operations.extend(gone_class_ops(gone, profile, today))
+    return _Classes(
+        desired=classes,
+        new=new,
+        placed=placed,
+        expired_gone=frozenset(c.anchor for c in gone if c.anchor and is_expired(c)),
+        managed=sum(1 for c in class_index.values() if not is_expired(c)),
+    )
+
+
 def _op_order(operation: Operation) -> tuple[int, str, tuple[str, ...]]:
     return (_KIND_ORDER[operation.kind], operation.target, operation.refs)
 
 
 def _sections_with_teachers(section_teachers: pa.Table, teachers: pa.Array) -> frozenset[str]:
-    rows = ms._keep(section_teachers, "Teacher_id", teachers)
+    rows = ms.keep_rows(section_teachers, "Teacher_id", teachers)
     return frozenset(value for value in rows.column("Section_id").to_pylist() if value is not None)
 
 
