@@ -62,14 +62,27 @@ def download_set(rt: Runtime, set_ref: SetRef, folder: Path) -> None:
 def validate_set(rt: Runtime, run: RunInput, profile: Profile) -> ValidationResult:
     """Read and validate the run's roster: the set's files (pinned to their ETags) or the Clever API."""
     if run.set_ref is None:
-        source = service.open_roster_source(None, profile, rt.environ)
-        files, read_findings = source.read_raw()
-        return validate_raw(files, read_findings, profile)
+        return _pull_clever(rt, profile)
     with tempfile.TemporaryDirectory(prefix="sync-set-") as folder:
         download_set(rt, run.set_ref, Path(folder))
         source = service.open_roster_source(folder, profile, rt.environ)
         files, read_findings = source.read_raw()
         return validate_raw(files, read_findings, profile)
+
+
+def _pull_clever(rt: Runtime, profile: Profile) -> ValidationResult:
+    """Pull from the Clever API with the profile's delta state, kept as one blob in ``REPORTS_CONTAINER``
+    between runs (an instance's disk does not last)."""
+    from sync.clever.source import CleverApiSource
+    from sync.clever.state_blob import download_state, state_blob_path, upload_state
+
+    container, path = rt.settings.reports_container, state_blob_path(profile.name)
+    with tempfile.TemporaryDirectory(prefix="sync-clever-") as folder:
+        download_state(rt.blobs, container, path, folder)
+        source = CleverApiSource.from_profile(profile, rt.environ, state_dir=folder)
+        files, read_findings = source.read_raw()
+        upload_state(rt.blobs, container, path, folder)
+    return validate_raw(files, read_findings, profile)
 
 
 def write_findings(

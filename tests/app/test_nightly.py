@@ -9,7 +9,9 @@ import pytest
 from azure.functions.timer import TimerRequest
 
 import function_app
+from sync.app.orchestration import RunInput, RunOptions
 from sync.app.runtime import Runtime
+from sync.errors import SettingsError
 from sync.storage.run_records import RunRecord
 from tests.app.app_functions import user_functions
 from tests.storage.app_runtime import EXAMPLE_PROFILE, EXAMPLE_SET, FakeDurableClient, azurite_runtime
@@ -89,3 +91,14 @@ def test_a_clever_api_profile_makes_the_nightly_run_pull_from_the_api(runtime: R
 
     [night] = client.started
     assert night.input["set"] is None and night.input["trigger"] == "nightly"
+
+
+def test_a_clever_api_run_without_its_token_setting_fails_naming_the_setting(runtime: Runtime) -> None:
+    text = EXAMPLE_PROFILE.read_text(encoding="utf-8").replace('source = "csv"', 'source = "clever_api"')
+    text += '\n[clever]\ntoken_setting = "CLEVER_TOKEN"\n'
+    container, path = runtime.settings.profile_blob
+    runtime.blobs.write_bytes(container, path, text.encode("utf-8"), content_type="text/plain")
+    run = RunInput("nightly-2026-09-01", "nightly", None, RunOptions())
+
+    with pytest.raises(SettingsError, match="CLEVER_TOKEN"):
+        user_functions()["validate_run"]({"run": run.to_json(), "started_at": START.isoformat()})
