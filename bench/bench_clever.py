@@ -12,7 +12,9 @@ the client's own work and include the server's JSON encoding). Then:
 - ``http``: the same pages with the bare client (no state, no mapping): the HTTP share of ``full``;
 - ``map`` / ``validate``: the mapping of the pulled records and the shared validator, alone;
 - ``delta``: after ``--changes`` student updates plus a few creations and deletions on the server, the
-  next ``read_raw()`` (events only, applied to the saved state, mapped).
+  next ``read_raw()`` (events only, applied to the saved state, mapped);
+- ``client``: a full pull (``read_raw``) in a child process, for the client's own peak memory (the figure
+  ``peak_mb`` of this process includes the server's copy of the district).
 
 The minimum number of requests is ``1`` (newest event id) ``+ Σ max(1, ⌈n / page size⌉)`` over the lists;
 for the delta ``⌈events / page size⌉``. Prints a table and one JSON line (``{"bench": "clever", ...}``).
@@ -23,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +44,7 @@ from sync.profile import CleverApiSettings, Profile
 from sync.roster.validate import validate_raw
 
 DEFAULT_DATA = Path(__file__).resolve().parent / ".data"
+REPO = Path(__file__).resolve().parent.parent
 
 
 def _peak_mb() -> float:
@@ -114,6 +118,8 @@ def run(size: str, data: Path, seed: int, page_size: int, changes: int) -> dict[
         result["validate_s"] = round(time.perf_counter() - start, 2)
         result["findings"] = len(validation.findings)
 
+        result["client"] = _client_in_child(server.base_url, page_size)
+
         events = _churn(server, changes)
         source = CleverApiSource.from_profile(profile, env, state_dir=state, page_size=page_size)
         start = time.perf_counter()
@@ -128,6 +134,30 @@ def run(size: str, data: Path, seed: int, page_size: int, changes: int) -> dict[
         }
     result["peak_mb"] = round(_peak_mb(), 1)
     return result
+
+
+def _client_in_child(base_url: str, page_size: int) -> dict[str, Any]:
+    """A full pull in a fresh process: its time and peak resident memory."""
+    command = [sys.executable, "-m", "bench.bench_clever", "--child", base_url, "--page-size", str(page_size)]
+    done = subprocess.run(command, capture_output=True, text=True, check=True, cwd=REPO)
+    child: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
+    return child
+
+
+def _child(base_url: str, page_size: int) -> dict[str, Any]:
+    with tempfile.TemporaryDirectory() as state:
+        profile = Profile(
+            name="bench-child",
+            source="clever_api",
+            clever=CleverApiSettings(base_url=base_url, api_version="v3.1"),
+        )
+        source = CleverApiSource.from_profile(
+            profile, {"CLEVER_TOKEN": DEFAULT_TOKEN}, state_dir=state, page_size=page_size
+        )
+        start = time.perf_counter()
+        source.read_raw()
+        seconds = time.perf_counter() - start
+    return {"seconds": round(seconds, 2), "peak_mb": round(_peak_mb(), 1)}
 
 
 def _churn(server: CleverServer, changes: int) -> int:
@@ -153,7 +183,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--page-size", type=int, default=10_000)
     parser.add_argument("--changes", type=int, default=1000, help="student updates before the delta run")
+    parser.add_argument("--child", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
+    if args.child:
+        print(json.dumps(_child(args.child, args.page_size)))
+        return 0
     result = run(args.size.upper(), args.data, args.seed, args.page_size, args.changes)
     full, delta = result["full"], result["delta"]
     print(f"district {result['size']}: {result['records']}")
@@ -167,7 +201,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"  delta ({delta['events']} events)  {delta['seconds']:>7.2f} s  {delta['requests']:>4} requests "
         f"(minimum {delta['minimum']}, mode {delta['mode']})"
     )
-    print(f"  peak memory           {result['peak_mb']:>7.1f} MB")
+    client = result["client"]
+    print(
+        f"  full pull, own process {client['seconds']:>6.2f} s  peak {client['peak_mb']:.1f} MB (client only)"
+    )
+    print(f"  peak memory           {result['peak_mb']:>7.1f} MB (server and client in this process)")
     print(json.dumps(result, sort_keys=True))
     return 0
 
