@@ -160,6 +160,8 @@ def _run(args: argparse.Namespace) -> int:
             journal,
             passwords=service.passwords_for(plan, planned.roster, planned.profile),
         )
+        if outcome.complete:
+            journal.forget(plan_id)
     finally:
         journal.close()
     findings = planned.findings + list(outcome.findings)

@@ -2,7 +2,8 @@
 
 Keyed by plan id (``Plan.plan_id``). A chunk's results are recorded atomically after the directory has
 applied it; a chunk applied but not recorded (the process died in between) is applied again on resume,
-which the directory's idempotence contract makes harmless.
+which the directory's idempotence contract makes harmless. A plan id names content, not a run: the same
+drift on two nights gives the same plan, so a finished plan's entries are dropped (``forget``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ class MemoryJournal:
 
     def record(self, plan_id: str, results: Mapping[int, OperationResult]) -> None:
         self._plans.setdefault(plan_id, {}).update(results)
+
+    def forget(self, plan_id: str) -> None:
+        self._plans.pop(plan_id, None)
 
 
 class SqliteJournal:
@@ -73,6 +77,12 @@ class SqliteJournal:
         ]
         with self._db:
             self._db.executemany("INSERT OR REPLACE INTO results VALUES (?, ?, ?, ?, ?, ?)", rows)
+
+    def forget(self, plan_id: str) -> None:
+        """Drop a finished plan's entries: the same plan may be made again later (the same drift twice)
+        and must then be applied again, not skipped as done."""
+        with self._db:
+            self._db.execute("DELETE FROM results WHERE plan_id = ?", (plan_id,))
 
     def close(self) -> None:
         self._db.close()

@@ -206,3 +206,15 @@ def test_a_run_killed_mid_apply_and_started_again_ends_in_the_uninterrupted_stat
     assert dump_state(".sync/tenant.db") == expected
     status, again = sync(capsys, "run", "examples/district")
     assert set(again["changes"].values()) == {0}
+
+
+def test_the_same_plan_made_again_after_a_finished_run_is_applied_again(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, first = sync(capsys, "run", "examples/district")
+    Path(".sync/tenant.db").unlink()  # the tenant is gone, the journal is not
+    status, again = sync(capsys, "run", "examples/district")
+    assert status == 0
+    assert again["plan_id"] == first["plan_id"]
+    assert again["changes"] == first["changes"]
+    assert dump_state(".sync/tenant.db")["users"]
