@@ -218,3 +218,12 @@ def test_the_same_plan_made_again_after_a_finished_run_is_applied_again(
     assert again["plan_id"] == first["plan_id"]
     assert again["changes"] == first["changes"]
     assert dump_state(".sync/tenant.db")["users"]
+
+
+def test_a_csv_profile_without_a_folder_says_to_give_one(
+    workdir: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    capsys.readouterr()
+    status = main(["plan", "--profile", "examples/profile.toml", "--today", TODAY])
+    err = capsys.readouterr().err
+    assert status == 2 and "give the folder" in err

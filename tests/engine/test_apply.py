@@ -199,3 +199,13 @@ def test_a_journal_records_results_including_failures() -> None:
     assert journal.load("p")[1] == OperationResult(False, "E", "m")
     assert journal.load("q") == {}
     assert OpKind.CREATE_USER  # the journal is keyed by plan id, not by operation kind
+
+
+def test_a_forgotten_plan_starts_again_from_nothing(tmp_path: Path) -> None:
+    journal = SqliteJournal(tmp_path / "journal.db")
+    journal.record("p", {0: OperationResult(True), 1: OperationResult(True)})
+    journal.record("q", {0: OperationResult(True)})
+    journal.forget("p")
+    assert journal.load("p") == {}
+    assert list(journal.load("q")) == [0]
+    journal.close()
