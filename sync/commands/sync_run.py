@@ -11,6 +11,7 @@ applied (exit 1) until it is run again with ``--approve``. Exit status: 0 comple
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import sys
@@ -81,6 +82,8 @@ def _guarded(args: argparse.Namespace, command: Callable[[argparse.Namespace], i
 class _Planned:
     plan: Plan
     plan_id: str
+    #: ``plan.dumps()``, made once (large plans take seconds to serialise).
+    text: str
     findings: list[Finding]
     validation: ValidationResult
     roster: Roster
@@ -104,7 +107,9 @@ def _prepare(args: argparse.Namespace, *, report_failure: bool) -> _Planned | in
         return 2
     directory = open_directory(args.tenant)
     plan = service.make_plan(validation.roster, profile, directory.snapshot(), today, findings)
-    return _Planned(plan, plan.plan_id, findings, validation, validation.roster, profile, directory)
+    text = plan.dumps()
+    plan_id = hashlib.sha256(text.encode()).hexdigest()[:32]  # = plan.plan_id, without a second dumps()
+    return _Planned(plan, plan_id, text, findings, validation, validation.roster, profile, directory)
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -138,7 +143,7 @@ def _run(args: argparse.Namespace) -> int:
         report_dir.mkdir(parents=True, exist_ok=True)
     except OSError as err:
         raise UsageError(f"cannot create report folder {report_dir}: {err.strerror or err}") from err
-    write_atomically(report_dir / "plan.json", plan.dumps())  # passwords are redacted in every plan
+    write_atomically(report_dir / "plan.json", planned.text)  # passwords are redacted in every plan
     if plan.guard.held and not args.approve:
         summary = service.run_summary(
             status=RunStatus.HELD,

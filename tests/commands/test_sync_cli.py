@@ -12,7 +12,7 @@ import pytest
 from sync.cli import main
 from sync.commands import sync_run
 from sync.directory.local_tenant import LocalTenantDirectory, dump_state
-from sync.engine.plan import CHANGE_KEYS
+from sync.engine.plan import CHANGE_KEYS, Plan
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 TODAY = "2026-11-22"
@@ -52,6 +52,7 @@ def test_a_first_run_syncs_the_example_district_and_a_second_run_changes_nothing
     assert report.parent == Path(".sync/runs")
     assert {p.name for p in report.iterdir()} == {"findings.csv", "summary.json", "plan.json"}
     assert json.loads((report / "summary.json").read_text())["changes"] == first["changes"]
+    assert Plan.from_json(json.loads((report / "plan.json").read_text())).plan_id == first["plan_id"]
     status, second = sync(capsys, "run", "examples/district")
     assert (status, second["status"]) == (0, "completed")
     assert set(second["changes"].values()) == {0}
