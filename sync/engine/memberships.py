@@ -251,11 +251,12 @@ class Changes:
             return
         size = len(self.universe)
         group = self.keys // size
-        members = self.universe.take(pa.array(self.keys % size)).to_pylist()
+        names = self.universe.to_pylist()  # one str per anchor, shared by all its rows
+        members = list(map(names.__getitem__, (self.keys % size).tolist()))
         bounds = [0, *(np.flatnonzero(np.diff(group)) + 1).tolist(), len(self.keys)]
         for start, end in itertools.pairwise(bounds):
             container, relation = divmod(int(group[start]), 4)
-            yield self.universe[container].as_py(), RELATIONS[relation], members[start:end]
+            yield names[container], RELATIONS[relation], members[start:end]
 
 
 #: Relation codes (their rank in this sorted tuple).

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from types import MappingProxyType
 from typing import Any
 
 from sync.directory.model import DirectoryUser, Operation, OpKind, RecordRef
@@ -87,11 +89,17 @@ def create_user(user: RosterUser, profile: Profile, findings: list[Finding]) -> 
 
 def licence_ops(user: RosterUser, held: frozenset[str], profile: Profile) -> list[Operation]:
     skus = role_settings(profile, user.role).licenses
-    missing = sorted(sku for sku in skus if sku not in held)
+    missing = tuple(sorted(sku for sku in skus if sku not in held))
     if not missing:
         return []
-    fields = {"addLicenses": missing, "removeLicenses": []}
-    return [Operation(OpKind.ASSIGN_LICENSES, user.anchor, fields, record=user.record)]
+    return [Operation(OpKind.ASSIGN_LICENSES, user.anchor, _licence_fields(missing), record=user.record)]
+
+
+@functools.cache
+def _licence_fields(missing: tuple[str, ...]) -> Mapping[str, Any]:
+    """One read-only fields object per set of SKUs, shared by every operation that assigns it (a million
+    students get the same licences)."""
+    return MappingProxyType({"addLicenses": list(missing), "removeLicenses": []})
 
 
 def gone_user_ops(
