@@ -18,7 +18,9 @@ interpreter. Prints, per run:
   scale; target ≥ 0.9), and the same without the pacer's saved-up burst (2 % of a window, 3 s of quota,
   refilled while a run validates and plans), which dominates runs of a few seconds at a scaled quota;
 - **429 share** = requests and batch items answered 429 ÷ all of them (target ≤ 1 %);
-- **reads** of a no-change nightly snapshot (target: a handful);
+- **reads** of a no-change nightly snapshot (target: a handful): its snapshot reads back what the previous
+  run wrote (delta answers carry every change since the last link, the run's own included); a snapshot
+  taken with nothing changed since the last one (``quiet snapshot``) reads one page per resource;
 - the **projection at the real quota**: writes issued ÷ (20 writes/s × sustained quota use), in minutes
   (M first sync ≤ 75 min, nightly ≤ 2 min), and the same for the plan's minimum.
 
@@ -266,10 +268,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--churn", type=float, default=0.01, help="nightly churn share (default 0.01)")
     parser.add_argument("--profile", default="examples/profile.toml")
     args = parser.parse_args(argv)
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # figures as each run ends
     profile = load_profile(args.profile)
     district = _district(args.size)
     nightly = _churned(args.size, district, args.churn)
     results: list[RunFigures] = []
+    quiet: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="bench-graph-") as work:
         server = LocalGraphServer(Path(work) / "tenant.db", args.quota_scale)
         try:
@@ -284,12 +288,20 @@ def main(argv: Sequence[str] | None = None) -> None:
                     quota_scale=args.quota_scale, low_priority=low_priority,
                 ) as directory:  # fmt: skip
                     figures, _ = _sync(name, directory, folder, profile, args.quota_scale)
+                    before = directory.stats().requests
+                    directory.snapshot()
+                    quiet_reads = directory.stats().requests - before
                 _print(figures)
+                print(
+                    f"  quiet snapshot      {quiet_reads} requests (nothing changed since the last snapshot)"
+                )
                 results.append(figures)
+                quiet[name] = quiet_reads
         finally:
             server.stop()
     print(json.dumps({"bench": "graph", "size": args.size, "quota_scale": args.quota_scale,
-                      "runs": [figures.to_json() for figures in results]}))  # fmt: skip
+                      "runs": [{**figures.to_json(), "quiet_snapshot_requests": quiet.get(figures.name)}
+                               for figures in results]}))  # fmt: skip
 
 
 if __name__ == "__main__":
