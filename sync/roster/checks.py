@@ -111,78 +111,6 @@ def required_values(
     return table.filter(pc.invert(bad)), findings
 
 
-def repeated_ids(table: pa.Table, spec: FileSpec, file: str) -> tuple[pa.Table, list[Finding], bool]:
-    """Rows that repeat an id: identical ones → warning ``duplicate_row`` (kept once); ones that differ where
-    ``spec.may_differ`` does not allow → record error ``conflicting_duplicate`` on every row (record dropped).
-    The third value says whether any id still has several rows (allowed ones: contacts, schools)."""
-    id_column = spec.id_column
-    counts = pc.value_counts(table[id_column])
-    repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
-    if len(repeated) == 0:
-        return table, [], False
-    sub = table.filter(pc.is_in(table[id_column], value_set=repeated))
-    strict = [name for name in spec.names if name != id_column and name not in spec.may_differ]
-    findings: list[Finding] = []
-    drop: list[pa.Array] = []
-    if strict:
-        mode = pc.CountOptions(mode="all")
-        agg = sub.group_by(id_column).aggregate([(name, "count_distinct", mode) for name in strict])
-        differs = {name: pc.greater(agg[f"{name}_count_distinct"], 1) for name in strict}
-        conflict = differs[strict[0]]
-        for name in strict[1:]:
-            conflict = pc.or_(conflict, differs[name])
-        if has_any(conflict):
-            conflicting = agg.filter(conflict)
-            columns_of: dict[str, list[str]] = {}
-            for name in strict:
-                for value in conflicting.filter(differs[name].filter(conflict))[id_column].to_pylist():
-                    columns_of.setdefault(value, []).append(name)
-            rows = sub.filter(pc.is_in(sub[id_column], value_set=conflicting[id_column]))
-            findings += row_findings(
-                rows,
-                file=file,
-                id_column=id_column,
-                column=None,
-                severity=Severity.RECORD_ERROR,
-                code="conflicting_duplicate",
-                message=lambda row: (
-                    f"rows with the same {id_column} differ in "
-                    f"{', '.join(columns_of[row[id_column]])}; the record is dropped: make its rows agree "
-                    "or give each record its own id"
-                ),
-            )
-            drop.append(rows[ROW].combine_chunks())
-            sub = sub.filter(pc.invert(pc.is_in(sub[id_column], value_set=conflicting[id_column])))
-    if sub.num_rows:
-        keys = [id_column, *(name for name in spec.names if name != id_column)]
-        firsts = sub.group_by(keys, use_threads=False).aggregate([(ROW, "min")])[f"{ROW}_min"]
-        repeats = sub.filter(pc.invert(pc.is_in(sub[ROW], value_set=firsts)))
-        if repeats.num_rows:
-            findings += row_findings(
-                repeats,
-                file=file,
-                id_column=id_column,
-                column=None,
-                severity=Severity.WARNING,
-                code="duplicate_row",
-                message=lambda _row: (
-                    f"this row repeats an earlier row with the same {id_column}; "
-                    "it is counted once — remove the copy"
-                ),
-            )
-            drop.append(repeats[ROW].combine_chunks())
-    for rows_to_drop in drop:
-        table = drop_rows(table, rows_to_drop)
-    still_repeated = table.num_rows != len(pc.unique(table[id_column]))
-    return table, findings, still_repeated
-
-
-def first_per_id(table: pa.Table, id_column: str) -> pa.Table:
-    """The first row of each id (in file order)."""
-    firsts = table.group_by(id_column, use_threads=False).aggregate([(ROW, "min")])[f"{ROW}_min"]
-    return table.filter(pc.is_in(table[ROW], value_set=firsts))
-
-
 def value_kinds(
     table: pa.Table, spec: FileSpec, file: str, *, strict_columns: Sequence[str] = ()
 ) -> tuple[pa.Table, list[Finding]]:
@@ -315,7 +243,13 @@ def positions(values: pa.ChunkedArray, targets: pa.ChunkedArray | pa.Array) -> n
 
 
 def _int32(array: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int32]:
-    """An int32 array without nulls as one NumPy array."""
+    """An int32 array without nulls as one NumPy array (each chunk's buffer is viewed, then joined once)."""
     chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]
-    parts = [np.asarray(chunk.to_numpy(zero_copy_only=False), dtype=np.int32) for chunk in chunks]
+    parts = []
+    for chunk in chunks:
+        if chunk.null_count:
+            raise ValueError("positions unexpectedly hold nulls")
+        if len(chunk):
+            values = np.frombuffer(chunk.buffers()[1], dtype=np.int32)
+            parts.append(values[chunk.offset : chunk.offset + len(chunk)])
     return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int32)

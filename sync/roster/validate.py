@@ -23,12 +23,10 @@ from sync.roster.checks import (
     LINE,
     ROW,
     drop_rows,
-    first_per_id,
     has_any,
     positions,
     prepare,
     references,
-    repeated_ids,
     required_values,
     row_findings,
     unknown_references,
@@ -38,6 +36,7 @@ from sync.roster.columns import CO_TEACHER_COLUMNS, CONTACT_COLUMNS, SPECS, File
 from sync.roster.model import FILE_KINDS, REQUIRED_KINDS, RawFile, Roster, ValidationResult
 from sync.roster.names import nickname_problem, section_mail_nickname
 from sync.roster.reader import CsvFolderSource
+from sync.roster.repeats import find_repeats
 from sync.roster.source import Progress
 
 _CREATE_COLUMNS = ("First_name", "Last_name", "Username")
@@ -164,12 +163,11 @@ class _State:
         enrollments = self.tables["enrollments"]
         with ThreadPoolExecutor(max_workers=1) as pool:
             early = pool.submit(
-                _positions_all,
-                [
-                    (enrollments["Section_id"], self.tables["sections"]["Section_id"]),
-                    (enrollments["Student_id"], self.tables["students"]["Student_id"]),
-                    (enrollments["School_id"], self.tables["schools"]["School_id"]),
-                ],
+                _enrollment_lookups,
+                enrollments,
+                self.tables["sections"]["Section_id"],
+                self.tables["students"]["Student_id"],
+                self.tables["schools"]["School_id"],
             )
             try:
                 schools = self._schools()
@@ -182,8 +180,8 @@ class _State:
                     staff, staff_schools = _empty_people("staff")
                 sections, section_teachers = self._sections(school_ids, teachers)
             finally:
-                raw_positions = early.result()
-        enrollments = self._enrollments(schools, students, sections, raw_positions)
+                lookups = early.result()
+        enrollments = self._enrollments(schools, students, sections, lookups)
         return Roster(
             schools=_without_row(schools),
             students=_without_row(students),
@@ -199,16 +197,17 @@ class _State:
 
     # -- per file -------------------------------------------------------------------------------------
 
-    def _base(self, kind: str) -> tuple[pa.Table, bool]:
-        """Required values and repeated ids of one file; returns the table and whether ids still repeat."""
+    def _base(self, kind: str) -> tuple[pa.Table, np.ndarray]:
+        """Required values and repeated ids of one file: the table, and a mask of the rows whose id an
+        earlier row already has."""
         spec = SPECS[kind]
         table = self.tables[kind]
         self.seen[kind] = table[spec.id_column]
         table, found = required_values(table, spec, self.names[kind], spec.required)
         self.findings += found
-        table, found, repeats = repeated_ids(table, spec, self.names[kind])
-        self.findings += found
-        return table, repeats
+        repeats = find_repeats(table, spec, self.names[kind])
+        self.findings += repeats.findings
+        return repeats.table, repeats.later
 
     def _profile_checks(self, kind: str, table: pa.Table) -> pa.Table:
         """Values of §3 (strict for the matching column) and the profile's non-blank columns (§5)."""
@@ -229,9 +228,11 @@ class _State:
 
     def _students(self, school_ids: pa.ChunkedArray) -> tuple[pa.Table, pa.Table]:
         spec = SPECS["students"]
-        rows, repeats = self._base("students")
-        entities = first_per_id(rows, spec.id_column) if repeats else rows
-        entities = entities.drop_columns(list(CONTACT_COLUMNS))
+        rows, later = self._base("students")
+        entities = rows.drop_columns(list(CONTACT_COLUMNS))
+        if later.any():
+            entities = entities.filter(pa.array(~later))
+        before = entities.num_rows
         entities = self._profile_checks("students", entities)
         entities, found = references(
             entities,
@@ -243,11 +244,10 @@ class _State:
             id_column=spec.id_column,
         )
         self.findings += found
-        kept_rows = rows
-        if rows.num_rows != entities.num_rows:
-            kept_rows = rows.filter(pc.is_in(rows[spec.id_column], value_set=entities[spec.id_column]))
-        self.valid["students"] = kept_rows.num_rows
-        contacts = kept_rows.select(["Student_id", *CONTACT_COLUMNS, LINE])
+        contacts = rows.select(["Student_id", *CONTACT_COLUMNS, LINE])
+        if entities.num_rows != before:
+            contacts = contacts.filter(pc.is_in(contacts["Student_id"], value_set=entities["Student_id"]))
+        self.valid["students"] = contacts.num_rows
         any_contact = pc.is_valid(contacts[CONTACT_COLUMNS[0]])
         for name in CONTACT_COLUMNS[1:]:
             any_contact = pc.or_(any_contact, pc.is_valid(contacts[name]))
@@ -258,8 +258,8 @@ class _State:
         """Teachers or staff: one entity per id, one link row per (id, school)."""
         spec = SPECS[kind]
         id_column = spec.id_column
-        rows, repeats = self._base(kind)
-        entities = first_per_id(rows, id_column) if repeats else rows
+        rows, later = self._base(kind)
+        entities = rows.filter(pa.array(~later)) if later.any() else rows
         entities = self._profile_checks(kind, entities.drop_columns(["School_id"]))
         links = rows.select([id_column, "School_id", LINE, ROW])
         links = links.filter(pc.is_in(links[id_column], value_set=entities[id_column]))
@@ -419,20 +419,15 @@ class _State:
         return table.set_column(table.schema.get_field_index("Name"), "Name", name)
 
     def _enrollments(
-        self, schools: pa.Table, students: pa.Table, sections: pa.Table, raw_positions: list[np.ndarray]
+        self, schools: pa.Table, students: pa.Table, sections: pa.Table, lookups: _Lookups
     ) -> pa.Table:
         spec = SPECS["enrollments"]
         file = self.names["enrollments"]
         table = self.tables["enrollments"]
-        section, student, school = (
-            _remap(raw, table[column], valid, column)
-            for raw, column, valid in zip(
-                raw_positions,
-                ("Section_id", "Student_id", "School_id"),
-                (sections, students, schools),
-                strict=True,
-            )
-        )
+        section = _remap(lookups.section, table["Section_id"], sections, "Section_id")
+        student = _remap(lookups.student, table["Student_id"], students, "Student_id")
+        school = _remap(lookups.school, table["School_id"], schools, "School_id")
+        repeat = lookups.repeat
         blank = pc.is_null(table["Section_id"])
         for name in ("Student_id", "School_id"):
             blank = pc.or_(blank, pc.is_null(table[name]))
@@ -440,7 +435,7 @@ class _State:
             table, found = required_values(table, spec, file, spec.required, id_column="Section_id")
             self.findings += found
             keep = ~_mask(blank)
-            section, student, school = section[keep], student[keep], school[keep]
+            section, student, school, repeat = section[keep], student[keep], school[keep], repeat[keep]
         unknown = (section < 0) | (student < 0)
         if unknown.any():
             for column, index, kind in (
@@ -458,46 +453,31 @@ class _State:
                         consequence="the enrollment is dropped",
                     )
             keep = ~unknown
-            table, section, student, school = (
+            table, section, school, repeat = (
                 table.filter(pa.array(keep)),
                 section[keep],
-                student[keep],
                 school[keep],
+                repeat[keep],
             )
-        repeat = self._duplicate_enrollments(table, section, student, students.num_rows, file)
-        if repeat is not None:
+        if repeat.any():
+            self.findings += row_findings(
+                table.filter(pa.array(repeat)),
+                file=file,
+                id_column="Section_id",
+                column=None,
+                severity=Severity.WARNING,
+                code="duplicate_enrollment",
+                message=lambda row: (
+                    f"this enrollment repeats an earlier one of the same student in section "
+                    f"{row['Section_id']}; it is counted once — remove the copy"
+                ),
+            )
             keep = ~repeat
             table, section, school = table.filter(pa.array(keep)), section[keep], school[keep]
         self._school_mismatch(table, section, school, schools, sections, file)
         self._empty_sections(section, sections)
         self.valid["enrollments"] = table.num_rows
         return table.select(["Section_id", "Student_id", "School_id", LINE])
-
-    def _duplicate_enrollments(
-        self, table: pa.Table, section: np.ndarray, student: np.ndarray, students: int, file: str
-    ) -> np.ndarray | None:
-        """Warning ``duplicate_enrollment`` for a repeated (Section_id, Student_id): the mask of the repeats
-        (the first of each pair is kept), or ``None`` when there is none."""
-        key = section.astype(np.int64) * max(students, 1) + student
-        ordered = np.sort(key)
-        if not (ordered[1:] == ordered[:-1]).any():
-            return None
-        order = np.argsort(key, kind="stable")
-        repeat = np.zeros(len(key), dtype=bool)
-        repeat[order[1:]] = key[order[1:]] == key[order[:-1]]
-        self.findings += row_findings(
-            table.filter(pa.array(repeat)),
-            file=file,
-            id_column="Section_id",
-            column=None,
-            severity=Severity.WARNING,
-            code="duplicate_enrollment",
-            message=lambda row: (
-                f"this enrollment repeats an earlier one of the same student in section "
-                f"{row['Section_id']}; it is counted once — remove the copy"
-            ),
-        )
-        return repeat
 
     def _school_mismatch(
         self,
@@ -543,8 +523,37 @@ class _State:
         )
 
 
-def _positions_all(lookups: list[tuple[pa.ChunkedArray, pa.ChunkedArray]]) -> list[np.ndarray]:
-    return [positions(values, targets) for values, targets in lookups]
+@dataclass(frozen=True)
+class _Lookups:
+    """Where each enrollment's ids are in the files as read (``-1``: absent), and which enrollments repeat an
+    earlier (Section_id, Student_id) pair."""
+
+    section: np.ndarray
+    student: np.ndarray
+    school: np.ndarray
+    repeat: np.ndarray
+
+
+def _enrollment_lookups(
+    enrollments: pa.Table, sections: pa.ChunkedArray, students: pa.ChunkedArray, schools: pa.ChunkedArray
+) -> _Lookups:
+    """The expensive part of the enrollment checks (millions of hashed ids and a sort), done against the ids
+    as read so that it can run while the other files are checked."""
+    section = positions(enrollments["Section_id"], sections)
+    student = positions(enrollments["Student_id"], students)
+    school = positions(enrollments["School_id"], schools)
+    repeat = np.zeros(len(section), dtype=bool)
+    both = (section >= 0) & (student >= 0)
+    key = section.astype(np.int64) * max(len(students), 1) + student
+    if not both.all():
+        key = key[both]
+    ordered = np.sort(key)
+    if (ordered[1:] == ordered[:-1]).any():
+        order = np.argsort(key, kind="stable")
+        repeated = np.zeros(len(key), dtype=bool)
+        repeated[order[1:]] = key[order[1:]] == key[order[:-1]]
+        repeat[np.flatnonzero(both)[repeated] if not both.all() else repeated] = True
+    return _Lookups(section, student, school, repeat)
 
 
 def _remap(raw: np.ndarray, values: pa.ChunkedArray, valid: pa.Table, column: str) -> np.ndarray:

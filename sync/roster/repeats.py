@@ -1,0 +1,169 @@
+"""Rows that repeat an id (``clever-csv.md`` §2 *Repeated ids*), found without hashing whole rows.
+
+Rows that share an id are brought next to each other (they usually are already: an export writes a
+student's contact rows together), so that every rule is a comparison of a row with the rows just before it:
+
+- a row that differs from the previous row of its id in a column where rows may not differ → record error
+  ``conflicting_duplicate`` on every row of that id (the record is dropped);
+- a row equal to an earlier row of its id → warning ``duplicate_row`` (kept once).
+
+Comparisons are vectorised; Python runs only over the ids that have a finding.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sync.findings import Finding, Severity
+from sync.roster.checks import ROW, row_findings
+from sync.roster.columns import FileSpec
+
+Mask = npt.NDArray[np.bool_]
+#: Rows of one id compared pairwise; an id with more rows than this is checked by hashing instead.
+_LOOKBACK = 8
+
+
+@dataclass(frozen=True)
+class Repeats:
+    #: The table without the dropped rows (conflicts, and the copies of duplicate rows).
+    table: pa.Table
+    findings: list[Finding]
+    #: Aligned with ``table``: True for a row whose id an earlier row already has (a second contact, a second
+    #: school of a teacher). The rows where it is False are one per id.
+    later: Mask
+
+
+def find_repeats(table: pa.Table, spec: FileSpec, file: str) -> Repeats:
+    """Check the rows of ``table`` (blank ids already dropped) that repeat an id of ``spec``."""
+    rows = table.num_rows
+    ids = table[spec.id_column]
+    if rows < 2:
+        return Repeats(table, [], np.zeros(rows, dtype=bool))
+    distinct = len(pc.unique(ids))
+    if distinct == rows:
+        return Repeats(table, [], np.zeros(rows, dtype=bool))
+    order: npt.NDArray[np.int64] | None = None
+    work = table
+    if _runs(ids) != distinct:
+        counts = pc.value_counts(ids)
+        repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
+        subset = np.flatnonzero(_mask(pc.is_in(ids, value_set=repeated)))
+        work = table.take(pa.array(subset))
+        by_id = np.asarray(
+            pc.sort_indices(work, sort_keys=[(spec.id_column, "ascending"), (ROW, "ascending")]),
+            dtype=np.int64,
+        )
+        work = work.take(pa.array(by_id))
+        order = subset[by_id]
+    found = _compare_neighbours(work, spec, file)
+    drop, later = found.drop, found.later
+    if order is not None:
+        drop, later = np.zeros(rows, dtype=bool), np.zeros(rows, dtype=bool)
+        drop[order] = found.drop
+        later[order] = found.later
+    if drop.any():
+        keep = ~drop
+        return Repeats(table.filter(pa.array(keep)), found.findings, later[keep])
+    return Repeats(table, found.findings, later)
+
+
+@dataclass(frozen=True)
+class _Found:
+    drop: Mask
+    later: Mask
+    findings: list[Finding]
+
+
+def _compare_neighbours(work: pa.Table, spec: FileSpec, file: str) -> _Found:
+    """``work`` holds the rows of each id next to each other, in file order."""
+    id_column = spec.id_column
+    rows = work.num_rows
+    same_id = np.zeros(rows, dtype=bool)
+    same_id[1:] = _equal_shifted(work[id_column], 1)
+    run = np.cumsum(~same_id) - 1
+    run_start = np.flatnonzero(~same_id)
+    place = np.arange(rows) - run_start[run]
+    strict = [name for name in spec.names if name != id_column and name not in spec.may_differ]
+    findings: list[Finding] = []
+
+    conflict_run = np.zeros(len(run_start), dtype=bool)
+    columns_of: dict[int, list[str]] = {}
+    for name in strict:
+        differs = same_id.copy()
+        differs[1:] &= ~_equal_shifted(work[name], 1)
+        if differs.any():
+            for index in np.unique(run[differs]).tolist():
+                columns_of.setdefault(index, []).append(name)
+                conflict_run[index] = True
+    conflict = conflict_run[run]
+    if conflict.any():
+        bad = work.filter(pa.array(conflict)).append_column("_run", pa.array(run[conflict]))
+        findings += row_findings(
+            bad,
+            file=file,
+            id_column=id_column,
+            column=None,
+            severity=Severity.RECORD_ERROR,
+            code="conflicting_duplicate",
+            message=lambda row: (
+                f"rows with the same {id_column} differ in {', '.join(columns_of[row['_run']])}; "
+                "the record is dropped: make its rows agree or give each record its own id"
+            ),
+        )
+
+    copy = np.zeros(rows, dtype=bool)
+    for distance in range(1, min(int(place.max()), _LOOKBACK) + 1):
+        equal = (place >= distance)[distance:]
+        for name in spec.may_differ:
+            equal &= _equal_shifted(work[name], distance)
+        copy[distance:] |= equal
+    long_run = (np.bincount(run) > _LOOKBACK + 1)[run]
+    if long_run.any():
+        copy[long_run] = _copies_by_hash(work.filter(pa.array(long_run)), [id_column, *spec.may_differ])
+    copy &= ~conflict
+    if copy.any():
+        findings += row_findings(
+            work.filter(pa.array(copy)),
+            file=file,
+            id_column=id_column,
+            column=None,
+            severity=Severity.WARNING,
+            code="duplicate_row",
+            message=lambda _row: (
+                f"this row repeats an earlier row with the same {id_column}; "
+                "it is counted once — remove the copy"
+            ),
+        )
+    drop = conflict | copy
+    return _Found(drop=drop, later=same_id & ~drop, findings=findings)
+
+
+def _copies_by_hash(rows: pa.Table, keys: list[str]) -> Mask:
+    """For an id with very many rows: a row is a copy when an earlier row has the same ``keys``."""
+    positions = pa.array(np.arange(rows.num_rows, dtype=np.int64))
+    indexed = rows.select(keys).append_column("_position", positions)
+    firsts = indexed.group_by(keys, use_threads=False).aggregate([("_position", "min")])["_position_min"]
+    return ~_mask(pc.is_in(positions, value_set=firsts))
+
+
+def _runs(ids: pa.ChunkedArray) -> int:
+    """How many runs of equal neighbouring values ``ids`` has."""
+    return int(len(ids) - np.count_nonzero(_equal_shifted(ids, 1)))
+
+
+def _equal_shifted(values: pa.ChunkedArray, distance: int) -> Mask:
+    """``values[i] == values[i - distance]`` for ``i >= distance`` (two nulls are equal)."""
+    later, earlier = values[distance:], values[: len(values) - distance]
+    equal = pc.fill_null(pc.equal(later, earlier), False)
+    if later.null_count or earlier.null_count:
+        equal = pc.or_(equal, pc.and_(pc.is_null(later), pc.is_null(earlier)))
+    return _mask(equal)
+
+
+def _mask(values: pa.ChunkedArray | pa.Array) -> Mask:
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=bool)
