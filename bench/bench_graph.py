@@ -288,15 +288,16 @@ def main(argv: Sequence[str] | None = None) -> None:
                     quota_scale=args.quota_scale, low_priority=low_priority,
                 ) as directory:  # fmt: skip
                     figures, _ = _sync(name, directory, folder, profile, args.quota_scale)
-                    before = directory.stats().requests
-                    directory.snapshot()
-                    quiet_reads = directory.stats().requests - before
+                    if figures.operations == 0:  # nothing written since this run's snapshot
+                        before = directory.stats().requests
+                        directory.snapshot()
+                        quiet[name] = directory.stats().requests - before
                 _print(figures)
-                print(
-                    f"  quiet snapshot      {quiet_reads} requests (nothing changed since the last snapshot)"
-                )
+                if name in quiet:
+                    print(
+                        f"  quiet snapshot      {quiet[name]} requests (nothing changed since the last one)"
+                    )
                 results.append(figures)
-                quiet[name] = quiet_reads
         finally:
             server.stop()
     print(json.dumps({"bench": "graph", "size": args.size, "quota_scale": args.quota_scale,
