@@ -10,6 +10,7 @@ A ``429`` also tells the pacer, which pauses every sender and slows down.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from dataclasses import dataclass
 
@@ -17,6 +18,9 @@ from sync.directory.graph_http import TRANSIENT_STATUSES, GraphHttp, SubRequest,
 from sync.directory.graph_pacing import Pacer, retry_after_seconds
 from sync.directory.graph_stats import Counters
 from sync.directory.model import MAX_BATCH
+
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +140,10 @@ class BatchDispatcher:
         if waits:  # one signal per answer, however many of its items were refused
             self._counters.throttled += len(waits)
             self._pacer.throttled(max(waits))
+            log.info(
+                "Graph throttled %d of %d batch items; pausing %.2f s, pacing at %.0f %% of the quota",
+                len(waits), len(taken), max(waits), 100 * self._pacer.multiplier,
+            )  # fmt: skip
         for answer, (_, future) in zip(answers, taken, strict=True):
             if not future.done():
                 future.set_result(answer)
