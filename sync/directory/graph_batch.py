@@ -19,7 +19,6 @@ from sync.directory.graph_pacing import Pacer, retry_after_seconds
 from sync.directory.graph_stats import Counters
 from sync.directory.model import MAX_BATCH
 
-
 log = logging.getLogger(__name__)
 
 
