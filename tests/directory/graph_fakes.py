@@ -51,6 +51,8 @@ class FakeGraph:
     batches: list[list[Item]] = field(default_factory=list)
     batch_headers: list[Mapping[str, str]] = field(default_factory=list)
     page_size: int = 2
+    #: Answer direct GETs with this (status, headers) while it has entries.
+    get_faults: list[tuple[int, Mapping[str, str]]] = field(default_factory=list)
     #: Delta paths whose stored token the fake no longer knows (answers 410 once).
     expired: set[str] = field(default_factory=set)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
@@ -68,6 +70,9 @@ class FakeGraph:
             return self._batch(request)
         item = Item("GET", str(request.url), None, dict(request.headers), None)
         self.items.append(item)
+        if self.get_faults:
+            status, headers = self.get_faults.pop(0)
+            return httpx.Response(status, json={"error": {"code": "Fault", "message": "x"}}, headers=headers)
         return self._get(request)
 
     # -- reads -------------------------------------------------------------------------------------------

@@ -226,3 +226,22 @@ def test_an_unwritable_cache_folder_is_a_usage_error_naming_it(tmp_path: Path) -
     blocker.write_text("not a folder")
     with pytest.raises(UsageError, match="cannot open the Graph cache"):
         open_directory(seeded(), blocker / "cache")
+
+
+def test_reads_answered_429_or_503_wait_and_are_sent_again(tmp_path: Path) -> None:
+    fake = seeded()
+    fake.get_faults = [(429, {"Retry-After": "0.01"}), (503, {"Retry-After": "0.01"})]
+    with open_directory(fake, tmp_path) as directory:
+        users = directory.snapshot().users
+        stats = directory.stats()
+    assert len(users) == 4
+    assert (stats.throttled, stats.retries) == (1, 2)
+
+
+def test_delta_reads_ask_for_the_largest_pages_and_select_only_what_the_sync_needs(tmp_path: Path) -> None:
+    fake = seeded()
+    with open_directory(fake, tmp_path) as directory:
+        directory.snapshot()
+    first = next(item for item in fake.items if "/users/delta" in item.url)
+    assert first.headers["prefer"] == "odata.maxpagesize=999"
+    assert "$select=id,userPrincipalName," in first.url.replace("%24", "$").replace("%2C", ",")
