@@ -33,7 +33,7 @@ from sync.roster.source import Progress
 
 _BOM = b"\xef\xbb\xbf"
 _SPECIAL = re.compile(rb'["\r\n]')
-_BLOCK_SIZE = 1 << 22
+_BLOCK_SIZE = 1 << 24
 
 
 class CsvFolderSource:
@@ -263,9 +263,7 @@ def _unclosed_quote(name: str, kind: str, names: list[str], table: pa.Table, lin
 def _malformed(
     name: str, kind: str, names: list[str], bad: list[tuple[int | None, int, str]], lines: np.ndarray
 ) -> list[Finding]:
-    spec = SPECS[kind]
-    id_key = header_key(spec.id_column)
-    id_index = next((i for i, n in enumerate(names) if header_key(n) == id_key), None)
+    id_index = _id_index(kind, names)
     findings = []
     for number, actual, text in bad:
         line = int(lines[number - 1]) if number is not None and 0 < number <= len(lines) else None
@@ -292,10 +290,8 @@ def _malformed(
 def _replace_line_breaks(
     table: pa.Table, kind: str, name: str, names: list[str], lines: pa.Array | None
 ) -> tuple[pa.Table, list[Finding]]:
-    spec = SPECS[kind]
-    canonical = {header_key(c.name): c.name for c in spec.columns}
-    id_key = header_key(spec.id_column)
-    id_index = next((i for i, n in enumerate(names) if header_key(n) == id_key), None)
+    canonical = {header_key(c.name): c.name for c in SPECS[kind].columns}
+    id_index = _id_index(kind, names)
     findings: list[Finding] = []
     columns = []
     for index, column in enumerate(table.columns):

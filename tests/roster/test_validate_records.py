@@ -198,3 +198,29 @@ def test_findings_come_sorted_by_file_line_column_and_code(tmp_path: Path) -> No
     keys = [(f.file, f.line or -1, f.column or "", f.code) for f in result.findings]
     assert keys == sorted(keys)
     assert [f.file for f in result.findings] == ["enrollments.csv", "enrollments.csv", "schools.csv"]
+
+
+def test_rows_of_one_id_far_apart_are_still_compared(tmp_path: Path) -> None:
+    students = (
+        "School_id,Student_id,Grade,Contact_name\n"
+        "S1,100,9,Mom\nS2,101,7,\nS1,100,9,Dad\nS1,100,9,Mom\nS2,101,8,\n"
+    )
+    result = validate_folder(write_set(tmp_path, {"students.csv": students}))
+    assert where(only(result, "duplicate_row")) == ("students.csv", 5, None, "100", "warning")
+    assert [where(f) for f in findings_of(result, "conflicting_duplicate")] == [
+        ("students.csv", 3, None, "101", "record_error"),
+        ("students.csv", 6, None, "101", "record_error"),
+    ]
+    assert result.roster is not None
+    assert result.roster.student_contacts.column("Contact_name").to_pylist() == ["Mom", "Dad"]
+
+
+def test_an_id_with_very_many_rows_finds_its_copies(tmp_path: Path) -> None:
+    rows = [f"S{1 + n % 2},T1,Tom,Smith,tsmith,tom@school.org" for n in range(30)]
+    teachers = CLEAN["teachers.csv"].splitlines()[0] + "\n" + "\n".join(rows) + "\nS2,T2,Tia,Wong,twong,\n"
+    result = validate_folder(write_set(tmp_path, {"teachers.csv": teachers}))
+    copies = findings_of(result, "duplicate_row")
+    assert [f.line for f in copies] == list(range(4, 32))
+    assert result.roster is not None
+    assert result.roster.teacher_schools.num_rows == 3
+    assert result.counts["teachers.csv"] == {"rows": 31, "valid": 3}
