@@ -37,10 +37,11 @@ from typing import Any, TypeVar
 
 import httpx
 
+from sync.directory.graph_anchors import AnchorIndex
 from sync.directory.graph_batch import BatchDispatcher, RetryPolicy
 from sync.directory.graph_cache import RESOURCES, GraphCache, Resource
 from sync.directory.graph_http import GRAPH_ROOT, GraphHttp, TokenProvider, build_client
-from sync.directory.graph_ops import AnchorIndex, OperationWriter
+from sync.directory.graph_ops import OperationWriter
 from sync.directory.graph_pacing import Pacer, Quota
 from sync.directory.graph_read import DeltaExpired, GraphReader
 from sync.directory.graph_snapshot import build_snapshot

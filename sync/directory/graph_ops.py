@@ -14,20 +14,20 @@ retried with backoff. Every other error becomes ``OperationResult(ok=False, code
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from sync.directory.anchors import user_role_of
+from sync.directory.graph_anchors import AnchorIndex
 from sync.directory.graph_batch import RetryPolicy
-from sync.directory.graph_http import TRANSIENT_STATUSES, SubRequest, SubResponse
+from sync.directory.graph_errors import already_exists, failed, missing_anchor, not_there
+from sync.directory.graph_http import GRAPH_ROOT, TRANSIENT_STATUSES, SubRequest, SubResponse
 from sync.directory.graph_pacing import retry_after_seconds
 from sync.directory.graph_read import GraphReader
 from sync.directory.model import MAX_BATCH, Operation, OperationResult, OpKind
 from sync.directory.passwords import generate_password
 from sync.roster.names import section_mail_nickname, split_anchor
 
-GRAPH_ROOT = "https://graph.microsoft.com/v1.0"
 #: Properties of a class that ``POST /groups`` takes; the rest go to ``PATCH /education/classes/{id}``.
 GROUP_CREATE_PROPERTIES = ("displayName", "mailNickname", "description")
 
@@ -42,75 +42,6 @@ class Sender(Protocol):
     async def call_once(self, request: SubRequest) -> SubResponse:
         """Send once; a transient answer is returned as it is."""
         ...
-
-
-class AnchorIndex:
-    """anchor → directory id, from the snapshot and from what creates returned. A snapshot replaces the
-    map but keeps what creates taught it (a fresh object may not be in the delta answers yet)."""
-
-    def __init__(self) -> None:
-        self._ids: dict[str, str] = {}
-        self._learned: dict[str, str] = {}
-
-    def replace(self, ids: Mapping[str, str]) -> None:
-        self._ids = {**self._learned, **ids}
-
-    def learn(self, anchor: str, directory_id: str) -> None:
-        self._ids[anchor] = directory_id
-        self._learned[anchor] = directory_id
-
-    def forget(self, anchor: str) -> None:
-        self._ids.pop(anchor, None)
-        self._learned.pop(anchor, None)
-
-    def get(self, anchor: str) -> str | None:
-        return self._ids.get(anchor)
-
-
-def _error_text(answer: SubResponse) -> str:
-    return answer.message.lower()
-
-
-def already_exists(answer: SubResponse) -> bool:
-    return answer.status in (400, 409) and "already exist" in _error_text(answer)
-
-
-def not_there(answer: SubResponse) -> bool:
-    """``404``, or ``400 … do not exist``: a missing object (or one not replicated yet)."""
-    return answer.status == 404 or (answer.status == 400 and "not exist" in _error_text(answer))
-
-
-def error_code(answer: SubResponse) -> str:
-    """The Graph code; licence errors sent as ``Request_BadRequest`` are recognised by their message."""
-    text = _error_text(answer)
-    if "usage location" in text:
-        return "InvalidUserUsageLocation"
-    if "valid company license" in text:
-        return "InvalidLicense"
-    return answer.code
-
-
-_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
-_EMAIL = re.compile(r"[^\s@'\"]+@[^\s@'\"]+")
-
-
-def safe_message(message: str) -> str:
-    """Graph's message with quoted values and e-mail addresses masked: results become findings and run
-    reports, which must not carry names, UPNs or ids."""
-    return _EMAIL.sub("<address>", _QUOTED.sub("'…'", message))
-
-
-def failed(answer: SubResponse) -> OperationResult:
-    return OperationResult(ok=False, code=error_code(answer), message=safe_message(answer.message))
-
-
-def missing_anchor(anchor: str) -> OperationResult:
-    kind = anchor.partition("_")[0]
-    return OperationResult(
-        ok=False,
-        code="AnchorNotFound",
-        message=f"no {kind} object with this record's anchor is in the directory; it may not be created yet",
-    )
 
 
 def with_external_id(op: Operation) -> dict[str, Any]:

@@ -11,8 +11,8 @@ import pytest
 from sync.directory.factory import open_directory
 from sync.directory.graph import GRAPH_ROOT, AzureToken, GraphDirectory, open_graph_directory
 from sync.directory.graph_batch import RetryPolicy
+from sync.directory.graph_errors import failed, safe_message
 from sync.directory.graph_http import SubResponse
-from sync.directory.graph_ops import failed, safe_message
 from sync.errors import DirectoryUnavailable, UsageError
 
 
