@@ -364,7 +364,10 @@ class _State:
         return drop_rows(table, drop)
 
     def _section_teachers(self, table: pa.Table, teacher_ids: pa.ChunkedArray, file: str) -> pa.Table:
+        """``Section_id, Teacher_id, Position``: the primary teacher (1) and the known co-teachers (2–10). A
+        teacher named twice for one section keeps the first position."""
         parts = [_links(table, "Teacher_id", 1)]
+        earlier = ["Teacher_id"]
         for position, name in enumerate(CO_TEACHER_COLUMNS, start=2):
             if table[name].null_count == table.num_rows:
                 continue
@@ -380,17 +383,17 @@ class _State:
                 consequence="this co-teacher link is dropped",
             )
             self.findings += found
-            present = kept.filter(pc.is_valid(kept[name]))
-            parts.append(_links(present, name, position))
+            fresh = pc.is_valid(kept[name])
+            for other in earlier:
+                fresh = pc.and_(fresh, pc.fill_null(pc.not_equal(kept[name], kept[other]), True))
+            parts.append(_links(kept.filter(fresh), name, position))
+            earlier.append(name)
+        if len(parts) == 1:
+            return parts[0]
         links = pa.concat_tables(parts)
-        if len(parts) > 1:
-            best = links.group_by(["Section_id", "Teacher_id"], use_threads=False).aggregate(
-                [("Position", "min"), (LINE, "min")]
-            )
-            links = best.rename_columns(["Section_id", "Teacher_id", "Position", LINE]).sort_by(
-                [(LINE, "ascending"), ("Position", "ascending")]
-            )
-        return links
+        lines = _as_numpy(links[LINE])
+        positions_ = np.asarray(links["Position"].to_numpy(), dtype=np.int64)
+        return links.take(pa.array(np.lexsort((positions_, lines))))
 
     def _names(self, table: pa.Table, teachers: pa.Table, file: str) -> pa.Table:
         blank = pc.is_null(table["Name"])
@@ -575,7 +578,10 @@ def _remap(raw: np.ndarray, values: pa.ChunkedArray, valid: pa.Table, column: st
 
 
 def _as_numpy(array: pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(array.to_numpy(), dtype=np.int64) if len(array) else np.zeros(0, dtype=np.int64)
+    """Integers as an int64 NumPy array (a null, such as the line of an API record, as -1)."""
+    if not len(array):
+        return np.zeros(0, dtype=np.int64)
+    return np.asarray(pc.fill_null(array, -1).to_numpy(), dtype=np.int64)
 
 
 def _mask(array: pa.ChunkedArray) -> np.ndarray:
