@@ -61,9 +61,7 @@ def _group(prefix: str, school_ids: pa.Array | pa.ChunkedArray) -> pa.Array | pa
 def _rows(
     container: pa.Array | pa.ChunkedArray, member: pa.Array | pa.ChunkedArray, relation: str
 ) -> pa.Table:
-    relation_column = (
-        pa.array([relation] * len(member), pa.string()) if len(member) else pa.array([], pa.string())
-    )
+    relation_column = pa.repeat(pa.scalar(relation, pa.string()), len(member))
     return pa.Table.from_arrays(
         [
             pa.chunked_array(container) if isinstance(container, pa.Array) else container,
@@ -156,9 +154,9 @@ def desired_memberships(
         )
     )
     if scope.intune_groups:
-        all_students = pa.chunked_array([pa.array(["Group_All_Students"] * len(student_anchor), pa.string())])
+        all_students = pa.repeat(pa.scalar("Group_All_Students", pa.string()), len(student_anchor))
         all_teachers_ids = pc.unique(_prefix("Teacher_", placed.teachers))
-        all_teachers = pa.array(["Group_All_Teachers"] * len(all_teachers_ids), pa.string())
+        all_teachers = pa.repeat(pa.scalar("Group_All_Teachers", pa.string()), len(all_teachers_ids))
         parts.append(_rows(all_students, student_anchor, "member"))
         parts.append(_rows(all_teachers, all_teachers_ids, "member"))
         parts.append(_rows(_group("Students_", student_school), student_anchor, "member"))
@@ -259,6 +257,15 @@ class Changes:
             yield names[container], RELATIONS[relation], members[start:end]
 
 
+def _encode(chunks: list[pa.Array]) -> tuple[pa.Array, np.ndarray]:
+    """One dictionary for all ``chunks`` and every value's index into it (one hashing pass, no copy)."""
+    if not chunks:
+        return pa.array([], pa.string()), np.zeros(0, dtype=np.int64)
+    encoded = pc.dictionary_encode(pa.chunked_array(chunks, pa.string())).unify_dictionaries()
+    indices = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks]
+    return encoded.chunks[0].dictionary, np.concatenate(indices).astype(np.int64)
+
+
 #: Relation codes (their rank in this sorted tuple).
 RELATIONS = ("class", "member", "owner", "user")
 _RELATION_SET = pa.array(RELATIONS, pa.string())
@@ -276,13 +283,11 @@ def diff(
         desired.column("member"),
         actual.column("member"),
     ]
-    encoded = pc.dictionary_encode(
-        pa.chunked_array([c for s in segments for c in s.chunks], pa.string()).combine_chunks()
-    )
-    dictionary = encoded.dictionary
+    chunks = [chunk for segment in segments for chunk in segment.chunks if len(chunk)]
+    dictionary, indices = _encode(chunks)
     rank = np.empty(len(dictionary), dtype=np.int64)
     rank[pc.sort_indices(dictionary).to_numpy()] = np.arange(len(dictionary), dtype=np.int64)
-    codes = rank[encoded.indices.to_numpy(zero_copy_only=False)] if len(dictionary) else np.zeros(0, np.int64)
+    codes = rank[indices]
     universe = dictionary.take(pc.sort_indices(dictionary))
     size = max(len(universe), 1)
     n_desired, n_actual = desired.num_rows, actual.num_rows

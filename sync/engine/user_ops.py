@@ -42,6 +42,15 @@ def matched_user_ops(match: Match, profile: Profile, findings: list[Finding]) ->
     if account is None:
         create = create_user(user, profile, findings)
         return [] if create is None else [create, *licence_ops(user, frozenset(), profile)]
+    skus = role_settings(profile, user.role).licenses
+    if (
+        not match.linked
+        and user.properties == account.properties
+        and account.primary_role == user.primary_role
+        and account.account_enabled
+        and account.licenses.issuperset(skus)
+    ):
+        return []  # the nightly common case: nothing to do for this account
     operations: list[Operation] = []
     changed = diff(user.properties, account.properties, _SPECS[user.facet])
     if match.linked:
@@ -56,7 +65,6 @@ def matched_user_ops(match: Match, profile: Profile, findings: list[Finding]) ->
             operations.append(Operation(OpKind.UPDATE_USER, user.anchor, changed, record=user.record))
         if not account.account_enabled and profile.deletion.users == "disable":
             operations.append(Operation(OpKind.ENABLE_USER, user.anchor, record=user.record))
-    skus = role_settings(profile, user.role).licenses
     if skus and not account.licenses.issuperset(skus):
         operations.extend(licence_ops(user, account.licenses, profile))
     return operations
