@@ -550,11 +550,17 @@ def _parse_defects(items: Sequence[str]) -> dict[str, int]:
     return result
 
 
+def _seed(text: str) -> int:
+    if not text.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 0 or more")
+    return int(text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.district", description=__doc__.split("\n\n")[0])
     parser.add_argument("out", type=Path, help="folder to write the five CSV files into")
     parser.add_argument("--size", default="S", help="S, M or XL (default S)")
-    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--seed", type=_seed, default=1, help="a whole number, 0 or more (default 1)")
     parser.add_argument(
         "--defect",
         action="append",
@@ -567,6 +573,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         manifest = generate_district(args.out, args.size, seed=args.seed, defects=_parse_defects(args.defect))
     except (ValueError, argparse.ArgumentTypeError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    except OSError as err:
+        print(f"error: cannot write the district into {args.out}: {err.strerror or err}; "
+              "give a folder that can be created or written", file=sys.stderr)
         return 2
     for entry in manifest:
         print(entry.describe())

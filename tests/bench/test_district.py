@@ -387,3 +387,23 @@ def test_the_cli_writes_a_district_and_lists_the_defects(
 def test_the_cli_explains_a_bad_defect_option(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main([str(tmp_path), "--defect", "invalid_email=many"]) == 2
     assert "write CODE=N" in capsys.readouterr().err
+
+
+def test_the_cli_explains_an_output_path_that_is_a_file(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target = tmp_path / "district.csv"
+    target.write_text("not a folder\n")
+    assert main([str(target)]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write the district into {target}" in err
+    assert "Traceback" not in err
+
+
+def test_the_cli_names_the_seed_option_when_the_seed_is_negative(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as exit_info:
+        main([str(tmp_path), "--seed", "-1"])
+    assert exit_info.value.code == 2
+    assert "argument --seed: '-1' is not a whole number of 0 or more" in capsys.readouterr().err
