@@ -41,7 +41,17 @@ def _positive(text: str) -> int:
 def open_store(args: argparse.Namespace) -> RunStore:
     if args.table_url:
         return _table_store(args.table_url, os.environ.get("AZURE_STORAGE_CONNECTION_STRING"))
-    return FolderRunStore(Path(args.store) if args.store else DEFAULT_STORE)
+    if not args.store:
+        return FolderRunStore(DEFAULT_STORE)  # nothing run here yet: "no runs yet"
+    folder = Path(args.store)
+    if not folder.exists():
+        raise UsageError(
+            f"--store {folder}: the folder does not exist; give the folder that `python -m sync run` "
+            "writes its reports into (<tenant folder>/runs)"
+        )
+    if not folder.is_dir():
+        raise UsageError(f"--store {folder} is a file, not a folder; give the folder of the run reports")
+    return FolderRunStore(folder)
 
 
 def _table_store(url: str, connection_string: str | None) -> RunStore:

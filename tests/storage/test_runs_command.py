@@ -56,7 +56,7 @@ def test_runs_reads_the_function_apps_table_as_json(
 def test_runs_says_so_when_there_are_none_and_rejects_a_bad_limit(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["runs", "--store", str(tmp_path / "none")]) == 0
+    assert main(["runs", "--store", str(tmp_path)]) == 0
     assert capsys.readouterr().out.strip() == "no runs yet"
     with pytest.raises(SystemExit) as exited:
         main(["runs", "--last", "0"])
@@ -69,3 +69,19 @@ def test_runs_with_a_table_url_that_names_no_table_is_a_usage_error(
 ) -> None:
     assert main(["runs", "--table-url", "runs"]) == 2
     assert "--table-url" in capsys.readouterr().err
+
+
+def test_runs_with_a_store_folder_that_does_not_exist_is_a_usage_error_not_no_runs(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["runs", "--store", str(tmp_path / "typo")]) == 2
+    err = capsys.readouterr().err
+    assert f"--store {tmp_path / 'typo'}: the folder does not exist" in err
+
+
+def test_runs_with_a_store_that_is_a_file_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "summary.json").write_text("{}")
+    assert main(["runs", "--store", str(tmp_path / "summary.json")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
