@@ -17,6 +17,7 @@ import gc
 import resource
 import sys
 import tempfile
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Sequence
@@ -127,12 +128,41 @@ def _converged_snapshot(plan: Plan) -> DirectorySnapshot:
     return DirectorySnapshot(directory_users, schools, classes, groups, memberships)
 
 
+def rss_gb() -> float:
+    """Current resident memory of this process (Linux)."""
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * resource.getpagesize() / 1024**3
+
+
+class RssSampler(threading.Thread):
+    """Samples resident memory every 20 ms while a step runs: its own peak, not the process's so far."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.peak = rss_gb()
+        self.done = threading.Event()
+
+    def run(self) -> None:
+        while not self.done.wait(0.02):
+            self.peak = max(self.peak, rss_gb())
+
+
 def timed(label: str, action: Any, *args: Any) -> Any:
-    """Run and print wall time, CPU time (the machine may be shared) and the peak memory so far."""
+    """Run and print wall time, CPU time (the machine may be shared), resident memory before the step and
+    its peak during the step."""
+    sampler = RssSampler()
+    before = sampler.peak
+    sampler.start()
     start, cpu = time.perf_counter(), time.process_time()
     result = action(*args)
     wall, cpu = time.perf_counter() - start, time.process_time() - cpu
-    print(f"{label:<44} {wall:7.1f} s wall {cpu:7.1f} s cpu   peak {peak_gb():5.2f} GB", flush=True)
+    sampler.done.set()
+    sampler.join()
+    peak = max(sampler.peak, rss_gb())
+    print(
+        f"{label:<44} {wall:7.1f} s wall {cpu:7.1f} s cpu   rss {before:5.2f} -> peak {peak:5.2f} GB",
+        flush=True,
+    )
     return result
 
 
