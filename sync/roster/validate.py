@@ -50,20 +50,28 @@ def validate_folder(
 ) -> ValidationResult:
     """Read and validate the CSV set in folder ``path``."""
     files, findings = CsvFolderSource(path).read_raw(progress=progress)
-    return validate_raw(files, findings, profile)
+    return _validate(files, findings, profile)
 
 
 def validate_raw(
     files: Mapping[str, RawFile], read_findings: Sequence[Finding], profile: Profile | None = None
 ) -> ValidationResult:
     """Validate raw files (``{kind: RawFile}``) with the findings made while reading them."""
+    return _validate(dict(files), read_findings, profile)
+
+
+def _validate(
+    files: dict[str, RawFile], read_findings: Sequence[Finding], profile: Profile | None
+) -> ValidationResult:
+    """:func:`validate_raw` that empties ``files`` as it goes, so that a large set's raw columns are freed as
+    soon as validation no longer needs them."""
     check_profile(profile)
     findings = list(read_findings)
     counts: dict[str, dict[str, int]] = {}
     tables: dict[str, pa.Table] = {}
     names: dict[str, str] = {}
     for kind in FILE_KINDS:
-        raw = files.get(kind)
+        raw = files.pop(kind, None)
         if raw is None:
             continue
         spec = SPECS[kind]
@@ -74,10 +82,11 @@ def validate_raw(
         if not header.ok:
             continue
         table = prepare(raw, spec, header, row_numbers=kind != "enrollments")
-        if table.num_rows == 0:
-            findings.append(_empty_file(raw.name, kind))
-        tables[kind] = table
         names[kind] = raw.name
+        del raw
+        if table.num_rows == 0:
+            findings.append(_empty_file(names[kind], kind))
+        tables[kind] = table
     if status_of(findings) is RunStatus.FAILED or any(kind not in tables for kind in REQUIRED_KINDS):
         return ValidationResult(None, sorted(findings, key=sort_key), counts)
     state = _State(tables, names, profile)
@@ -201,7 +210,7 @@ class _State:
         """Required values and repeated ids of one file: the table, and a mask of the rows whose id an
         earlier row already has."""
         spec = SPECS[kind]
-        table = self.tables[kind]
+        table = self.tables.pop(kind)
         self.seen[kind] = table[spec.id_column]
         table, found = required_values(table, spec, self.names[kind], spec.required)
         self.findings += found
@@ -229,9 +238,10 @@ class _State:
     def _students(self, school_ids: pa.ChunkedArray) -> tuple[pa.Table, pa.Table]:
         spec = SPECS["students"]
         rows, later = self._base("students")
-        entities = rows.drop_columns(list(CONTACT_COLUMNS))
-        if later.any():
-            entities = entities.filter(pa.array(~later))
+        contacts = rows.select(["Student_id", *CONTACT_COLUMNS, LINE])
+        columns = {name: rows.column(name) for name in rows.column_names if name not in CONTACT_COLUMNS}
+        del rows
+        entities = _filter_columns(columns, pa.array(~later) if later.any() else None)
         before = entities.num_rows
         entities = self._profile_checks("students", entities)
         entities, found = references(
@@ -244,7 +254,6 @@ class _State:
             id_column=spec.id_column,
         )
         self.findings += found
-        contacts = rows.select(["Student_id", *CONTACT_COLUMNS, LINE])
         if entities.num_rows != before:
             contacts = contacts.filter(pc.is_in(contacts["Student_id"], value_set=entities["Student_id"]))
         self.valid["students"] = contacts.num_rows
@@ -586,6 +595,17 @@ def _as_numpy(array: pa.ChunkedArray) -> np.ndarray:
 
 def _mask(array: pa.ChunkedArray) -> np.ndarray:
     return np.asarray(pc.fill_null(array, False).to_numpy(), dtype=bool)
+
+
+def _filter_columns(columns: dict[str, pa.ChunkedArray], keep: pa.Array | None) -> pa.Table:
+    """A table of ``columns`` filtered by ``keep``, built one column at a time while ``columns`` is emptied,
+    so that a large table and its filtered copy are never both whole in memory."""
+    out: dict[str, pa.ChunkedArray] = {}
+    for name in list(columns):
+        column = columns.pop(name)
+        out[name] = column if keep is None else column.filter(keep)
+        del column
+    return pa.table(out)
 
 
 def _without_row(table: pa.Table) -> pa.Table:
