@@ -78,11 +78,17 @@ class TenantStore:
         self._lock = threading.RLock()
         self._depth = 0
         self._counter = 0
+        if self.path.is_dir():
+            raise DirectoryUnavailable(
+                f"local tenant {self.path} is a folder; "
+                f"give the path of a tenant file, e.g. {self.path / 'tenant.db'}"
+            )
         try:
             self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
         except sqlite3.Error as err:
             raise DirectoryUnavailable(f"local tenant {self.path} cannot be opened: {err}") from err
         try:
+            self._refuse_another_programs_file()
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("PRAGMA busy_timeout=30000")
@@ -92,6 +98,15 @@ class TenantStore:
             raise DirectoryUnavailable(
                 f"local tenant {self.path} is not a tenant file ({err}); give a tenant file or a new path"
             ) from err
+
+    def _refuse_another_programs_file(self) -> None:
+        """A SQLite file with tables but no ``meta`` table belongs to another program: leave it untouched
+        (not even the journal mode) instead of adding the tenant's tables to it."""
+        tables = sorted(
+            row[0] for row in self._db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+        )
+        if tables and "meta" not in tables:
+            raise sqlite3.DatabaseError(f"it holds other tables ({', '.join(tables[:3])})")
 
     def _initialise(self) -> None:
         with self._lock:

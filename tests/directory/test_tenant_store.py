@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -419,3 +420,27 @@ def test_a_file_that_is_not_a_tenant_is_reported_as_unavailable(tmp_path: Path) 
 
     with pytest.raises(DirectoryUnavailable, match="is not a tenant file"):
         TenantStore(path)
+
+
+def test_another_programs_sqlite_file_is_refused_and_left_untouched(tmp_path: Path) -> None:
+    path = tmp_path / "invoices.db"
+    with sqlite3.connect(path) as other:
+        other.execute("CREATE TABLE invoices (id INTEGER, amount INTEGER)")
+    before = path.read_bytes()
+
+    with pytest.raises(
+        DirectoryUnavailable, match=r"is not a tenant file \(it holds other tables \(invoices\)\)"
+    ):
+        TenantStore(path)
+    assert path.read_bytes() == before
+    with sqlite3.connect(path) as other:
+        assert other.execute("SELECT name FROM sqlite_master WHERE type = 'table'").fetchall() == [
+            ("invoices",)
+        ]
+
+
+def test_a_folder_given_as_the_tenant_is_refused_with_a_file_path_to_use(tmp_path: Path) -> None:
+    with pytest.raises(
+        DirectoryUnavailable, match=r"is a folder; give the path of a tenant file, e\.g\. .*tenant\.db"
+    ):
+        TenantStore(tmp_path)
