@@ -15,6 +15,7 @@ import hashlib
 import json
 import os
 import sys
+import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -78,7 +79,7 @@ def _guarded(args: argparse.Namespace, command: Callable[[argparse.Namespace], i
         return 2
 
 
-@dataclass
+@dataclass(frozen=True)
 class _Planned:
     plan: Plan
     plan_id: str
@@ -164,6 +165,7 @@ def _run(args: argparse.Namespace) -> int:
             planned.directory,
             journal,
             passwords=service.passwords_for(plan, planned.roster, planned.profile),
+            progress=_progress_printer() if args.format == "text" and sys.stderr.isatty() else None,
         )
         if outcome.complete:
             journal.forget(plan_id)
@@ -184,6 +186,20 @@ def _run(args: argparse.Namespace) -> int:
     _write_report(args, plan_id, findings, summary, report_dir)
     _print(args, summary, None)
     return EXIT[status]
+
+
+def _progress_printer() -> Callable[[int, int], None]:
+    """Progress on one terminal line, at most twice a second."""
+    last = [0.0]
+
+    def show(done: int, total: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= 0.5 or done == total:
+            last[0] = now
+            end = "\n" if done == total else ""
+            print(f"\rapplying: {done:,} of {total:,} operations", end=end, file=sys.stderr, flush=True)
+
+    return show
 
 
 def _report_dir(args: argparse.Namespace, plan_id: str) -> Path:
