@@ -242,6 +242,18 @@ def positions(values: pa.ChunkedArray, targets: pa.ChunkedArray | pa.Array) -> n
     return np.repeat(found, lengths)
 
 
+def as_int64(array: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int64]:
+    """Integers as an int64 NumPy array (a null, such as the line of an API record, as -1)."""
+    if not len(array):
+        return np.zeros(0, dtype=np.int64)
+    return np.asarray(pc.fill_null(array, -1).to_numpy(), dtype=np.int64)
+
+
+def as_mask(array: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.bool_]:
+    """Booleans as a NumPy mask (null as False)."""
+    return np.asarray(pc.fill_null(array, False).to_numpy(), dtype=bool)
+
+
 def _int32(array: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int32]:
     """An int32 array without nulls as one NumPy array (each chunk's buffer is viewed, then joined once)."""
     chunks = array.chunks if isinstance(array, pa.ChunkedArray) else [array]

@@ -22,27 +22,21 @@ from sync.profile import Profile, ProfileError
 from sync.roster.checks import (
     LINE,
     ROW,
-    drop_rows,
-    has_any,
-    positions,
     prepare,
     references,
     required_values,
-    row_findings,
-    unknown_references,
     value_kinds,
 )
 from sync.roster.columns import CO_TEACHER_COLUMNS, CONTACT_COLUMNS, SPECS, FileSpec, resolve_header
+from sync.roster.enrollments import Targets, check_enrollments, find_positions
 from sync.roster.model import FILE_KINDS, REQUIRED_KINDS, RawFile, Roster, ValidationResult
-from sync.roster.names import nickname_problem, section_mail_nickname
 from sync.roster.reader import CsvFolderSource
 from sync.roster.repeats import find_repeats
+from sync.roster.sections import check_nicknames, check_terms, fill_names, section_teachers
 from sync.roster.source import Progress
 
 _CREATE_COLUMNS = ("First_name", "Last_name", "Username")
 _STAFF_SOURCES = {"Teacher_id": "Staff_id", "Teacher_email": "Staff_email", "Username": "Username"}
-_NULL = pa.scalar(None, pa.string())
-_SECTION_NICKNAME_ROOM = 64 - len("Section_")
 
 
 def validate_folder(
@@ -172,7 +166,7 @@ class _State:
         enrollments = self.tables["enrollments"]
         with ThreadPoolExecutor(max_workers=1) as pool:
             early = pool.submit(
-                _enrollment_lookups,
+                find_positions,
                 enrollments,
                 self.tables["sections"]["Section_id"],
                 self.tables["students"]["Student_id"],
@@ -187,10 +181,21 @@ class _State:
                     staff, staff_schools = self._people("staff", school_ids)
                 else:
                     staff, staff_schools = _empty_people("staff")
-                sections, section_teachers = self._sections(school_ids, teachers)
+                sections, teaching = self._sections(school_ids, teachers)
             finally:
-                lookups = early.result()
-        enrollments = self._enrollments(schools, students, sections, lookups)
+                found = early.result()
+        targets = Targets(
+            schools=schools,
+            students=students,
+            sections=sections,
+            names=self.names,
+            seen=self.seen,
+        )
+        enrollments, more = check_enrollments(
+            self.tables.pop("enrollments"), found, targets, self.names["enrollments"]
+        )
+        self.findings += more
+        self.valid["enrollments"] = enrollments.num_rows
         return Roster(
             schools=_without_row(schools),
             students=_without_row(students),
@@ -198,7 +203,7 @@ class _State:
             teachers=_without_row(teachers),
             teacher_schools=teacher_schools,
             sections=_without_row(sections),
-            section_teachers=section_teachers,
+            section_teachers=teaching,
             enrollments=enrollments,
             staff=_without_row(staff),
             staff_schools=staff_schools,
@@ -292,309 +297,37 @@ class _State:
         file = self.names["sections"]
         table, _ = self._base("sections")
         table = self._profile_checks("sections", table)
-        table = self._terms(table, file)
-        table = self._nicknames(table, file)
-        table, found = references(
-            table,
-            column="School_id",
-            targets=school_ids,
-            seen=self.seen["schools"],
-            file=file,
-            target_file=self.names["schools"],
-            id_column=spec.id_column,
-        )
+        table, found = check_terms(table, file)
         self.findings += found
-        teacher_ids = teachers["Teacher_id"]
-        table, found = references(
+        replace = self.profile is not None and self.profile.replace_special_characters
+        table, found = check_nicknames(table, file, replace=replace)
+        self.findings += found
+        for column, targets, kind in (
+            ("School_id", school_ids, "schools"),
+            ("Teacher_id", teachers["Teacher_id"], "teachers"),
+        ):
+            table, found = references(
+                table,
+                column=column,
+                targets=targets,
+                seen=self.seen[kind],
+                file=file,
+                target_file=self.names[kind],
+                id_column=spec.id_column,
+            )
+            self.findings += found
+        links, found = section_teachers(
             table,
-            column="Teacher_id",
-            targets=teacher_ids,
+            teachers["Teacher_id"],
+            file=file,
+            teachers_file=self.names["teachers"],
             seen=self.seen["teachers"],
-            file=file,
-            target_file=self.names["teachers"],
-            id_column=spec.id_column,
         )
         self.findings += found
-        links = self._section_teachers(table, teacher_ids, file)
-        table = self._names(table, teachers, file)
+        table, found = fill_names(table, teachers, file)
+        self.findings += found
         self.valid["sections"] = table.num_rows
         return table.drop_columns(["Teacher_id", *CO_TEACHER_COLUMNS]), links
-
-    def _terms(self, table: pa.Table, file: str) -> pa.Table:
-        start, end = table["Term_start"], table["Term_end"]
-        bad = pc.fill_null(pc.less(end, start), False)
-        if not has_any(bad):
-            return table
-        self.findings += row_findings(
-            table.filter(bad),
-            file=file,
-            id_column="Section_id",
-            column="Term_end",
-            severity=Severity.WARNING,
-            code="invalid_term",
-            message=lambda _row: "Term_end is before Term_start; both dates are dropped — correct the term",
-        )
-        for name in ("Term_start", "Term_end"):
-            column = pc.if_else(bad, _NULL, table[name])
-            table = table.set_column(table.schema.get_field_index(name), name, column)
-        return table
-
-    def _nicknames(self, table: pa.Table, file: str) -> pa.Table:
-        ids = table["Section_id"]
-        ok = pc.and_(
-            pc.match_substring_regex(ids, r"^[A-Za-z0-9._-]*$"),
-            pc.less_equal(pc.utf8_length(ids), _SECTION_NICKNAME_ROOM),
-        )
-        bad_mask = pc.invert(ok)
-        if not has_any(bad_mask):
-            return table
-        replace = self.profile is not None and self.profile.replace_special_characters
-        drop: list[int] = []
-        for row in table.filter(bad_mask).select(["Section_id", LINE, ROW]).to_pylist():
-            nickname = f"Section_{row['Section_id']}"
-            problem = nickname_problem(nickname)
-            replaced = section_mail_nickname(row["Section_id"], replace_special_characters=True)
-            if replace and nickname_problem(replaced) is None:
-                severity = Severity.WARNING
-                message = f"mail nickname {nickname!r} {problem}; it is written as {replaced!r}"
-            else:
-                severity = Severity.RECORD_ERROR
-                message = (
-                    f"mail nickname {nickname!r} {problem}; the section is dropped — use only "
-                    "A-Z a-z 0-9 - _ . in Section_id (at most 56 characters)"
-                    + ("" if replace else ", or set replace_special_characters in the profile")
-                )
-                drop.append(row[ROW])
-            self.findings.append(
-                Finding(
-                    file, row[LINE], "Section_id", row["Section_id"], severity, "invalid_characters", message
-                )
-            )
-        return drop_rows(table, drop)
-
-    def _section_teachers(self, table: pa.Table, teacher_ids: pa.ChunkedArray, file: str) -> pa.Table:
-        """``Section_id, Teacher_id, Position``: the primary teacher (1) and the known co-teachers (2–10). A
-        teacher named twice for one section keeps the first position."""
-        parts = [_links(table, "Teacher_id", 1)]
-        earlier = ["Teacher_id"]
-        for position, name in enumerate(CO_TEACHER_COLUMNS, start=2):
-            if table[name].null_count == table.num_rows:
-                continue
-            kept, found = references(
-                table,
-                column=name,
-                targets=teacher_ids,
-                seen=self.seen["teachers"],
-                file=file,
-                target_file=self.names["teachers"],
-                id_column="Section_id",
-                severity=Severity.WARNING,
-                consequence="this co-teacher link is dropped",
-            )
-            self.findings += found
-            fresh = pc.is_valid(kept[name])
-            for other in earlier:
-                fresh = pc.and_(fresh, pc.fill_null(pc.not_equal(kept[name], kept[other]), True))
-            parts.append(_links(kept.filter(fresh), name, position))
-            earlier.append(name)
-        if len(parts) == 1:
-            return parts[0]
-        links = pa.concat_tables(parts)
-        lines = _as_numpy(links[LINE])
-        positions_ = np.asarray(links["Position"].to_numpy(), dtype=np.int64)
-        return links.take(pa.array(np.lexsort((positions_, lines))))
-
-    def _names(self, table: pa.Table, teachers: pa.Table, file: str) -> pa.Table:
-        blank = pc.is_null(table["Name"])
-        if not has_any(blank):
-            return table
-        last_names = pc.take(
-            teachers["Last_name"], pc.index_in(table["Teacher_id"], value_set=teachers["Teacher_id"])
-        )
-        generated = pc.binary_join_element_wise(
-            table["Course_name"], last_names, table["Period"], " - ", null_handling="skip"
-        )
-        generated = pc.if_else(pc.equal(generated, ""), table["Section_id"], generated)
-        self.findings += row_findings(
-            table.filter(blank),
-            file=file,
-            id_column="Section_id",
-            column="Name",
-            severity=Severity.WARNING,
-            code="generated_name",
-            message=lambda _row: (
-                "Name is blank; the class name is built from Course_name, the teacher's "
-                "last name and Period — fill in Name to choose it"
-            ),
-        )
-        name = pc.if_else(blank, generated, table["Name"])
-        return table.set_column(table.schema.get_field_index("Name"), "Name", name)
-
-    def _enrollments(
-        self, schools: pa.Table, students: pa.Table, sections: pa.Table, lookups: _Lookups
-    ) -> pa.Table:
-        spec = SPECS["enrollments"]
-        file = self.names["enrollments"]
-        table = self.tables["enrollments"]
-        section = _remap(lookups.section, table["Section_id"], sections, "Section_id")
-        student = _remap(lookups.student, table["Student_id"], students, "Student_id")
-        school = _remap(lookups.school, table["School_id"], schools, "School_id")
-        repeat = lookups.repeat
-        blank = pc.is_null(table["Section_id"])
-        for name in ("Student_id", "School_id"):
-            blank = pc.or_(blank, pc.is_null(table[name]))
-        if has_any(blank):
-            table, found = required_values(table, spec, file, spec.required, id_column="Section_id")
-            self.findings += found
-            keep = ~_mask(blank)
-            section, student, school, repeat = section[keep], student[keep], school[keep], repeat[keep]
-        unknown = (section < 0) | (student < 0)
-        if unknown.any():
-            for column, index, kind in (
-                ("Section_id", section, "sections"),
-                ("Student_id", student, "students"),
-            ):
-                if (index < 0).any():
-                    self.findings += unknown_references(
-                        table.filter(pa.array(index < 0)),
-                        column=column,
-                        seen=self.seen[kind],
-                        file=file,
-                        target_file=self.names[kind],
-                        id_column="Section_id",
-                        consequence="the enrollment is dropped",
-                    )
-            keep = ~unknown
-            table, section, school, repeat = (
-                table.filter(pa.array(keep)),
-                section[keep],
-                school[keep],
-                repeat[keep],
-            )
-        if repeat.any():
-            self.findings += row_findings(
-                table.filter(pa.array(repeat)),
-                file=file,
-                id_column="Section_id",
-                column=None,
-                severity=Severity.WARNING,
-                code="duplicate_enrollment",
-                message=lambda row: (
-                    f"this enrollment repeats an earlier one of the same student in section "
-                    f"{row['Section_id']}; it is counted once — remove the copy"
-                ),
-            )
-            keep = ~repeat
-            table, section, school = table.filter(pa.array(keep)), section[keep], school[keep]
-        self._school_mismatch(table, section, school, schools, sections, file)
-        self._empty_sections(section, sections)
-        self.valid["enrollments"] = table.num_rows
-        return table.select(["Section_id", "Student_id", "School_id", LINE])
-
-    def _school_mismatch(
-        self,
-        table: pa.Table,
-        section: np.ndarray,
-        school: np.ndarray,
-        schools: pa.Table,
-        sections: pa.Table,
-        file: str,
-    ) -> None:
-        section_school = positions(sections["School_id"], schools["School_id"])
-        mismatch = school != section_school[section]
-        if not mismatch.any():
-            return
-        expected = pc.take(sections["School_id"], pa.array(section[mismatch]))
-        bad = table.filter(pa.array(mismatch)).append_column("_expected", expected)
-        self.findings += row_findings(
-            bad,
-            file=file,
-            id_column="Section_id",
-            column="School_id",
-            severity=Severity.WARNING,
-            code="school_mismatch",
-            message=lambda row: (
-                f"School_id differs from the section's School_id {row['_expected']!r}; "
-                "the section's school is used — correct the enrollment"
-            ),
-        )
-
-    def _empty_sections(self, section_index: np.ndarray, sections: pa.Table) -> None:
-        used = np.bincount(section_index, minlength=sections.num_rows) if len(section_index) else None
-        empty = np.ones(sections.num_rows, dtype=bool) if used is None else used == 0
-        if not empty.any():
-            return
-        self.findings += row_findings(
-            sections.filter(pa.array(empty)),
-            file=self.names["sections"],
-            id_column="Section_id",
-            column=None,
-            severity=Severity.WARNING,
-            code="empty_section",
-            message=lambda _row: "the section has no enrollments; its class will have no students",
-        )
-
-
-@dataclass(frozen=True)
-class _Lookups:
-    """Where each enrollment's ids are in the files as read (``-1``: absent), and which enrollments repeat an
-    earlier (Section_id, Student_id) pair."""
-
-    section: np.ndarray
-    student: np.ndarray
-    school: np.ndarray
-    repeat: np.ndarray
-
-
-def _enrollment_lookups(
-    enrollments: pa.Table, sections: pa.ChunkedArray, students: pa.ChunkedArray, schools: pa.ChunkedArray
-) -> _Lookups:
-    """The expensive part of the enrollment checks (millions of hashed ids and a sort), done against the ids
-    as read so that it can run while the other files are checked."""
-    section = positions(enrollments["Section_id"], sections)
-    student = positions(enrollments["Student_id"], students)
-    school = positions(enrollments["School_id"], schools)
-    repeat = np.zeros(len(section), dtype=bool)
-    both = (section >= 0) & (student >= 0)
-    key = section.astype(np.int64) * max(len(students), 1) + student
-    if not both.all():
-        key = key[both]
-    ordered = np.sort(key)
-    if (ordered[1:] == ordered[:-1]).any():
-        order = np.argsort(key, kind="stable")
-        repeated = np.zeros(len(key), dtype=bool)
-        repeated[order[1:]] = key[order[1:]] == key[order[:-1]]
-        repeat[np.flatnonzero(both)[repeated] if not both.all() else repeated] = True
-    return _Lookups(section, student, school, repeat)
-
-
-def _remap(raw: np.ndarray, values: pa.ChunkedArray, valid: pa.Table, column: str) -> np.ndarray:
-    """Positions in the raw file (``raw``, from :func:`positions`) → positions in the valid table ``valid``
-    (``-1`` where the record was dropped). A value whose first raw row was dropped while a later row of the
-    same id was kept is looked up again."""
-    if len(raw) == 0:
-        return raw
-    rows = _as_numpy(valid[ROW])
-    # One slot past the largest position, so that ``-1`` (not found) maps to ``-1``.
-    remap = np.full(int(max(raw.max(), rows.max(initial=-1))) + 2, -1, dtype=np.int32)
-    remap[rows] = np.arange(len(rows), dtype=np.int32)
-    mapped: np.ndarray = remap[raw]
-    missing = (mapped < 0) & (raw >= 0)
-    if missing.any():
-        again = positions(values.filter(pa.array(missing)), valid[column])
-        mapped[missing] = again
-    return mapped
-
-
-def _as_numpy(array: pa.ChunkedArray) -> np.ndarray:
-    """Integers as an int64 NumPy array (a null, such as the line of an API record, as -1)."""
-    if not len(array):
-        return np.zeros(0, dtype=np.int64)
-    return np.asarray(pc.fill_null(array, -1).to_numpy(), dtype=np.int64)
-
-
-def _mask(array: pa.ChunkedArray) -> np.ndarray:
-    return np.asarray(pc.fill_null(array, False).to_numpy(), dtype=bool)
 
 
 def _filter_columns(columns: dict[str, pa.ChunkedArray], keep: pa.Array | None) -> pa.Table:
@@ -610,17 +343,6 @@ def _filter_columns(columns: dict[str, pa.ChunkedArray], keep: pa.Array | None) 
 
 def _without_row(table: pa.Table) -> pa.Table:
     return table.drop_columns([ROW]) if ROW in table.column_names else table
-
-
-def _links(table: pa.Table, column: str, position: int) -> pa.Table:
-    return pa.table(
-        {
-            "Section_id": table["Section_id"],
-            "Teacher_id": table[column],
-            "Position": pa.array(np.full(table.num_rows, position, dtype=np.int8)),
-            LINE: table[LINE],
-        }
-    )
 
 
 def _empty_people(kind: str) -> tuple[pa.Table, pa.Table]:

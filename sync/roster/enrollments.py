@@ -1,0 +1,195 @@
+"""Rules of enrollments.csv (``clever-csv.md`` §2, §4), built for millions of rows.
+
+The costly part — hashing every enrollment's three ids and sorting the (section, student) pairs — is
+:func:`find_positions`, which works on the files *as read* so that it can run on a second thread while the
+other files are checked. :func:`check_enrollments` then maps those positions onto the valid records and
+makes the findings: blanks, unknown or dropped references, repeated pairs, school mismatches, and sections
+left without enrollments.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sync.findings import Finding, Severity
+from sync.roster.checks import (
+    LINE,
+    ROW,
+    as_int64,
+    as_mask,
+    has_any,
+    positions,
+    required_values,
+    row_findings,
+    unknown_references,
+)
+from sync.roster.columns import ENROLLMENTS
+
+
+@dataclass(frozen=True)
+class Positions:
+    """Where each enrollment's ids are in the files as read (``-1``: absent), and which enrollments repeat an
+    earlier (Section_id, Student_id) pair."""
+
+    section: npt.NDArray[np.int32]
+    student: npt.NDArray[np.int32]
+    school: npt.NDArray[np.int32]
+    repeat: npt.NDArray[np.bool_]
+
+
+@dataclass(frozen=True)
+class Targets:
+    """The valid records enrollments refer to (tables with ``_row``), and every id each file had."""
+
+    schools: pa.Table
+    students: pa.Table
+    sections: pa.Table
+    #: ``{kind: file name}`` and ``{kind: ids as read}`` for ``schools``, ``students``, ``sections``.
+    names: Mapping[str, str]
+    seen: Mapping[str, pa.ChunkedArray]
+
+
+def find_positions(
+    enrollments: pa.Table, sections: pa.ChunkedArray, students: pa.ChunkedArray, schools: pa.ChunkedArray
+) -> Positions:
+    """Positions of the enrollments' ids among the ids as read, and the repeated pairs."""
+    section = positions(enrollments["Section_id"], sections)
+    student = positions(enrollments["Student_id"], students)
+    school = positions(enrollments["School_id"], schools)
+    repeat = np.zeros(len(section), dtype=bool)
+    both = (section >= 0) & (student >= 0)
+    key = section.astype(np.int64) * max(len(students), 1) + student
+    if not both.all():
+        key = key[both]
+    ordered = np.sort(key)
+    if (ordered[1:] == ordered[:-1]).any():
+        order = np.argsort(key, kind="stable")
+        repeated = np.zeros(len(key), dtype=bool)
+        repeated[order[1:]] = key[order[1:]] == key[order[:-1]]
+        repeat[np.flatnonzero(both)[repeated] if not both.all() else repeated] = True
+    return Positions(section, student, school, repeat)
+
+
+def check_enrollments(
+    table: pa.Table, found: Positions, targets: Targets, file: str
+) -> tuple[pa.Table, list[Finding]]:
+    """The valid enrollments (``Section_id, Student_id, School_id, _line``) and the findings."""
+    findings: list[Finding] = []
+    section = _remap(found.section, table["Section_id"], targets.sections, "Section_id")
+    student = _remap(found.student, table["Student_id"], targets.students, "Student_id")
+    school = _remap(found.school, table["School_id"], targets.schools, "School_id")
+    repeat = found.repeat
+    blank = pc.is_null(table["Section_id"])
+    for name in ("Student_id", "School_id"):
+        blank = pc.or_(blank, pc.is_null(table[name]))
+    if has_any(blank):
+        table, missing = required_values(
+            table, ENROLLMENTS, file, ENROLLMENTS.required, id_column="Section_id"
+        )
+        findings += missing
+        keep = ~as_mask(blank)
+        section, student, school, repeat = section[keep], student[keep], school[keep], repeat[keep]
+    unknown = (section < 0) | (student < 0)
+    if unknown.any():
+        for column, index, kind in (("Section_id", section, "sections"), ("Student_id", student, "students")):
+            if (index < 0).any():
+                findings += unknown_references(
+                    table.filter(pa.array(index < 0)),
+                    column=column,
+                    seen=targets.seen[kind],
+                    file=file,
+                    target_file=targets.names[kind],
+                    id_column="Section_id",
+                    consequence="the enrollment is dropped",
+                )
+        keep = ~unknown
+        table, section, school, repeat = (
+            table.filter(pa.array(keep)),
+            section[keep],
+            school[keep],
+            repeat[keep],
+        )
+    if repeat.any():
+        findings += row_findings(
+            table.filter(pa.array(repeat)),
+            file=file,
+            id_column="Section_id",
+            column=None,
+            severity=Severity.WARNING,
+            code="duplicate_enrollment",
+            message=lambda row: (
+                f"this enrollment repeats an earlier one of the same student in section "
+                f"{row['Section_id']}; it is counted once — remove the copy"
+            ),
+        )
+        keep = ~repeat
+        table, section, school = table.filter(pa.array(keep)), section[keep], school[keep]
+    findings += _school_mismatch(table, section, school, targets, file)
+    findings += _empty_sections(section, targets)
+    return table.select(["Section_id", "Student_id", "School_id", LINE]), findings
+
+
+def _school_mismatch(
+    table: pa.Table, section: np.ndarray, school: np.ndarray, targets: Targets, file: str
+) -> list[Finding]:
+    """Warning ``school_mismatch`` for an enrollment whose School_id is not its section's."""
+    sections = targets.sections
+    section_school = positions(sections["School_id"], targets.schools["School_id"])
+    mismatch = school != section_school[section]
+    if not mismatch.any():
+        return []
+    expected = pc.take(sections["School_id"], pa.array(section[mismatch]))
+    bad = table.filter(pa.array(mismatch)).append_column("_expected", expected)
+    return row_findings(
+        bad,
+        file=file,
+        id_column="Section_id",
+        column="School_id",
+        severity=Severity.WARNING,
+        code="school_mismatch",
+        message=lambda row: (
+            f"School_id differs from the section's School_id {row['_expected']!r}; "
+            "the section's school is used — correct the enrollment"
+        ),
+    )
+
+
+def _empty_sections(section: np.ndarray, targets: Targets) -> list[Finding]:
+    """Warning ``empty_section`` for a valid section no valid enrollment refers to."""
+    sections = targets.sections
+    used = np.bincount(section, minlength=sections.num_rows) if len(section) else None
+    empty = np.ones(sections.num_rows, dtype=bool) if used is None else used == 0
+    if not empty.any():
+        return []
+    return row_findings(
+        sections.filter(pa.array(empty)),
+        file=targets.names["sections"],
+        id_column="Section_id",
+        column=None,
+        severity=Severity.WARNING,
+        code="empty_section",
+        message=lambda _row: "the section has no enrollments; its class will have no students",
+    )
+
+
+def _remap(raw: np.ndarray, values: pa.ChunkedArray, valid: pa.Table, column: str) -> np.ndarray:
+    """Positions among the ids as read (``raw``) → positions in the valid table ``valid`` (``-1`` where the
+    record was dropped). A value whose first row was dropped while a later row of the same id was kept is
+    looked up again."""
+    if len(raw) == 0:
+        return raw
+    rows = as_int64(valid[ROW])
+    # One slot past the largest position, so that ``-1`` (not found) maps to ``-1``.
+    remap = np.full(int(max(raw.max(), rows.max(initial=-1))) + 2, -1, dtype=np.int32)
+    remap[rows] = np.arange(len(rows), dtype=np.int32)
+    mapped: np.ndarray = remap[raw]
+    missing = (mapped < 0) & (raw >= 0)
+    if missing.any():
+        mapped[missing] = positions(values.filter(pa.array(missing)), valid[column])
+    return mapped
