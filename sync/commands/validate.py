@@ -45,7 +45,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     try:
         profile = load_profile(args.profile) if args.profile else None
-        progress = _ProgressBar(sys.stderr) if sys.stderr.isatty() else None
+        progress = ProgressBar(sys.stderr) if sys.stderr.isatty() else None
         try:
             result = validate_folder(args.folder, profile, progress=progress)
         finally:
@@ -98,7 +98,7 @@ def _rank(finding: Finding) -> int:
     return {Severity.FILE_ERROR: 0, Severity.RECORD_ERROR: 1, Severity.WARNING: 2}[finding.severity]
 
 
-class _ProgressBar:
+class ProgressBar:
     """A one-line progress bar on a terminal, shown once the set is large enough to be worth it."""
 
     def __init__(self, stream: TextIO, width: int = 30) -> None:
@@ -111,7 +111,8 @@ class _ProgressBar:
             return
         filled = self._width * done // total if total else self._width
         percent = 100 * done // total if total else 100
-        self._stream.write(f"\rreading [{'#' * filled}{'.' * (self._width - filled)}] {percent:3d}%")
+        then = " then checking…" if done >= total else ""
+        self._stream.write(f"\rreading [{'#' * filled}{'.' * (self._width - filled)}] {percent:3d}%{then}")
         self._stream.flush()
         self._shown = True
 

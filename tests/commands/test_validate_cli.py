@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import subprocess
@@ -9,6 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from sync.commands.validate import PROGRESS_MIN_BYTES, ProgressBar
 from tests.roster.csvset import CLEAN, with_rows, write_set
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -138,3 +140,16 @@ def test_report_files_are_written_where_asked(tmp_path: Path) -> None:
     lines = (tmp_path / "report" / "findings.csv").read_text(encoding="utf-8").splitlines()
     assert lines[0] == "file,line,column,record_id,level,code,message"
     assert lines[1].startswith("enrollments.csv,4,Student_id,SEC1,error,unknown_reference,")
+
+
+def test_the_progress_bar_stays_silent_for_a_small_set_and_draws_for_a_large_one() -> None:
+    small, large = io.StringIO(), io.StringIO()
+    quiet = ProgressBar(small)
+    quiet(10, 20)
+    quiet.close()
+    bar = ProgressBar(large, width=10)
+    bar(PROGRESS_MIN_BYTES // 2, PROGRESS_MIN_BYTES)
+    bar(PROGRESS_MIN_BYTES, PROGRESS_MIN_BYTES)
+    bar.close()
+    assert small.getvalue() == ""
+    assert large.getvalue() == "\rreading [#####.....]  50%\rreading [##########] 100% then checking…\n"
