@@ -174,61 +174,83 @@ def anchor_map(pairs: Iterable[tuple[str, str]]) -> pa.Table:
     return pa.table({"id": pa.array(ids, pa.string()), "anchor": pa.array(anchors, pa.string())})
 
 
-def actual_memberships(snapshot: DirectorySnapshot, anchors: pa.Table) -> pa.Table:
-    """The directory's memberships whose container and member both carry an anchor (the managed ones)."""
+@dataclass(frozen=True)
+class Actual:
+    """The directory's managed memberships: rows whose container and member both carry an anchor, held as
+    indices into ``anchors`` (the anchor map), never as 12 million strings."""
+
+    anchors: pa.Array
+    container: np.ndarray
+    member: np.ndarray
+    #: Relation code of each row (index into :data:`RELATIONS`).
+    relation: np.ndarray
+
+    @property
+    def num_rows(self) -> int:
+        return len(self.container)
+
+
+def actual_memberships(snapshot: DirectorySnapshot, anchors: pa.Table) -> Actual:
+    names = anchors.column("anchor").combine_chunks()
     table = snapshot.memberships
     if table.num_rows == 0:
-        return SCHEMA.empty_table()
+        empty = np.zeros(0, dtype=np.int64)
+        return Actual(names, empty, empty, empty)
     ids = anchors.column("id").combine_chunks()
-    names = anchors.column("anchor").combine_chunks()
     container = pc.index_in(table.column("container_id"), value_set=ids)
     member = pc.index_in(table.column("member_id"), value_set=ids)
-    managed = pc.and_(pc.is_valid(container), pc.is_valid(member))
-    return pa.Table.from_arrays(
-        [
-            names.take(pc.filter(container, managed)),
-            names.take(pc.filter(member, managed)),
-            table.column("relation").filter(managed),
-        ],
-        schema=SCHEMA,
-    ).combine_chunks()
+    relation = pc.index_in(table.column("relation"), value_set=_RELATION_SET)
+    managed = pc.and_(pc.and_(pc.is_valid(container), pc.is_valid(member)), pc.is_valid(relation))
+    return Actual(
+        names,
+        _ints(pc.filter(container, managed)),
+        _ints(pc.filter(member, managed)),
+        _ints(pc.filter(relation, managed)),
+    )
 
 
-def removable(
-    actual: pa.Table, scope: Scope, kept_classes: pa.Array, kept_schools: pa.Array
-) -> pa.ChunkedArray:
-    """Which actual memberships (a mask) the sync may remove: managed ones of managed containers, except
+def _ints(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
+def removable(actual: Actual, scope: Scope, kept_classes: pa.Array, kept_schools: pa.Array) -> np.ndarray:
+    """Which actual memberships (a boolean mask) the sync may remove: managed ones of managed containers,
+    except
 
     - those of records in error and of already expired classes;
     - of a vanished class: only its students, and only under the ``expire`` policy;
     - a vanished class's link to a school that is still in the roster;
     - students in classes before the enrollment start date;
     - Intune groups' members when the profile no longer maintains the groups.
+
+    Every test on an anchor is made once per anchor of the map, then looked up per row.
     """
-    container = actual.column("container")
-    member = actual.column("member")
-    relation = actual.column("relation")
-    is_class = pc.starts_with(container, "Section_")
-    class_vanished = pc.and_(is_class, pc.invert(pc.is_in(container, value_set=kept_classes)))
-    is_student = pc.starts_with(member, "Student_")
-    keep = pc.invert(pc.is_in(member, value_set=pa.array(sorted(scope.frozen_members), pa.string())))
-    keep = pc.and_(
-        keep, pc.invert(pc.is_in(container, value_set=pa.array(sorted(scope.expired_classes), pa.string())))
-    )
-    student_member = pc.and_(is_student, pc.equal(relation, "member"))
-    if scope.section_policy == "expire":
-        keep = pc.and_(keep, pc.or_(pc.invert(class_vanished), student_member))
-    else:
-        keep = pc.and_(keep, pc.invert(class_vanished))
-    school_class = pc.equal(relation, "class")
-    member_vanished = pc.invert(pc.is_in(member, value_set=kept_classes))
-    school_kept = pc.is_in(container, value_set=kept_schools)
-    keep = pc.and_(keep, pc.invert(pc.and_(school_class, pc.and_(member_vanished, school_kept))))
+    names = actual.anchors
+
+    def per_anchor(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+        return np.asarray(values.to_numpy(zero_copy_only=False), dtype=bool)
+
+    is_class = per_anchor(pc.starts_with(names, "Section_"))
+    vanished = is_class & ~per_anchor(pc.is_in(names, value_set=kept_classes))
+    is_student = per_anchor(pc.starts_with(names, "Student_"))
+    frozen = per_anchor(pc.is_in(names, value_set=pa.array(sorted(scope.frozen_members), pa.string())))
+    expired = per_anchor(pc.is_in(names, value_set=pa.array(sorted(scope.expired_classes), pa.string())))
+    school_kept = per_anchor(pc.is_in(names, value_set=kept_schools))
+    is_group = per_anchor(pc.starts_with(names, "Group_"))
+    container, member, relation = actual.container, actual.member, actual.relation
+
+    keep = ~frozen[member] & ~expired[container]
+    student_member = is_student[member] & (relation == RELATIONS.index("member"))
+    class_vanished = vanished[container]
+    keep &= ~class_vanished | student_member if scope.section_policy == "expire" else ~class_vanished
+    keep &= ~((relation == RELATIONS.index("class")) & vanished[member] & school_kept[container])
     if not scope.students_in_classes:
-        keep = pc.and_(keep, pc.invert(pc.and_(pc.and_(is_class, pc.invert(class_vanished)), student_member)))
+        keep &= ~(is_class[container] & ~class_vanished & student_member)
     if not scope.intune_groups:
-        keep = pc.and_(keep, pc.invert(pc.starts_with(container, "Group_")))
-    return keep
+        keep &= ~is_group[container]
+    return np.asarray(keep, dtype=bool)
 
 
 @dataclass(frozen=True)
@@ -263,7 +285,7 @@ def _encode(chunks: list[pa.Array]) -> tuple[pa.Array, np.ndarray]:
         return pa.array([], pa.string()), np.zeros(0, dtype=np.int64)
     encoded = pc.dictionary_encode(pa.chunked_array(chunks, pa.string())).unify_dictionaries()
     indices = [chunk.indices.to_numpy(zero_copy_only=False) for chunk in encoded.chunks]
-    return encoded.chunks[0].dictionary, np.concatenate(indices).astype(np.int64)
+    return encoded.chunks[0].dictionary, np.concatenate(indices)
 
 
 #: Relation codes (their rank in this sorted tuple).
@@ -271,40 +293,38 @@ RELATIONS = ("class", "member", "owner", "user")
 _RELATION_SET = pa.array(RELATIONS, pa.string())
 
 
-def diff(
-    desired: pa.Table, actual: pa.Table, removable_mask: pa.ChunkedArray | pa.Array
-) -> tuple[Changes, Changes]:
+def diff(desired: pa.Table, actual: Actual, removable_mask: np.ndarray) -> tuple[Changes, Changes]:
     """``(adds, removes)``: desired rows the directory lacks, and removable rows (``removable_mask`` over
-    ``actual``) nobody desires. Anchors are dictionary-encoded in one pass and ranked, and rows compared as
-    int64 keys with Arrow hash lookups, never as Python objects."""
-    segments = [
-        desired.column("container"),
-        actual.column("container"),
-        desired.column("member"),
-        actual.column("member"),
-    ]
-    chunks = [chunk for segment in segments for chunk in segment.chunks if len(chunk)]
+    ``actual``) nobody desires. The anchor map and the desired anchors are dictionary-encoded in one pass
+    and ranked; rows are compared as int64 keys with Arrow hash lookups, never as Python objects."""
+    segments = [actual.anchors, desired.column("container"), desired.column("member")]
+    chunks = [chunk for segment in segments for chunk in _chunks_of(segment) if len(chunk)]
     dictionary, indices = _encode(chunks)
+    order = pc.sort_indices(dictionary).to_numpy()
     rank = np.empty(len(dictionary), dtype=np.int64)
-    rank[pc.sort_indices(dictionary).to_numpy()] = np.arange(len(dictionary), dtype=np.int64)
-    codes = rank[indices]
-    universe = dictionary.take(pc.sort_indices(dictionary))
+    rank[order] = np.arange(len(dictionary), dtype=np.int64)
+    universe = dictionary.take(pa.array(order))
     size = max(len(universe), 1)
-    n_desired, n_actual = desired.num_rows, actual.num_rows
-    bounds = np.cumsum([0, n_desired, n_actual, n_desired, n_actual])
+    n_anchors, n_desired = len(actual.anchors), desired.num_rows
+    anchor_codes = rank[indices[:n_anchors]]
+    desired_container = rank[indices[n_anchors : n_anchors + n_desired]]
+    desired_member = rank[indices[n_anchors + n_desired :]]
+    del indices
 
-    def keys(table: pa.Table, container: np.ndarray, member: np.ndarray) -> pa.Array:
-        relation = pc.index_in(table.column("relation"), value_set=_RELATION_SET).to_numpy(
-            zero_copy_only=False
-        )
-        return pa.array((container * 4 + relation.astype(np.int64)) * size + member)
-
-    wanted = keys(desired, codes[bounds[0] : bounds[1]], codes[bounds[2] : bounds[3]])
-    present = keys(actual, codes[bounds[1] : bounds[2]], codes[bounds[3] : bounds[4]])
-    adds = wanted.filter(pc.invert(pc.is_in(wanted, value_set=present))) if n_actual else wanted
-    removable_keys = present.filter(removable_mask)
+    relation = pc.index_in(desired.column("relation"), value_set=_RELATION_SET)
+    wanted = pa.array((desired_container * 4 + _ints(relation)) * size + desired_member)
+    del desired_container, desired_member
+    present = pa.array(
+        (anchor_codes[actual.container] * 4 + actual.relation) * size + anchor_codes[actual.member]
+    )
+    adds = wanted.filter(pc.invert(pc.is_in(wanted, value_set=present))) if len(present) else wanted
+    removable_keys = present.filter(pa.array(removable_mask, pa.bool_()))
     removes = removable_keys.filter(pc.invert(pc.is_in(removable_keys, value_set=wanted)))
     return (
         Changes(np.sort(adds.to_numpy(zero_copy_only=False)), universe),
         Changes(np.sort(removes.to_numpy(zero_copy_only=False)), universe),
     )
+
+
+def _chunks_of(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
+    return list(values.chunks) if isinstance(values, pa.ChunkedArray) else [values]
