@@ -32,6 +32,13 @@ class RecordScan:
     unclosed_quote: bool = False
 
 
+def count_byte(data: bytes, byte: int, start: int = 0) -> int:
+    """How many times ``byte`` occurs in ``data[start:]`` (vectorised, in chunks: faster than
+    ``bytes.count`` on newline-dense text and with little extra memory)."""
+    view = np.frombuffer(data, dtype=np.uint8)
+    return sum(int(np.count_nonzero(view[o : o + _CHUNK] == byte)) for o in range(start, len(data), _CHUNK))
+
+
 def scan_records(data: bytes, start: int, first_line: int) -> RecordScan:
     """Records of ``data[start:]``, whose first byte is on line ``first_line``."""
     view = np.frombuffer(data, dtype=np.uint8)

@@ -27,7 +27,7 @@ from sync.errors import UsageError
 from sync.findings import Finding, Severity
 from sync.roster.columns import SPECS, header_key
 from sync.roster.fileset import find_files
-from sync.roster.lines import RecordScan, scan_records, scan_records_slowly
+from sync.roster.lines import RecordScan, count_byte, scan_records, scan_records_slowly
 from sync.roster.model import FILE_KINDS, RawFile
 from sync.roster.source import Progress
 
@@ -219,7 +219,7 @@ def _quiet_undecodable_rows() -> Iterator[None]:
 def _one_line_per_row(data: bytes, body_start: int, rows: int) -> bool:
     if body_start >= len(data):
         return rows == 0
-    count = data.count(b"\n", body_start)
+    count = count_byte(data, 10, body_start)
     if not data.endswith(b"\n"):
         count += 1
     return count == rows

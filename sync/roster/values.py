@@ -165,18 +165,26 @@ def clean(array: ArrayLike) -> pa.ChunkedArray:
     return pa.chunked_array([_clean_chunk(chunk) for chunk in array.chunks], type=pa.string())
 
 
+#: First or last bytes that may need trimming: ASCII white space and control bytes, and any non-ASCII byte
+#: (Unicode white space such as a no-break space; a value that merely ends in "é" is trimmed for nothing).
+_EDGE = np.zeros(256, dtype=bool)
+_EDGE[:33] = True
+_EDGE[128:] = True
+
+
 def _clean_chunk(chunk: pa.Array) -> pa.Array:
     if len(chunk) == 0 or chunk.null_count == len(chunk):
         return chunk
     _, offsets_buffer, data_buffer = chunk.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
-    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
-    lengths = np.diff(offsets)
-    filled = lengths > 0
-    starts = offsets[:-1][filled]
-    first = data[starts]
-    last = data[offsets[1:][filled] - 1]
-    needs_trim = bool(((first <= 32) | (first >= 128) | (last <= 32) | (last >= 128)).any())
+    starts, ends = offsets[:-1], offsets[1:]
+    filled = ends > starts
+    needs_trim = False
+    if data_buffer is not None and data_buffer.size:
+        data = np.frombuffer(data_buffer, dtype=np.uint8)
+        first = data[np.minimum(starts, data.size - 1)]
+        last = data[np.maximum(ends - 1, 0)]
+        needs_trim = bool(np.any((_EDGE[first] | _EDGE[last]) & filled))
     blank = ~filled
     if chunk.null_count:
         blank &= chunk.is_valid().to_numpy(zero_copy_only=False)
