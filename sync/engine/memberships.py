@@ -24,14 +24,14 @@ _NICKNAME_BAD = r"[^A-Za-z0-9\-_.]"
 
 
 @dataclass(frozen=True)
-class Placed:
-    """SIS ids of what will exist after the plan is applied (string arrays)."""
+class LeftOut:
+    """SIS ids of roster records that will have no directory object (records in error, classes without an
+    owner): their memberships are not desired. Usually empty, so usually nothing is filtered."""
 
     students: pa.Array
     teachers: pa.Array
     staff: pa.Array
     sections: pa.Array
-    schools: pa.Array
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,7 @@ class Scope:
     expired_classes: frozenset[str]
     #: Anchors of records in error: their memberships are neither added nor removed.
     frozen_members: frozenset[str]
+    sync_staff: bool = False
 
 
 def _prefix(prefix: str, array: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
@@ -72,8 +73,11 @@ def _rows(
     )
 
 
-def keep_rows(table: pa.Table, column: str, value_set: pa.Array) -> pa.Table:
-    return table.filter(pc.is_in(table.column(column), value_set=value_set))
+def drop_rows(table: pa.Table, column: str, left_out: pa.Array) -> pa.Table:
+    """``table`` without the rows whose ``column`` is in ``left_out`` (no pass at all when it is empty)."""
+    if not len(left_out):
+        return table
+    return table.filter(pc.invert(pc.is_in(table.column(column), value_set=left_out)))
 
 
 def _column(table: pa.Table, name: str) -> pa.ChunkedArray:
@@ -88,22 +92,23 @@ def desired_memberships(
     section_teachers: pa.Table,
     sections: pa.Table,
     students: pa.Table,
+    teachers: pa.Table,
     teacher_schools: pa.Table,
     staff_schools: pa.Table,
-    placed: Placed,
+    left_out: LeftOut,
     scope: Scope,
 ) -> pa.Table:
     parts: list[pa.Table] = []
-    owners = keep_rows(
-        keep_rows(section_teachers, "Section_id", placed.sections), "Teacher_id", placed.teachers
+    owners = drop_rows(
+        drop_rows(section_teachers, "Section_id", left_out.sections), "Teacher_id", left_out.teachers
     )
     owners = owners.select(["Section_id", "Teacher_id"]).group_by(["Section_id", "Teacher_id"]).aggregate([])
     class_anchor = _prefix("Section_", owners.column("Section_id"))
     teacher_anchor = _prefix("Teacher_", owners.column("Teacher_id"))
     parts += [_rows(class_anchor, teacher_anchor, "owner"), _rows(class_anchor, teacher_anchor, "member")]
     if scope.students_in_classes:
-        members = keep_rows(
-            keep_rows(enrollments, "Section_id", placed.sections), "Student_id", placed.students
+        members = drop_rows(
+            drop_rows(enrollments, "Section_id", left_out.sections), "Student_id", left_out.students
         )
         parts.append(
             _rows(
@@ -112,14 +117,10 @@ def desired_memberships(
                 "member",
             )
         )
-    school_students = keep_rows(
-        keep_rows(students, "Student_id", placed.students), "School_id", placed.schools
-    )
+    school_students = drop_rows(students, "Student_id", left_out.students)
     student_anchor = _prefix("Student_", _column(school_students, "Student_id"))
     student_school = _column(school_students, "School_id")
-    school_teachers = keep_rows(
-        keep_rows(teacher_schools, "Teacher_id", placed.teachers), "School_id", placed.schools
-    )
+    school_teachers = drop_rows(teacher_schools, "Teacher_id", left_out.teachers)
     school_teachers = (
         school_teachers.select(["Teacher_id", "School_id"])
         .group_by(["Teacher_id", "School_id"])
@@ -129,10 +130,8 @@ def desired_memberships(
     teacher_school = school_teachers.column("School_id")
     parts.append(_rows(_prefix("School_", student_school), student_anchor, "user"))
     parts.append(_rows(_prefix("School_", teacher_school), teacher_anchor, "user"))
-    if len(placed.staff) and staff_schools.num_rows:
-        school_staff = keep_rows(
-            keep_rows(staff_schools, "Staff_id", placed.staff), "School_id", placed.schools
-        )
+    if scope.sync_staff and staff_schools.num_rows:
+        school_staff = drop_rows(staff_schools, "Staff_id", left_out.staff)
         school_staff = (
             school_staff.select(["Staff_id", "School_id"]).group_by(["Staff_id", "School_id"]).aggregate([])
         )
@@ -143,9 +142,7 @@ def desired_memberships(
                 "user",
             )
         )
-    school_sections = keep_rows(
-        keep_rows(sections, "Section_id", placed.sections), "School_id", placed.schools
-    )
+    school_sections = drop_rows(sections, "Section_id", left_out.sections)
     parts.append(
         _rows(
             _prefix("School_", school_sections.column("School_id")),
@@ -155,7 +152,8 @@ def desired_memberships(
     )
     if scope.intune_groups:
         all_students = pa.repeat(pa.scalar("Group_All_Students", pa.string()), len(student_anchor))
-        all_teachers_ids = pc.unique(_prefix("Teacher_", placed.teachers))
+        teacher_ids = drop_rows(teachers, "Teacher_id", left_out.teachers).column("Teacher_id")
+        all_teachers_ids = pc.unique(_prefix("Teacher_", teacher_ids))
         all_teachers = pa.repeat(pa.scalar("Group_All_Teachers", pa.string()), len(all_teachers_ids))
         parts.append(_rows(all_students, student_anchor, "member"))
         parts.append(_rows(all_teachers, all_teachers_ids, "member"))

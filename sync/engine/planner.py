@@ -92,13 +92,12 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
     groups = desired_groups(schools, profile)
     operations.extend(group_ops(groups, {g.anchor: g for g in snapshot.groups if g.anchor}))
     users = _plan_users(roster, profile, snapshot, operations, findings)
-    classes = _plan_classes(roster, profile, snapshot, today, users.placed["teacher"], operations, findings)
-    placed = ms.Placed(
-        students=pa.array(users.placed["student"], pa.string()),
-        teachers=pa.array(users.placed["teacher"], pa.string()),
-        staff=pa.array(users.placed["staff"], pa.string()),
-        sections=pa.array(classes.placed, pa.string()),
-        schools=pa.array([s.school_id for s in schools], pa.string()),
+    classes = _plan_classes(roster, profile, snapshot, today, users.left_out["teacher"], operations, findings)
+    left_out = ms.LeftOut(
+        students=pa.array(users.left_out["student"], pa.string()),
+        teachers=pa.array(users.left_out["teacher"], pa.string()),
+        staff=pa.array(users.left_out["staff"], pa.string()),
+        sections=pa.array(classes.left_out, pa.string()),
     )
     scope = ms.Scope(
         students_in_classes=profile.student_enrollment_start_date is None
@@ -107,6 +106,7 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
         section_policy=profile.deletion.sections,
         expired_classes=classes.expired_gone,
         frozen_members=users.failed,
+        sync_staff=profile.sync_staff,
     )
     records = {s.anchor: s.record for s in schools} | {c.anchor: c.record for c in classes.desired}
     records |= {g.anchor: g.record for g in groups if g.record is not None}
@@ -116,9 +116,10 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
         section_teachers=roster.section_teachers,
         sections=roster.sections,
         students=roster.students,
+        teachers=roster.teachers,
         teacher_schools=roster.teacher_schools,
         staff_schools=roster.staff_schools,
-        placed=placed,
+        left_out=left_out,
         scope=scope,
     )
     may_remove = ms.removable(
@@ -152,8 +153,8 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
 @dataclass(frozen=True)
 class _Users:
     matched: MatchResult
-    #: SIS ids per role of the users that have (or will have) an account.
-    placed: Mapping[str, list[str]]
+    #: SIS ids per role of the roster users that will have no account (records in error).
+    left_out: Mapping[str, list[str]]
     #: Anchors of records in error: their memberships are frozen.
     failed: frozenset[str]
 
@@ -171,17 +172,18 @@ def _plan_users(
     matched = match_users(users, snapshot.users, profile)
     findings.extend(matched.findings)
     failed = set(matched.failed)
-    placed: dict[str, list[str]] = {"student": [], "teacher": [], "staff": []}
     for match in matched.matches:
         user_operations = matched_user_ops(match, profile, findings)
         if match.account is None and not user_operations:
             failed.add(match.user.anchor)  # could not be created: reported by matched_user_ops
-            continue
         operations.extend(user_operations)
-        placed[match.user.role].append(match.user.sis_id)
+    left_out: dict[str, list[str]] = {"student": [], "teacher": [], "staff": []}
+    for user in users:
+        if user.anchor in failed:
+            left_out[user.role].append(user.sis_id)
     roster_anchors = frozenset(user.anchor for user in users)
     operations.extend(gone_user_ops(snapshot.users, matched.claimed_ids, roster_anchors, profile))
-    return _Users(matched, placed, frozenset(failed))
+    return _Users(matched, left_out, frozenset(failed))
 
 
 @dataclass(frozen=True)
@@ -189,8 +191,8 @@ class _Classes:
     desired: list[DesiredClass]
     #: Classes to create (their owners and first members come from the membership diff).
     new: dict[str, DesiredClass]
-    #: Section ids whose class exists or will.
-    placed: list[str]
+    #: Section ids that will have no class (no teacher with an account to own it).
+    left_out: list[str]
     #: Anchors of vanished classes already expired (left alone).
     expired_gone: frozenset[str]
     #: Managed classes not yet expired (the guard's denominator).
@@ -202,7 +204,7 @@ def _plan_classes(
     profile: Profile,
     snapshot: DirectorySnapshot,
     today: date,
-    teachers: list[str],
+    teachers_left_out: list[str],
     operations: list[Operation],
     findings: list[Finding],
 ) -> _Classes:
@@ -210,9 +212,9 @@ def _plan_classes(
     the classes whose section left."""
     classes = desired_classes(roster, profile)
     class_index = {c.anchor: c for c in snapshot.classes if c.anchor}
-    staffed = _sections_with_teachers(roster.section_teachers, pa.array(teachers, pa.string()))
+    staffed = _sections_with_teachers(roster.section_teachers, pa.array(teachers_left_out, pa.string()))
     new: dict[str, DesiredClass] = {}
-    placed: list[str] = []
+    left_out: list[str] = []
     spec = class_spec(profile)
     for desired in classes:
         found = class_index.get(desired.anchor)
@@ -223,15 +225,14 @@ def _plan_classes(
             new[desired.anchor] = desired
         else:
             findings.append(_ownerless(desired))
-            continue
-        placed.append(desired.section_id)
+            left_out.append(desired.section_id)
     kept = {c.anchor for c in classes}
     gone = [c for anchor, c in sorted(class_index.items()) if anchor not in kept]
     operations.extend(gone_class_ops(gone, profile, today))
     return _Classes(
         desired=classes,
         new=new,
-        placed=placed,
+        left_out=left_out,
         expired_gone=frozenset(c.anchor for c in gone if c.anchor and is_expired(c)),
         managed=sum(1 for c in class_index.values() if not is_expired(c)),
     )
@@ -241,8 +242,8 @@ def _op_order(operation: Operation) -> tuple[int, str, tuple[str, ...]]:
     return (_KIND_ORDER[operation.kind], operation.target, operation.refs)
 
 
-def _sections_with_teachers(section_teachers: pa.Table, teachers: pa.Array) -> frozenset[str]:
-    rows = ms.keep_rows(section_teachers, "Teacher_id", teachers)
+def _sections_with_teachers(section_teachers: pa.Table, teachers_left_out: pa.Array) -> frozenset[str]:
+    rows = ms.drop_rows(section_teachers, "Teacher_id", teachers_left_out)
     return frozenset(value for value in rows.column("Section_id").to_pylist() if value is not None)
 
 
