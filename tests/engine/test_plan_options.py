@@ -248,3 +248,14 @@ def test_matching_with_a_different_rule_per_role() -> None:
     )
     plan = make_plan(district(0).build(), profile, directory.snapshot(), TODAY)
     assert [op.target for op in ops(plan, OpKind.LINK_USER)] == ["Teacher_T1"]
+
+
+def test_turning_intune_groups_off_leaves_the_groups_and_their_members_alone() -> None:
+    directory = MemoryDirectory()
+    sync_once(district(2).build(), make_profile(intune_groups=True), directory, TODAY)
+    builder = district(2)
+    builder.students.pop()  # S1 leaves: without Intune groups, its group memberships stay
+    builder.enrollments = [row for row in builder.enrollments if row[1] != "S1"]
+    plan = make_plan(builder.build(), make_profile(), directory.snapshot(), TODAY)
+    assert not [op for op in plan.operations if "GROUP" in op.kind.name]
+    assert (plan.changes["school_links_removed"], plan.changes["members_removed"]) == (1, 1)
