@@ -16,7 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
-_CHUNK = 1 << 26
+_CHUNK = 1 << 22
+#: Small enough for the comparison's temporary array to stay in the CPU cache.
+_COUNT_CHUNK = 1 << 20
 _QUOTE = 34
 _LF = 10
 _CR = 13
@@ -36,7 +38,8 @@ def count_byte(data: bytes, byte: int, start: int = 0) -> int:
     """How many times ``byte`` occurs in ``data[start:]`` (vectorised, in chunks: faster than
     ``bytes.count`` on newline-dense text and with little extra memory)."""
     view = np.frombuffer(data, dtype=np.uint8)
-    return sum(int(np.count_nonzero(view[o : o + _CHUNK] == byte)) for o in range(start, len(data), _CHUNK))
+    step = _COUNT_CHUNK
+    return sum(int(np.count_nonzero(view[o : o + step] == byte)) for o in range(start, len(data), step))
 
 
 def scan_records(data: bytes, start: int, first_line: int) -> RecordScan:
