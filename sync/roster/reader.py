@@ -3,8 +3,10 @@
 Each file is read into memory once and parsed by ``pyarrow.csv`` with every column typed as a string, so
 ``007`` stays ``007``. Blank values become nulls; trimming and every other value rule belong to validation.
 The header row is parsed here (it may be quoted) and the body handed to the parser, so a file's line
-numbers are exact: on the fast path (no quote, no blank line) row *i* is on line *i* + 2; otherwise
-:mod:`sync.roster.lines` maps each row to its first line.
+numbers are exact. The body is first parsed as if every record were one line; when its rows then match
+the file's lines one to one (checked by counting line feeds, no Python loop), row *i* is on line *i* + 2.
+Otherwise — blank lines, values over several lines, rejected rows — :mod:`sync.roster.lines` maps each row
+to its first line.
 """
 
 from __future__ import annotations
@@ -114,6 +116,24 @@ def parse_csv_bytes(data: bytes, kind: str, name: str) -> tuple[RawFile | None, 
         and _one_line_per_row(data, body_start, table.num_rows)
     ):
         return RawFile(kind=kind, name=name, table=table.rename_columns(names), lines=None), []
+    return _parse_exactly(data, kind, name, names, body_start, first_line, table, bad)
+
+
+def _parse_exactly(
+    data: bytes,
+    kind: str,
+    name: str,
+    names: list[str],
+    body_start: int,
+    first_line: int,
+    table: pa.Table | None,
+    bad: list[tuple[int | None, int, str]],
+) -> tuple[RawFile | None, list[Finding]]:
+    """The slow path: blank lines, values over several lines, rejected rows or a quote never closed. The
+    records' first lines come from :mod:`sync.roster.lines`; ``table`` and ``bad`` are the optimistic
+    parse's result (``None`` when it failed), reused when it holds."""
+    body = pa.py_buffer(data).slice(body_start)
+    has_quote = data.find(b'"', body_start) != -1
     scan = scan_records(data, body_start, first_line) if has_quote else None
     if table is None or (scan is not None and scan.quoted_line_breaks):
         try:
