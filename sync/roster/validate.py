@@ -164,7 +164,7 @@ class _State:
         # The enrollments' look-ups (millions of hashed ids) run on a second thread against the ids as read,
         # while the other files are checked; they are mapped onto the valid records afterwards.
         enrollments = self.tables["enrollments"]
-        with ThreadPoolExecutor(max_workers=1) as pool:
+        with ThreadPoolExecutor(max_workers=2) as pool:
             early = pool.submit(
                 find_positions,
                 enrollments,
@@ -175,13 +175,17 @@ class _State:
             try:
                 schools = self._schools()
                 school_ids = schools["School_id"]
-                students, contacts = self._students(school_ids)
-                teachers, teacher_schools = self._people("teachers", school_ids)
-                if "staff" in self.tables:
-                    staff, staff_schools = self._people("staff", school_ids)
-                else:
-                    staff, staff_schools = _empty_people("staff")
-                sections, teaching = self._sections(school_ids, teachers)
+                # Students depend on nothing but schools: checked on the second thread meanwhile.
+                pupils = pool.submit(self._students, school_ids)
+                try:
+                    teachers, teacher_schools = self._people("teachers", school_ids)
+                    if "staff" in self.tables:
+                        staff, staff_schools = self._people("staff", school_ids)
+                    else:
+                        staff, staff_schools = _empty_people("staff")
+                    sections, teaching = self._sections(school_ids, teachers)
+                finally:
+                    students, contacts = pupils.result()
             finally:
                 found = early.result()
         targets = Targets(
