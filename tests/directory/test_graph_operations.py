@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -340,3 +341,14 @@ def test_a_class_whose_group_was_made_but_never_finished_is_completed_not_duplic
     _, patch, members = fake.writes
     assert (patch.method, patch.url, patch.body["externalId"]) == ("PATCH", "/education/classes/half", "7")
     assert (members.url, len(members.body["members@odata.bind"])) == ("/groups/half", 2)
+
+
+def test_apply_calls_from_several_threads_share_the_directory_and_each_get_their_results(
+    fake: FakeGraph, directory: GraphDirectory
+) -> None:
+    chunks = [[Operation(OpKind.DISABLE_USER, f"Student_{index}") for index in range(start, start + 10)]
+              for start in (0, 10, 20)]  # fmt: skip
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(directory.apply, chunks))
+    assert [[result.ok for result in chunk] for chunk in results] == [[True] * 10] * 3
+    assert sorted(item.url for item in fake.writes) == sorted(f"/users/s{index}" for index in range(30))
