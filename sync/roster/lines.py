@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import csv
 import io
+import mmap
 from dataclasses import dataclass
+from typing import TypeAlias
 
 import numpy as np
 import numpy.typing as npt
 
+#: A file's content: the bytes themselves, or the file mapped into memory.
+Bytes: TypeAlias = "bytes | mmap.mmap"
 _CHUNK = 1 << 22
 #: Small enough for the comparison's temporary array to stay in the CPU cache.
 _COUNT_CHUNK = 1 << 20
@@ -34,7 +38,7 @@ class RecordScan:
     unclosed_quote: bool = False
 
 
-def count_byte(data: bytes, byte: int, start: int = 0) -> int:
+def count_byte(data: Bytes, byte: int, start: int = 0) -> int:
     """How many times ``byte`` occurs in ``data[start:]`` (vectorised, in chunks: faster than
     ``bytes.count`` on newline-dense text and with little extra memory)."""
     view = np.frombuffer(data, dtype=np.uint8)
@@ -42,7 +46,7 @@ def count_byte(data: bytes, byte: int, start: int = 0) -> int:
     return sum(int(np.count_nonzero(view[o : o + step] == byte)) for o in range(start, len(data), step))
 
 
-def scan_records(data: bytes, start: int, first_line: int) -> RecordScan:
+def scan_records(data: Bytes, start: int, first_line: int) -> RecordScan:
     """Records of ``data[start:]``, whose first byte is on line ``first_line``."""
     view = np.frombuffer(data, dtype=np.uint8)
     has_lf = data.find(b"\n", start) != -1
@@ -80,7 +84,7 @@ def scan_records(data: bytes, start: int, first_line: int) -> RecordScan:
     return RecordScan(start_line[~blank], inside, unclosed_quote=carry == 1)
 
 
-def scan_records_slowly(data: bytes, start: int, first_line: int) -> RecordScan:
+def scan_records_slowly(data: Bytes, start: int, first_line: int) -> RecordScan:
     """The same as :func:`scan_records` with Python's ``csv`` module: exact for odd files (a quote inside an
     unquoted value, bare carriage returns), and slow. ``data[start:]`` must be valid UTF-8."""
     text = data[start:].decode("utf-8")

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import csv
 import io
+import mmap
+import os
 import re
 import sys
 from collections.abc import Iterator
@@ -29,7 +31,7 @@ from sync.errors import UsageError
 from sync.findings import Finding, Severity
 from sync.roster.columns import SPECS, header_key
 from sync.roster.fileset import find_files
-from sync.roster.lines import RecordScan, count_byte, scan_records, scan_records_slowly
+from sync.roster.lines import Bytes, RecordScan, count_byte, scan_records, scan_records_slowly
 from sync.roster.model import FILE_KINDS, RawFile
 from sync.roster.source import Progress
 
@@ -79,15 +81,18 @@ def read_csv_file(path: Path, kind: str) -> tuple[RawFile | None, list[Finding]]
     if path.is_dir():
         raise UsageError(f"{path} is a folder, not a file; put the CSV file itself in the set")
     try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise UsageError(f"cannot read {path}: {err.strerror or err}") from err
+        with path.open("rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            # Mapped, not copied: the parser's threads fault the pages in as they go; nothing is read twice.
+            data: Bytes = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+    except (OSError, ValueError) as err:
+        raise UsageError(f"cannot read {path}: {getattr(err, 'strerror', None) or err}") from err
     return parse_csv_bytes(data, kind, path.name)
 
 
-def parse_csv_bytes(data: bytes, kind: str, name: str) -> tuple[RawFile | None, list[Finding]]:
+def parse_csv_bytes(data: Bytes, kind: str, name: str) -> tuple[RawFile | None, list[Finding]]:
     """Parse the bytes of one file. Returns ``None`` for the table when a file-level error stops it."""
-    start = len(_BOM) if data.startswith(_BOM) else 0
+    start = len(_BOM) if data[: len(_BOM)] == _BOM else 0
     header_end, body_start = _first_record(data, start)
     header_bytes = data[start:header_end]
     if not header_bytes.strip():
@@ -98,7 +103,7 @@ def parse_csv_bytes(data: bytes, kind: str, name: str) -> tuple[RawFile | None, 
         return None, [_encoding_error(name, data, start + err.start)]
     names = split_record(header_text)
     break_byte = b"\n" if data.find(b"\n", start) != -1 or data.find(b"\r", start) == -1 else b"\r"
-    first_line = 1 + data.count(break_byte, start, body_start)
+    first_line = 1 + data[start:body_start].count(break_byte)
     body = pa.py_buffer(data).slice(body_start)
     # First, parse as if every record were one line (fast, on every core). That is right exactly when the
     # rows match the lines one to one; otherwise the file is parsed again, record by record.
@@ -120,7 +125,7 @@ def parse_csv_bytes(data: bytes, kind: str, name: str) -> tuple[RawFile | None, 
 
 
 def _parse_exactly(
-    data: bytes,
+    data: Bytes,
     kind: str,
     name: str,
     names: list[str],
@@ -175,7 +180,7 @@ def split_record(text: str) -> list[str]:
         return text.split(",")
 
 
-def _first_record(data: bytes, start: int) -> tuple[int, int]:
+def _first_record(data: Bytes, start: int) -> tuple[int, int]:
     """End of the first record (the header) and start of the next, honouring quotes."""
     in_quote = False
     pos = start
@@ -245,7 +250,7 @@ def _quiet_undecodable_rows() -> Iterator[None]:
         sys.unraisablehook = previous
 
 
-def _one_line_per_row(data: bytes, body_start: int, rows: int) -> bool:
+def _one_line_per_row(data: Bytes, body_start: int, rows: int) -> bool:
     """Whether the body's lines (ended by LF or CRLF) are exactly ``rows``: no blank line, no record over
     several lines. A lone carriage return (a line break to the parser, not to this count) says no."""
     if body_start >= len(data):
@@ -253,12 +258,12 @@ def _one_line_per_row(data: bytes, body_start: int, rows: int) -> bool:
     line_feeds = count_byte(data, 10, body_start)
     if data.find(b"\r", body_start) != -1 and count_byte(data, 13, body_start) != line_feeds:
         return False
-    lines = line_feeds + (0 if data.endswith(b"\n") else 1)
+    lines = line_feeds + (0 if data[-1:] == b"\n" else 1)
     return lines == rows
 
 
 def _record_lines(
-    data: bytes, body_start: int, first_line: int, scan: RecordScan | None, records: int
+    data: Bytes, body_start: int, first_line: int, scan: RecordScan | None, records: int
 ) -> np.ndarray:
     if scan is None:
         scan = scan_records(data, body_start, first_line)
@@ -357,14 +362,14 @@ def _file_error(name: str, code: str, message: str) -> Finding:
     return Finding(name, None, None, None, Severity.FILE_ERROR, code, message)
 
 
-def _missing_header_message(data: bytes, start: int) -> str:
+def _missing_header_message(data: Bytes, start: int) -> str:
     if not data[start:].strip():
         return "the file is empty; the first line must be the header row (School_id, …)"
     return "the first line is blank; the first line must be the header row"
 
 
-def _encoding_error(name: str, data: bytes, offset: int) -> Finding:
-    line = data.count(b"\n", 0, offset) + 1
+def _encoding_error(name: str, data: Bytes, offset: int) -> Finding:
+    line = data[:offset].count(b"\n") + 1
     return Finding(
         name,
         line,
@@ -376,7 +381,7 @@ def _encoding_error(name: str, data: bytes, offset: int) -> Finding:
     )
 
 
-def _unparseable(name: str, data: bytes, body_start: int, err: pa.ArrowInvalid) -> Finding:
+def _unparseable(name: str, data: Bytes, body_start: int, err: pa.ArrowInvalid) -> Finding:
     try:
         data[body_start:].decode("utf-8")
     except UnicodeDecodeError as decode_err:
