@@ -22,7 +22,6 @@ from sync.roster.values import ACCEPTED, CODES, NORMALISERS, clean
 
 LINE = "_line"
 ROW = "_row"
-_NULL = pa.scalar(None, pa.string())
 
 #: Builds a finding's message from the row it is about (a dict of the row's columns).
 Message = Callable[[dict[str, Any]], str]
