@@ -49,7 +49,8 @@ class RosterUser:
     role: Role
     sis_id: str
     anchor: str
-    record: RecordRef
+    #: First line of the record in its file (``None`` for API-sourced records).
+    line: int | None
     #: Value of the identity-matching source column, ``None`` when blank or when the role has no such column.
     match_value: str | None
     username: str | None
@@ -58,6 +59,10 @@ class RosterUser:
     #: ``displayName``, ``givenName``, ``surname`` (``None`` when blank), ``middleName`` (left out when
     #: blank) and the role facet (blank values left out).
     properties: dict[str, Any]
+
+    @property
+    def record(self) -> RecordRef:
+        return RecordRef(ROLE_FILES[self.role], self.line, self.sis_id)
 
     @property
     def primary_role(self) -> str:
@@ -127,7 +132,6 @@ def roster_users(roster: Roster, profile: Profile) -> list[RosterUser]:
 def _users_of(role: Role, table: pa.Table, profile: Profile) -> list[RosterUser]:
     """One :class:`RosterUser` per row. Per-row Python work is kept to building two small dicts: names,
     anchors and Graph values are computed column-wise in Arrow first (a million students)."""
-    file = ROLE_FILES[role]
     facet = "student" if role == "student" else "teacher"
     column = match_column(profile, role)
     first, last = _column(table, "First_name"), _column(table, "Last_name")
@@ -176,11 +180,7 @@ def _users_of(role: Role, table: pa.Table, profile: Profile) -> list[RosterUser]
         }
         if middle is not None:
             properties["middleName"] = middle
-        append(
-            RosterUser(
-                role, sis_id, anchor, RecordRef(file, line, sis_id), match, username, has_password, properties
-            )
-        )
+        append(RosterUser(role, sis_id, anchor, line, match, username, has_password, properties))
     return users
 
 

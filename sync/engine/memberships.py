@@ -11,6 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -18,8 +19,11 @@ import pyarrow.compute as pc
 
 from sync.directory.model import DirectorySnapshot
 
-SCHEMA = pa.schema([("container", pa.string()), ("member", pa.string()), ("relation", pa.string())])
-KEYS = ["container", "member", "relation"]
+#: Relation codes (their rank in this sorted tuple).
+RELATIONS = ("class", "member", "owner", "user")
+_RELATION_SET = pa.array(RELATIONS, pa.string())
+#: Desired rows: anchors of container and member, and the relation's code (index into :data:`RELATIONS`).
+SCHEMA = pa.schema([("container", pa.string()), ("member", pa.string()), ("relation", pa.int8())])
 _NICKNAME_BAD = r"[^A-Za-z0-9\-_.]"
 
 
@@ -62,7 +66,7 @@ def _group(prefix: str, school_ids: pa.Array | pa.ChunkedArray) -> pa.Array | pa
 def _rows(
     container: pa.Array | pa.ChunkedArray, member: pa.Array | pa.ChunkedArray, relation: str
 ) -> pa.Table:
-    relation_column = pa.repeat(pa.scalar(relation, pa.string()), len(member))
+    relation_column = pa.repeat(pa.scalar(RELATIONS.index(relation), pa.int8()), len(member))
     return pa.Table.from_arrays(
         [
             pa.chunked_array(container) if isinstance(container, pa.Array) else container,
@@ -192,8 +196,8 @@ def actual_memberships(snapshot: DirectorySnapshot, anchors: pa.Table) -> Actual
     names = anchors.column("anchor").combine_chunks()
     table = snapshot.memberships
     if table.num_rows == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return Actual(names, empty, empty, empty)
+        empty = np.zeros(0, dtype=np.int32)
+        return Actual(names, empty, empty, empty.astype(np.int8))
     ids = anchors.column("id").combine_chunks()
     container = pc.index_in(table.column("container_id"), value_set=ids)
     member = pc.index_in(table.column("member_id"), value_set=ids)
@@ -201,16 +205,16 @@ def actual_memberships(snapshot: DirectorySnapshot, anchors: pa.Table) -> Actual
     managed = pc.and_(pc.and_(pc.is_valid(container), pc.is_valid(member)), pc.is_valid(relation))
     return Actual(
         names,
-        _ints(pc.filter(container, managed)),
-        _ints(pc.filter(member, managed)),
-        _ints(pc.filter(relation, managed)),
+        _ints(pc.filter(container, managed), np.int32),
+        _ints(pc.filter(member, managed), np.int32),
+        _ints(pc.filter(relation, managed), np.int8),
     )
 
 
-def _ints(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+def _ints(values: pa.Array | pa.ChunkedArray, dtype: type[np.integer[Any]] = np.int64) -> np.ndarray:
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
-    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=np.int64)
+    return np.asarray(values.to_numpy(zero_copy_only=False), dtype=dtype)
 
 
 def removable(actual: Actual, scope: Scope, kept_classes: pa.Array, kept_schools: pa.Array) -> np.ndarray:
@@ -286,11 +290,6 @@ def _encode(chunks: list[pa.Array]) -> tuple[pa.Array, np.ndarray]:
     return encoded.chunks[0].dictionary, np.concatenate(indices)
 
 
-#: Relation codes (their rank in this sorted tuple).
-RELATIONS = ("class", "member", "owner", "user")
-_RELATION_SET = pa.array(RELATIONS, pa.string())
-
-
 def diff(desired: pa.Table, actual: Actual, removable_mask: np.ndarray) -> tuple[Changes, Changes]:
     """``(adds, removes)``: desired rows the directory lacks, and removable rows (``removable_mask`` over
     ``actual``) nobody desires. The anchor map and the desired anchors are dictionary-encoded in one pass
@@ -309,11 +308,12 @@ def diff(desired: pa.Table, actual: Actual, removable_mask: np.ndarray) -> tuple
     desired_member = rank[indices[n_anchors + n_desired :]]
     del indices
 
-    relation = pc.index_in(desired.column("relation"), value_set=_RELATION_SET)
-    wanted = pa.array((desired_container * 4 + _ints(relation)) * size + desired_member)
+    relation = _ints(desired.column("relation"))
+    wanted = pa.array((desired_container * 4 + relation) * size + desired_member)
     del desired_container, desired_member
     present = pa.array(
-        (anchor_codes[actual.container] * 4 + actual.relation) * size + anchor_codes[actual.member]
+        (anchor_codes[actual.container] * 4 + actual.relation.astype(np.int64)) * size
+        + anchor_codes[actual.member]
     )
     adds = wanted.filter(pc.invert(pc.is_in(wanted, value_set=present))) if len(present) else wanted
     removable_keys = present.filter(pa.array(removable_mask, pa.bool_()))
