@@ -99,12 +99,22 @@ def _on_dictionary(normalise_values: Normaliser) -> Normaliser:
 def _lookup(mapping: dict[str, str]) -> Normaliser:
     keys = pa.array(list(mapping), pa.string())
     values = pa.array(list(mapping.values()), pa.string())
+    canonical = pa.array(sorted(set(mapping.values())), pa.string())
 
     def normalise(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
         result = pc.take(values, pc.index_in(pc.utf8_lower(array), value_set=keys))
         return result, _invalid(array, result)
 
-    return _on_dictionary(normalise)
+    on_dictionary = _on_dictionary(normalise)
+
+    def normalise_column(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
+        # Most columns are written canonically already: one cheap membership test, nothing rewritten.
+        present = len(array) - array.null_count
+        if pc.sum(pc.is_in(array, value_set=canonical)).as_py() == present:
+            return array, pc.and_(pc.is_valid(array), pc.is_null(array))
+        return on_dictionary(array)
+
+    return normalise_column
 
 
 def _decode(encoded: ArrayLike, dictionary: pa.Array) -> ArrayLike:
