@@ -27,13 +27,14 @@ from sync.roster.checks import (
     required_values,
     value_kinds,
 )
-from sync.roster.columns import CO_TEACHER_COLUMNS, CONTACT_COLUMNS, SPECS, FileSpec, resolve_header
-from sync.roster.enrollments import Targets, check_enrollments, find_positions
+from sync.roster.columns import CO_TEACHER_COLUMNS, CONTACT_COLUMNS, SPECS, FileSpec, Header, resolve_header
+from sync.roster.enrollments import Positions, Targets, check_enrollments, find_positions
 from sync.roster.model import FILE_KINDS, REQUIRED_KINDS, RawFile, Roster, ValidationResult
 from sync.roster.reader import CsvFolderSource
 from sync.roster.repeats import find_repeats
 from sync.roster.sections import check_nicknames, check_terms, fill_names, section_teachers
 from sync.roster.source import Progress
+from sync.roster.values import clean
 
 _CREATE_COLUMNS = ("First_name", "Last_name", "Username")
 _STAFF_SOURCES = {"Teacher_id": "Staff_id", "Teacher_email": "Staff_email", "Username": "Username"}
@@ -62,7 +63,7 @@ def _validate(
     check_profile(profile)
     findings = list(read_findings)
     counts: dict[str, dict[str, int]] = {}
-    tables: dict[str, pa.Table] = {}
+    pending: dict[str, tuple[RawFile, Header]] = {}
     names: dict[str, str] = {}
     for kind in FILE_KINDS:
         raw = files.pop(kind, None)
@@ -75,15 +76,14 @@ def _validate(
         findings.extend(header.findings)
         if not header.ok:
             continue
-        table = prepare(raw, spec, header, row_numbers=kind != "enrollments")
         names[kind] = raw.name
+        if raw.table.num_rows == 0:
+            findings.append(_empty_file(raw.name, kind))
+        pending[kind] = (raw, header)
         del raw
-        if table.num_rows == 0:
-            findings.append(_empty_file(names[kind], kind))
-        tables[kind] = table
-    if status_of(findings) is RunStatus.FAILED or any(kind not in tables for kind in REQUIRED_KINDS):
+    if status_of(findings) is RunStatus.FAILED or any(kind not in pending for kind in REQUIRED_KINDS):
         return ValidationResult(None, sorted(findings, key=sort_key), counts)
-    state = _State(tables, names, profile)
+    state = _State(pending, names, profile)
     roster = state.build()
     for kind, valid in state.valid.items():
         counts[names[kind]]["valid"] = valid
@@ -150,9 +150,10 @@ def _empty_file(name: str, kind: str) -> Finding:
 
 @dataclass
 class _State:
-    """Working state of one validation run (internal): the cleaned tables, findings, valid counts."""
+    """Working state of one validation run (internal): the files still to check, findings, valid counts."""
 
-    tables: dict[str, pa.Table]
+    #: Raw files and their resolved headers, taken (and prepared) by the step that checks them.
+    pending: dict[str, tuple[RawFile, Header]]
     names: dict[str, str]
     profile: Profile | None
     findings: list[Finding] = field(default_factory=list)
@@ -163,14 +164,12 @@ class _State:
     def build(self) -> Roster:
         # The enrollments' look-ups (millions of hashed ids) run on a second thread against the ids as read,
         # while the other files are checked; they are mapped onto the valid records afterwards.
-        enrollments = self.tables["enrollments"]
         with ThreadPoolExecutor(max_workers=2) as pool:
             early = pool.submit(
-                find_positions,
-                enrollments,
-                self.tables["sections"]["Section_id"],
-                self.tables["students"]["Student_id"],
-                self.tables["schools"]["School_id"],
+                self._enrollment_positions,
+                self._ids("sections"),
+                self._ids("students"),
+                self._ids("schools"),
             )
             try:
                 schools = self._schools()
@@ -179,7 +178,7 @@ class _State:
                 pupils = pool.submit(self._students, school_ids)
                 try:
                     teachers, teacher_schools = self._people("teachers", school_ids)
-                    if "staff" in self.tables:
+                    if "staff" in self.pending:
                         staff, staff_schools = self._people("staff", school_ids)
                     else:
                         staff, staff_schools = _empty_people("staff")
@@ -187,7 +186,7 @@ class _State:
                 finally:
                     students, contacts = pupils.result()
             finally:
-                found = early.result()
+                enrollments, found = early.result()
         targets = Targets(
             schools=schools,
             students=students,
@@ -195,9 +194,7 @@ class _State:
             names=self.names,
             seen=self.seen,
         )
-        enrollments, more = check_enrollments(
-            self.tables.pop("enrollments"), found, targets, self.names["enrollments"]
-        )
+        enrollments, more = check_enrollments(enrollments, found, targets, self.names["enrollments"])
         self.findings += more
         self.valid["enrollments"] = enrollments.num_rows
         return Roster(
@@ -215,11 +212,27 @@ class _State:
 
     # -- per file -------------------------------------------------------------------------------------
 
+    def _take(self, kind: str) -> pa.Table:
+        """The canonical table of ``kind`` (prepared here, on the thread that checks it)."""
+        raw, header = self.pending.pop(kind)
+        return prepare(raw, SPECS[kind], header, row_numbers=kind != "enrollments")
+
+    def _ids(self, kind: str) -> pa.ChunkedArray:
+        """The cleaned id column of a file not taken yet."""
+        raw, header = self.pending[kind]
+        return clean(raw.table.column(header.positions[SPECS[kind].id_column]))
+
+    def _enrollment_positions(
+        self, sections: pa.ChunkedArray, students: pa.ChunkedArray, schools: pa.ChunkedArray
+    ) -> tuple[pa.Table, Positions]:
+        table = self._take("enrollments")
+        return table, find_positions(table, sections, students, schools)
+
     def _base(self, kind: str) -> tuple[pa.Table, np.ndarray]:
         """Required values and repeated ids of one file: the table, and a mask of the rows whose id an
         earlier row already has."""
         spec = SPECS[kind]
-        table = self.tables.pop(kind)
+        table = self._take(kind)
         self.seen[kind] = table[spec.id_column]
         table, found = required_values(table, spec, self.names[kind], spec.required)
         self.findings += found
