@@ -11,6 +11,7 @@ identity) or, for local development against Azurite only, with a connection stri
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ _CONTAINER = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 _TASK_HUB = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,44}$")
 _NCRONTAB_FIELDS = 6
+#: "Graph", "GRAPH", "https://graph.microsoft.com/v1.0", "grpah:https://…": meant Graph, not a tenant file.
+_LOOKS_LIKE_GRAPH = re.compile(r"^\s*graph\s*$|^\s*[A-Za-z][A-Za-z0-9+.-]+:", re.IGNORECASE)
 
 DEFAULT_SET_WAIT_MINUTES = 60.0
 DEFAULT_GRAPH_QUOTA_SCALE = 1.0
@@ -183,6 +186,15 @@ class _Reader:
         value = self.required(key, "'graph', 'graph:https://<endpoint>/v1.0' or a local tenant path")
         if value is not None and value.startswith("graph:") and not re.match(r"^graph:https?://\S+$", value):
             self.problems.append((key, f"{value!r}: after 'graph:' give an http(s) URL of a Graph endpoint"))
+        elif value is not None and value != "graph" and _LOOKS_LIKE_GRAPH.match(value):
+            # a typo here would otherwise sync into a local tenant file named after it
+            self.problems.append(
+                (
+                    key,
+                    f"{value!r} is neither 'graph' nor 'graph:https://<endpoint>/v1.0' "
+                    "nor a tenant file path",
+                )
+            )
         return value or ""
 
     def positive_float(self, key: str, default: float, *, maximum: float | None = None) -> float:
@@ -193,7 +205,7 @@ class _Reader:
             value = float(raw)
         except ValueError:
             value = float("nan")
-        if not value > 0 or (maximum is not None and value > maximum):
+        if not 0 < value < math.inf or (maximum is not None and value > maximum):
             limit = f" and at most {maximum:g}" if maximum is not None else ""
             self.problems.append((key, f"{raw!r} is not a number greater than 0{limit}"))
             return default

@@ -111,3 +111,27 @@ def test_application_insights_with_entra_id_authentication_names_the_managed_ide
     )
 
     assert settings.app_insights_client_id == "1234"
+
+
+@pytest.mark.parametrize(
+    "tenant",
+    ["Graph", "GRAPH", "grpah:https://graph.microsoft.com/v1.0", "https://graph.microsoft.com/v1.0"],
+)
+def test_a_mistyped_graph_tenant_is_refused_instead_of_becoming_a_local_tenant_file(tenant: str) -> None:
+    problems = problems_of({**VALID, "SYNC_TENANT": tenant})
+
+    assert set(problems) == {"SYNC_TENANT"}
+    assert "neither 'graph' nor 'graph:https://<endpoint>/v1.0'" in problems["SYNC_TENANT"]
+
+
+@pytest.mark.parametrize("tenant", ["/home/site/data/tenant.db", ".sync/tenant.db", "C:\\sync\\tenant.db"])
+def test_a_local_tenant_path_is_accepted(tenant: str) -> None:
+    assert Settings.from_env({**VALID, "SYNC_TENANT": tenant}).tenant == tenant
+
+
+@pytest.mark.parametrize("raw", ["inf", "Infinity", "nan"])
+def test_an_endless_or_undefined_number_is_refused(raw: str) -> None:
+    problems = problems_of({**VALID, "APPROVAL_TIMEOUT_HOURS": raw, "SET_WAIT_MINUTES": raw})
+
+    assert set(problems) == {"APPROVAL_TIMEOUT_HOURS", "SET_WAIT_MINUTES"}
+    assert f"{raw!r} is not a number greater than 0" in problems["APPROVAL_TIMEOUT_HOURS"]
