@@ -11,10 +11,10 @@ applied (exit 1) until it is run again with ``--approve``. Exit status: 0 comple
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import Callable
@@ -28,11 +28,12 @@ from sync.directory.factory import DEFAULT_TENANT, is_graph_spec, journal_path, 
 from sync.directory.model import Directory
 from sync.engine.journal import SqliteJournal
 from sync.engine.plan import Plan
+from sync.engine.plan_io import write_plan
 from sync.engine.planner import check_stop_date
 from sync.errors import SyncError, UsageError
 from sync.findings import Finding, RunStatus
 from sync.profile import Profile, ProfileError, load_profile
-from sync.report import write_atomically, write_report
+from sync.report import write_report
 from sync.roster.model import Roster, ValidationResult
 
 EXIT = {
@@ -82,9 +83,6 @@ def _guarded(args: argparse.Namespace, command: Callable[[argparse.Namespace], i
 @dataclass(frozen=True)
 class _Planned:
     plan: Plan
-    plan_id: str
-    #: ``plan.dumps()``, made once (large plans take seconds to serialise).
-    text: str
     findings: list[Finding]
     validation: ValidationResult
     roster: Roster
@@ -108,9 +106,7 @@ def _prepare(args: argparse.Namespace, *, report_failure: bool) -> _Planned | in
         return 2
     directory = open_directory(args.tenant)
     plan = service.make_plan(validation.roster, profile, directory.snapshot(), today, findings)
-    text = plan.dumps()
-    plan_id = hashlib.sha256(text.encode()).hexdigest()[:32]  # = plan.plan_id, without a second dumps()
-    return _Planned(plan, plan_id, text, findings, validation, validation.roster, profile, directory)
+    return _Planned(plan, findings, validation, validation.roster, profile, directory)
 
 
 def _plan(args: argparse.Namespace) -> int:
@@ -127,7 +123,7 @@ def _plan(args: argparse.Namespace) -> int:
         findings=planned.findings,
         validation=planned.validation,
         plan=planned.plan,
-        plan_id=planned.plan_id,
+        plan_id=write_plan(planned.plan),  # the id only: streamed through the hash
         applying=False,
     )
     _print(args, summary, planned.plan)
@@ -138,13 +134,8 @@ def _run(args: argparse.Namespace) -> int:
     planned = _prepare(args, report_failure=True)
     if isinstance(planned, int):
         return planned
-    plan, plan_id = planned.plan, planned.plan_id
-    report_dir = _report_dir(args, plan_id)
-    try:
-        report_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as err:
-        raise UsageError(f"cannot create report folder {report_dir}: {err.strerror or err}") from err
-    write_atomically(report_dir / "plan.json", planned.text)  # passwords are redacted in every plan
+    plan = planned.plan
+    plan_id, report_dir = _save_plan(args, plan)
     if plan.guard.held and not args.approve:
         summary = service.run_summary(
             status=RunStatus.HELD,
@@ -202,12 +193,37 @@ def _progress_printer() -> Callable[[int, int], None]:
     return show
 
 
+def _runs_folder(args: argparse.Namespace) -> Path:
+    return (Path(".sync") if is_graph_spec(args.tenant) else Path(args.tenant).parent) / "runs"
+
+
 def _report_dir(args: argparse.Namespace, plan_id: str) -> Path:
     if getattr(args, "report", None):
         return Path(args.report)
-    base = Path(".sync") if is_graph_spec(args.tenant) else Path(args.tenant).parent
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    return base / "runs" / f"{stamp}-{plan_id}"
+    return _runs_folder(args) / f"{stamp}-{plan_id}"
+
+
+def _save_plan(args: argparse.Namespace, plan: Plan) -> tuple[str, Path]:
+    """Stream ``plan.json`` (passwords are redacted in every plan) into the run's report folder, whose
+    default name holds the plan id: written to a temporary file first, moved once the id is known."""
+    staging = Path(args.report) if getattr(args, "report", None) else _runs_folder(args)
+    temporary: Path | None = None
+    try:
+        staging.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(
+            "w", encoding="utf-8", dir=staging, prefix=".plan.", suffix=".tmp", delete=False
+        ) as out:
+            temporary = Path(out.name)
+            plan_id = write_plan(plan, out)
+        report_dir = _report_dir(args, plan_id)
+        report_dir.mkdir(parents=True, exist_ok=True)
+        os.replace(temporary, report_dir / "plan.json")
+    except OSError as err:
+        if temporary is not None:
+            temporary.unlink(missing_ok=True)
+        raise UsageError(f"cannot write the plan into {staging}: {err.strerror or err}") from err
+    return plan_id, report_dir
 
 
 def _write_report(
