@@ -49,7 +49,16 @@ def find_repeats(table: pa.Table, spec: FileSpec, file: str) -> Repeats:
         return Repeats(table, [], np.zeros(rows, dtype=bool))
     order: npt.NDArray[np.int64] | None = None
     work = table
-    if _runs(ids) != distinct:
+    same_id = np.zeros(rows, dtype=bool)
+    same_id[1:] = _equal_shifted(ids, 1)
+    if rows - int(np.count_nonzero(same_id)) == distinct:
+        # The rows of each id are together already: compare only the rows of ids that repeat.
+        repeated_rows = same_id.copy()
+        repeated_rows[:-1] |= same_id[1:]
+        if np.count_nonzero(repeated_rows) < rows // 2:
+            order = np.flatnonzero(repeated_rows)
+            work = table.take(pa.array(order))
+    else:
         counts = pc.value_counts(ids)
         repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
         subset = np.flatnonzero(_mask(pc.is_in(ids, value_set=repeated)))
@@ -149,11 +158,6 @@ def _copies_by_hash(rows: pa.Table, keys: list[str]) -> Mask:
     indexed = rows.select(keys).append_column("_position", positions)
     firsts = indexed.group_by(keys, use_threads=False).aggregate([("_position", "min")])["_position_min"]
     return ~_mask(pc.is_in(positions, value_set=firsts))
-
-
-def _runs(ids: pa.ChunkedArray) -> int:
-    """How many runs of equal neighbouring values ``ids`` has."""
-    return int(len(ids) - np.count_nonzero(_equal_shifted(ids, 1)))
 
 
 def _equal_shifted(values: pa.ChunkedArray, distance: int) -> Mask:
