@@ -85,6 +85,8 @@ def make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, tod
 
 
 def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, today: date) -> Plan:
+    """The steps hand on only what the next needs, so the per-user and per-class records of the first
+    steps are freed before the membership diff, the step that needs the most memory."""
     findings: list[Finding] = []
     operations: list[Operation] = []
     schools = desired_schools(roster, profile)
@@ -108,9 +110,9 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
         frozen_members=users.failed,
         sync_staff=profile.sync_staff,
     )
-    records = {s.anchor: s.record for s in schools} | {c.anchor: c.record for c in classes.desired}
+    records = {s.anchor: s.record for s in schools} | dict(classes.records)
     records |= {g.anchor: g.record for g in groups if g.record is not None}
-    actual = ms.actual_memberships(snapshot, ms.anchor_map(_id_anchor_pairs(snapshot, users.matched)))
+    actual = ms.actual_memberships(snapshot, users.anchors)
     desired = ms.desired_memberships(
         enrollments=roster.enrollments,
         section_teachers=roster.section_teachers,
@@ -125,10 +127,11 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
     may_remove = ms.removable(
         actual,
         scope,
-        kept_classes=pa.array(sorted(c.anchor for c in classes.desired), pa.string()),
+        kept_classes=classes.kept,
         kept_schools=pa.array(sorted(s.anchor for s in schools), pa.string()),
     )
     adds, removes = ms.diff(desired, actual, may_remove)
+    del desired, may_remove
     operations.extend(_membership_ops(adds, classes.new, records, _ADD))
     operations.extend(_membership_ops(removes, {}, records, _REMOVE))
     operations.sort(key=_op_order)
@@ -139,7 +142,7 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
         memberships=actual.num_rows,
     )
     changes = count_changes(operations)
-    changes["users_unmatched"] = sum(1 for f in users.matched.findings if f.code == "unmatched_entry")
+    changes["users_unmatched"] = users.unmatched
     return Plan(
         profile_name=profile.name,
         today=today,
@@ -152,11 +155,13 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
 
 @dataclass(frozen=True)
 class _Users:
-    matched: MatchResult
+    #: Directory id → anchor of every account, with the anchors this plan writes (``LINK_USER``).
+    anchors: pa.Table
     #: SIS ids per role of the roster users that will have no account (records in error).
     left_out: Mapping[str, list[str]]
     #: Anchors of records in error: their memberships are frozen.
     failed: frozenset[str]
+    unmatched: int
 
 
 def _plan_users(
@@ -183,12 +188,19 @@ def _plan_users(
             left_out[user.role].append(user.sis_id)
     roster_anchors = frozenset(user.anchor for user in users)
     operations.extend(gone_user_ops(snapshot.users, matched.claimed_ids, roster_anchors, profile))
-    return _Users(matched, left_out, frozenset(failed))
+    return _Users(
+        anchors=ms.anchor_map(_id_anchor_pairs(snapshot, matched)),
+        left_out=left_out,
+        failed=frozenset(failed),
+        unmatched=sum(1 for f in matched.findings if f.code == "unmatched_entry"),
+    )
 
 
 @dataclass(frozen=True)
 class _Classes:
-    desired: list[DesiredClass]
+    #: Anchors of the roster's classes (sorted), and the record each comes from.
+    kept: pa.Array
+    records: Mapping[str, RecordRef]
     #: Classes to create (their owners and first members come from the membership diff).
     new: dict[str, DesiredClass]
     #: Section ids that will have no class (no teacher with an account to own it).
@@ -226,11 +238,12 @@ def _plan_classes(
         else:
             findings.append(_ownerless(desired))
             left_out.append(desired.section_id)
-    kept = {c.anchor for c in classes}
-    gone = [c for anchor, c in sorted(class_index.items()) if anchor not in kept]
+    records = {c.anchor: c.record for c in classes}
+    gone = [c for anchor, c in sorted(class_index.items()) if anchor not in records]
     operations.extend(gone_class_ops(gone, profile, today))
     return _Classes(
-        desired=classes,
+        kept=pa.array(sorted(records), pa.string()),
+        records=records,
         new=new,
         left_out=left_out,
         expired_gone=frozenset(c.anchor for c in gone if c.anchor and is_expired(c)),
