@@ -186,7 +186,12 @@ class _Reader:
         value = self.required(key, "'graph', 'graph:https://<endpoint>/v1.0' or a local tenant path")
         if value is not None and value.startswith("graph:") and not re.match(r"^graph:https?://\S+$", value):
             self.problems.append((key, f"{value!r}: after 'graph:' give an http(s) URL of a Graph endpoint"))
-        elif value is not None and value != "graph" and _LOOKS_LIKE_GRAPH.match(value):
+        elif (
+            value is not None
+            and not value.startswith("graph:")
+            and value != "graph"
+            and _LOOKS_LIKE_GRAPH.match(value)
+        ):
             # a typo here would otherwise sync into a local tenant file named after it
             self.problems.append(
                 (

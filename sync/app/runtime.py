@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from sync.app.orchestration import RunOptions
 from sync.directory.model import Directory
 from sync.settings import Settings
 from sync.storage.blob_store import BlobStore
@@ -21,8 +22,11 @@ DirectoryOpener = Callable[[str], Directory]
 
 
 def settings_directory_opener(settings: Settings) -> DirectoryOpener:
-    """Opens ``SYNC_TENANT``: Graph paced to ``GRAPH_QUOTA_SCALE`` with its delta cache in the temporary
-    folder (the app's own folder is read-only in Azure), or a local tenant file."""
+    """Opens ``SYNC_TENANT``: Graph with its delta cache in the temporary folder (the app's own folder is
+    read-only in Azure), or a local tenant file.
+
+    Pacing is per process and up to ``RunOptions.parallel_chunks`` apply activities run at once, possibly on
+    different instances; each one paces to its share of the quota so that together they never exceed it."""
 
     def open_tenant(tenant: str) -> Directory:
         from sync.directory.factory import is_graph_spec, open_directory
@@ -31,7 +35,8 @@ def settings_directory_opener(settings: Settings) -> DirectoryOpener:
             from sync.directory.graph import open_graph_directory
 
             cache = Path(tempfile.gettempdir()) / "sync-graph-cache"
-            return open_graph_directory(tenant, cache_dir=cache, quota_scale=settings.graph_quota_scale)
+            share = settings.graph_quota_scale / RunOptions().parallel_chunks
+            return open_graph_directory(tenant, cache_dir=cache, quota_scale=share)
         return open_directory(tenant)
 
     return open_tenant
