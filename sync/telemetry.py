@@ -6,6 +6,11 @@ once per process: spans go to Application Insights as dependencies, and the even
 Without it, spans are OpenTelemetry no-ops and the event is one INFO log line.
 
 Dimensions are counts, the run's state and duration, the profile name and run id: no names, emails, SIS ids.
+
+HTTP request lines are personal data too: a Graph look-up after a conflict is
+``GET /users?$filter=userPrincipalName eq '<a student's UPN>'``. So :func:`configure` keeps httpx's request
+log lines below INFO (they reach Application Insights as traces through the Functions host) and does not
+turn httpx calls into dependency telemetry.
 """
 
 from __future__ import annotations
@@ -21,6 +26,8 @@ from sync.storage.run_records import RunRecord
 EVENT_NAME = "SyncRunCompleted"
 EVENT_LOGGER = "sync.telemetry"
 _CUSTOM_EVENT_ATTRIBUTE = "microsoft.custom_event.name"
+#: Loggers whose INFO lines carry request URLs (with Graph ``$filter`` values such as UPNs).
+URL_LOGGERS = ("httpx", "httpcore")
 _configured = False
 
 
@@ -71,10 +78,16 @@ def configure(connection_string: str | None, *, client_id: str | None = None) ->
     """Send telemetry to Application Insights when a connection string is given (once per process).
     ``client_id`` selects the managed identity for Entra ID-authenticated ingestion."""
     global _configured
+    for name in URL_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
     if connection_string and not _configured:
         from azure.monitor.opentelemetry import configure_azure_monitor
 
-        options: dict[str, Any] = {"connection_string": connection_string, "logger_name": EVENT_LOGGER}
+        options: dict[str, Any] = {
+            "connection_string": connection_string,
+            "logger_name": EVENT_LOGGER,
+            "instrumentation_options": {"httpx": {"enabled": False}},  # URLs carry UPNs (module docstring)
+        }
         if client_id:
             from azure.identity import ManagedIdentityCredential
 

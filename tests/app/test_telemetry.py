@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import sync.telemetry
 from sync.engine.plan import CHANGE_KEYS
 from sync.storage.run_records import RunRecord
-from sync.telemetry import EVENT_NAME, Telemetry, run_event_dimensions
+from sync.telemetry import EVENT_NAME, Telemetry, configure, run_event_dimensions
 
 START = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
 
@@ -69,3 +70,40 @@ def test_a_stage_span_runs_its_block_without_application_insights() -> None:
         ran.append(True)
 
     assert ran == [True]
+
+
+def test_configuring_telemetry_keeps_request_urls_with_upns_out_of_info_logs(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for name in ("httpx", "httpcore"):
+        monkeypatch.setattr(logging.getLogger(name), "level", logging.NOTSET)
+    configure(None)
+
+    with caplog.at_level(logging.INFO):
+        logging.getLogger("httpx").info(
+            "HTTP Request: GET /v1.0/users?$filter=userPrincipalName eq 'ava.smith@students.contoso.edu'"
+        )
+    assert "ava.smith" not in caplog.text
+
+
+def test_application_insights_is_not_given_httpx_calls_whose_urls_carry_upns(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    calls: list[dict[str, object]] = []
+
+    def configure_azure_monitor(**options: object) -> None:
+        calls.append(options)
+
+    import azure.monitor.opentelemetry
+
+    monkeypatch.setattr(azure.monitor.opentelemetry, "configure_azure_monitor", configure_azure_monitor)
+    monkeypatch.setattr(sync.telemetry, "_configured", False)
+    monkeypatch.setattr(
+        logging.getLogger("sync.telemetry"), "level", logging.getLogger("sync.telemetry").level
+    )
+
+    configure("InstrumentationKey=00000000-0000-0000-0000-000000000000")
+
+    [options] = calls
+    assert options["instrumentation_options"] == {"httpx": {"enabled": False}}
+    assert options["logger_name"] == "sync.telemetry"
