@@ -263,7 +263,8 @@ def render_text(summary: dict[str, Any], plan: Plan | None) -> str:
     elif summary.get("plan_id"):
         lines.append("  nothing to do: the directory matches the roster")
     guard = summary.get("guard") or {}
-    lines += [f"guard: {reason}" for reason in guard.get("reasons", ())]
+    label = "guard (approved)" if summary.get("applied") else "guard"
+    lines += [f"{label}: {reason}" for reason in guard.get("reasons", ())]
     if plan is not None and plan.operations:
         kinds = Counter(op.kind.value for op in plan.operations)
         lines.append("operations: " + ", ".join(f"{kind} {count}" for kind, count in kinds.items()))

@@ -73,6 +73,16 @@ def test_plan_shows_the_operations_and_changes_nothing(
     assert applied["changes"] == shown["changes"]
 
 
+def test_the_text_output_marks_an_approved_guard(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    main(["run", "examples/district", "--profile", "examples/profile.toml", "--today", TODAY])
+    capsys.readouterr()
+    args = ["run", "examples/district-next-term", "--profile", "examples/profile.toml", "--today", TODAY]
+    assert main(args) == 1
+    assert "guard: would expire or delete 6 of 10 managed classes" in capsys.readouterr().out
+    assert main([*args, "--approve"]) == 0
+    assert "guard (approved): would expire or delete" in capsys.readouterr().out
+
+
 def test_the_text_output_is_a_short_summary(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     main(["run", "examples/district", "--profile", "examples/profile.toml", "--today", TODAY])
     main(["run", "examples/district", "--profile", "examples/profile.toml", "--today", TODAY])
@@ -109,6 +119,7 @@ def test_a_term_rollover_is_held_until_approved(workdir: Path, capsys: pytest.Ca
     assert dump_state(".sync/tenant.db") == before
     status, approved = sync(capsys, "run", "examples/district-next-term", "--approve")
     assert (status, approved["status"]) == (0, "completed")
+    assert approved["guard"]["held"]  # the plan was over the limit, and applied because approved
     assert approved["changes"]["classes_expired"] == 6
     status, again = sync(capsys, "run", "examples/district-next-term")
     assert set(again["changes"].values()) == {0}
