@@ -2,6 +2,23 @@
 
 Pure: no I/O, no clock. The result is deterministic: operations are sorted by phase, kind, target and
 references, findings by their report order, so the same inputs give a byte-identical plan.
+
+Decisions beyond the specs (``sds-behaviour.md``, ``clever-csv.md`` §6):
+
+- Only what carries an anchor is managed; only managed members of managed containers are ever removed.
+- A vanished section under ``expire``: renamed ``Exp<MMYY>_…`` (``today``), its students removed (also
+  before the enrollment start date: expiry is the term-end action), its teachers and school link kept.
+  An already expired class is left alone; ``keep`` touches nothing; ``delete`` deletes the class.
+- Before ``student_enrollment_start_date`` no student is added to or removed from a current class.
+- A section none of whose teachers has an account is not created (a class needs an owner from its first
+  write): record error ``unmatched_entry`` at the section.
+- A vanished user leaves every managed membership; ``disable`` / ``delete`` then act on the account.
+  ``ENABLE_USER`` is planned only under ``disable`` (the sync undoes its own disabling, never an admin's).
+- Staff (``sync_staff``) are ``faculty`` with a ``teacher`` facet (anchor ``Staff_<id>``), school members
+  only, matched by the teachers' rule where staff.csv has the column (``Teacher_id`` → ``Staff_id``,
+  ``Teacher_email`` → ``Staff_email``, ``Username``), else by anchor only; not in *All Teachers*.
+- Licences are assigned, never removed. Intune groups are created and filled, never renamed; when the
+  profile turns them off their members are left alone.
 """
 
 from __future__ import annotations
