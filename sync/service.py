@@ -78,8 +78,10 @@ def apply(
     *,
     passwords: Mapping[str, str] | None = None,
     progress: ApplyProgress | None = None,
+    plan_id: str | None = None,
 ) -> ApplyOutcome:
-    return apply_plan(plan, directory, journal, passwords=passwords, progress=progress)
+    """Apply ``plan``; pass ``plan_id`` when known (computing it serialises the whole plan again)."""
+    return apply_plan(plan, directory, journal, passwords=passwords, progress=progress, plan_id=plan_id)
 
 
 def run_status(

@@ -157,6 +157,7 @@ def _run(args: argparse.Namespace) -> int:
             journal,
             passwords=service.passwords_for(plan, planned.roster, planned.profile),
             progress=_progress_printer() if args.format == "text" and sys.stderr.isatty() else None,
+            plan_id=plan_id,
         )
         if outcome.complete:
             journal.forget(plan_id)
