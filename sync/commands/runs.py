@@ -64,6 +64,12 @@ def _table_store(url: str, connection_string: str | None) -> RunStore:
 
     if connection_string:
         return TableRunStore(TableServiceClient.from_connection_string(connection_string), table)
+    if url.startswith("http://"):  # Azure sign-in only goes over HTTPS; plain HTTP is Azurite
+        raise UsageError(
+            f"--table-url {url!r}: an http:// table is read with a connection string; set "
+            "AZURE_STORAGE_CONNECTION_STRING (UseDevelopmentStorage=true for Azurite) "
+            "or give the https:// URL"
+        )
     from azure.identity import DefaultAzureCredential
 
     return TableRunStore(TableServiceClient(endpoint, credential=DefaultAzureCredential()), table)

@@ -85,3 +85,13 @@ def test_runs_with_a_store_that_is_a_file_is_a_usage_error(
     (tmp_path / "summary.json").write_text("{}")
     assert main(["runs", "--store", str(tmp_path / "summary.json")]) == 2
     assert "is a file, not a folder" in capsys.readouterr().err
+
+
+def test_runs_with_an_http_table_url_and_no_connection_string_says_what_to_set(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("AZURE_STORAGE_CONNECTION_STRING", raising=False)
+    assert main(["runs", "--table-url", "http://127.0.0.1:10002/devstoreaccount1/runs"]) == 2
+    err = capsys.readouterr().err
+    assert "set AZURE_STORAGE_CONNECTION_STRING (UseDevelopmentStorage=true for Azurite)" in err
+    assert "Token credential" not in err
