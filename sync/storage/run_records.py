@@ -153,7 +153,41 @@ class FolderRunStore:
             for path in self.folder.glob("*.json")
         ]
         records.extend(filter(None, (_cli_run(path) for path in self.folder.glob("*/summary.json"))))
+        records.extend(
+            filter(
+                None,
+                (
+                    _unfinished_cli_run(path)
+                    for path in self.folder.glob("*/plan.json")
+                    if not path.with_name("summary.json").exists()
+                ),
+            )
+        )
         return _newest_first(records, limit)
+
+
+#: A CLI report folder with a plan but no summary: the run is still going, or it was stopped (killed, power
+#: cut) before its report; the next ``python -m sync run`` resumes from its journal.
+UNFINISHED = "unfinished"
+
+
+def _unfinished_cli_run(plan_path: Path) -> RunRecord | None:
+    stamp, _, plan_id = plan_path.parent.name.partition("-")
+    try:
+        started = datetime.strptime(stamp, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None
+    return RunRecord(
+        run_id=plan_path.parent.name,
+        profile="",
+        trigger="cli",
+        source="",
+        status=UNFINISHED,
+        stage="apply",
+        started_at=started,
+        report=str(plan_path.parent),
+        message=f"plan {plan_id} has no summary.json: the run is still going or was stopped; run it again",
+    )
 
 
 def _cli_run(summary_path: Path) -> RunRecord | None:

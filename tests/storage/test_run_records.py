@@ -90,3 +90,17 @@ def test_a_folder_store_also_lists_the_report_folders_of_cli_runs(tmp_path: Path
     assert (run.run_id, run.trigger, run.status) == ("20260901T020000Z-abcdef", "cli", "completed")
     assert run.counts == {"users_created": 5, "findings_errors": 1, "findings_warnings": 2}
     assert run.started_at == START
+
+
+def test_a_cli_run_stopped_before_its_report_is_listed_as_unfinished(tmp_path: Path) -> None:
+    finished = tmp_path / "runs" / "20260901T020000Z-abcdef"
+    stopped = tmp_path / "runs" / "20260901T030000Z-123456"
+    for folder in (finished, stopped):
+        folder.mkdir(parents=True)
+        (folder / "plan.json").write_text("{}", encoding="utf-8")
+    (finished / "summary.json").write_text(json.dumps({"status": "completed"}), encoding="utf-8")
+
+    newest, oldest = FolderRunStore(tmp_path / "runs").list_runs(limit=5)
+    assert (newest.run_id, newest.status, newest.trigger) == ("20260901T030000Z-123456", "unfinished", "cli")
+    assert newest.message is not None and "plan 123456 has no summary.json" in newest.message
+    assert (oldest.run_id, oldest.status) == ("20260901T020000Z-abcdef", "completed")
