@@ -63,7 +63,7 @@ def apply_chunk(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, int]:
     with rt.telemetry.stage("apply", run_id=run_id):
         plan = read_plan(rt, payload["plan"])
         plan_id = str(payload["plan"]["plan_id"])
-        journal = journal_of(rt)
+        journal = journal_of(rt, run_id)
         chunk = cut_chunk(plan, start, end, journal, plan_id)
         chunk_journal = ChunkJournal(chunk, journal, plan_id)
         passwords = _passwords(rt, run_id, plan, start, end)

@@ -145,5 +145,7 @@ def read_plan(rt: Runtime, plan_ref: Mapping[str, Any]) -> Plan:
     return plan
 
 
-def journal_of(rt: Runtime) -> BlobJournal:
-    return BlobJournal(rt.blobs, rt.settings.reports_container, prefix="journal")
+def journal_of(rt: Runtime, run_id: str) -> BlobJournal:
+    """The journal of one run. Keyed by run as well as plan: the same drift on two nights gives the same plan
+    id, and the second night must apply it again rather than find it done."""
+    return BlobJournal(rt.blobs, rt.settings.reports_container, prefix=f"journal/{run_id}")

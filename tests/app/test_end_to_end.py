@@ -16,7 +16,9 @@ from azure.functions.timer import TimerRequest
 
 import function_app
 from sync import service
+from sync.app import http_api, nightly_run
 from sync.directory.local_tenant import LocalTenantDirectory, dump_state
+from sync.directory.tenant_store import TenantStore
 from sync.engine.journal import MemoryJournal
 from sync.engine.plan import CHANGE_KEYS
 from sync.graphserver import GraphServer
@@ -190,3 +192,48 @@ def test_a_rollover_the_guard_holds_is_applied_once_an_operator_approves_it_over
     assert (record.status, record.decision) == ("completed", "approved")
     assert {key: record.counts[key] for key in CHANGE_KEYS} == counts
     assert counts["classes_expired"] > 0 and "wait" in record.timings
+
+
+def test_the_same_drift_twice_in_one_day_is_repaired_both_times(
+    app: Any, graph: tuple[str, Path], tmp_path: Path
+) -> None:
+    """A member removed by hand, repaired by the nightly run, removed again and repaired by a manual run the
+    same day: both runs make the same plan (same plan id), and the second must apply it again rather than
+    find it done in the first run's journal."""
+    runtime, _ = app
+    _, tenant_path = graph
+    client = FakeDurableClient()
+    upload(runtime, client, EXAMPLE_SET, "contoso/2026-09-01")
+    [start] = client.starts_of("sync_run")
+    DurableHost(orchestrators(), run_activity, clock=FALL).run(
+        start.orchestrator, start.instance_id, start.input
+    )
+    synced = comparable(dump_state(tenant_path))
+    reports = runtime.settings.reports_container
+    night, morning = datetime(2026, 9, 2, 2, 0, tzinfo=UTC), datetime(2026, 9, 2, 9, 30, tzinfo=UTC)
+    options = function_app.run_options()
+    starts = [
+        lambda: nightly_run.start_for_night(runtime, now=night, options=options),
+        lambda: http_api.start_request(runtime, body=b"{}", now=morning, options=options).start,
+    ]
+    with TenantStore(tenant_path) as store:
+        [klass] = [group for group in store.list_classes() if group.get("externalId")][:1]
+        student = next(
+            user_id
+            for user_id in store.list_links(klass["id"], "member")
+            if store.get_user(user_id).get("primaryRole") == "student"
+        )
+        plan_ids = []
+        for start_run, clock in zip(starts, (night, morning), strict=True):
+            store.remove_links(klass["id"], "member", [student])
+            run = start_run()
+            assert run is not None
+            result = DurableHost(orchestrators(), run_activity, clock=clock).run(
+                run.orchestrator, run.instance_id, run.input
+            )
+            assert result.output["status"] == "completed"
+            assert result.output["counts"]["members_added"] == 1
+            assert comparable(dump_state(tenant_path)) == synced
+            summary = json.loads(runtime.blobs.read_text(reports, f"runs/{run.instance_id}/summary.json"))
+            plan_ids.append(summary["plan_id"])
+    assert plan_ids[0] == plan_ids[1]
