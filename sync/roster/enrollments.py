@@ -23,6 +23,7 @@ from sync.roster.checks import (
     ROW,
     as_int64,
     as_mask,
+    decoded,
     has_any,
     positions,
     required_values,
@@ -67,6 +68,13 @@ def find_positions(
     key = section.astype(np.int64) * max(len(students), 1) + student
     if not both.all():
         key = key[both]
+    if len(key) and bool((key[1:] >= key[:-1]).all()):
+        # Sorted by section, then student (as exports usually are): a repeat is next to its original.
+        repeated = np.zeros(len(key), dtype=bool)
+        repeated[1:] = key[1:] == key[:-1]
+        if repeated.any():
+            repeat[np.flatnonzero(both)[repeated] if not both.all() else repeated] = True
+        return Positions(section, student, school, repeat)
     ordered = np.sort(key)
     if (ordered[1:] == ordered[:-1]).any():
         order = np.argsort(key, kind="stable")
@@ -132,7 +140,7 @@ def check_enrollments(
         table, section, school = table.filter(pa.array(keep)), section[keep], school[keep]
     findings += _school_mismatch(table, section, school, targets, file)
     findings += _empty_sections(section, targets)
-    return table.select(["Section_id", "Student_id", "School_id", LINE]), findings
+    return decoded(table.select(["Section_id", "Student_id", "School_id", LINE])), findings
 
 
 def _school_mismatch(

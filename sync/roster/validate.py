@@ -22,6 +22,7 @@ from sync.profile import Profile, ProfileError
 from sync.roster.checks import (
     LINE,
     ROW,
+    decoded,
     prepare,
     references,
     required_values,
@@ -226,7 +227,9 @@ class _State:
         self, sections: pa.ChunkedArray, students: pa.ChunkedArray, schools: pa.ChunkedArray
     ) -> tuple[pa.Table, Positions]:
         table = self._take("enrollments")
-        return table, find_positions(table, sections, students, schools)
+        found = find_positions(table, sections, students, schools)
+        # Back to plain strings here, while the main thread is busy with the other files.
+        return decoded(table), found
 
     def _base(self, kind: str) -> tuple[pa.Table, np.ndarray]:
         """Required values and repeated ids of one file: the table, and a mask of the rows whose id an
