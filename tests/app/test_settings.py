@@ -135,3 +135,10 @@ def test_an_endless_or_undefined_number_is_refused(raw: str) -> None:
 
     assert set(problems) == {"APPROVAL_TIMEOUT_HOURS", "SET_WAIT_MINUTES"}
     assert f"{raw!r} is not a number greater than 0" in problems["APPROVAL_TIMEOUT_HOURS"]
+
+
+@pytest.mark.parametrize(
+    "tenant", ["graph", "graph:https://graph.microsoft.com/v1.0", "graph:http://127.0.0.1:8765/v1.0"]
+)
+def test_graph_and_a_graph_endpoint_are_accepted_as_the_tenant(tenant: str) -> None:
+    assert Settings.from_env({**VALID, "SYNC_TENANT": tenant}).tenant == tenant
