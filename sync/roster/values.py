@@ -191,30 +191,39 @@ def _clean_encoded(chunk: pa.DictionaryArray) -> pa.DictionaryArray:
     return pa.DictionaryArray.from_arrays(indices, dictionary)
 
 
-#: First or last bytes that may need trimming: ASCII white space and control bytes, and any non-ASCII byte
-#: (Unicode white space such as a no-break space; a value that merely ends in "é" is trimmed for nothing).
-_EDGE = np.zeros(256, dtype=bool)
-_EDGE[:33] = True
-_EDGE[128:] = True
+#: A first or last byte that may need trimming is ASCII white space or a control byte (< 33), or any
+#: non-ASCII byte (Unicode white space such as a no-break space; a value that merely ends in "é" is trimmed
+#: for nothing). With unsigned bytes, ``byte - 33`` wraps so that exactly those are ``>= _PRINTABLE``.
+_PRINTABLE = np.uint8(128 - 33)
 
 
 def _clean_chunk(chunk: pa.Array) -> pa.Array:
     if len(chunk) == 0 or chunk.null_count == len(chunk):
         return chunk
-    _, offsets_buffer, data_buffer = chunk.buffers()
+    validity, offsets_buffer, data_buffer = chunk.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
     starts, ends = offsets[:-1], offsets[1:]
     filled = ends > starts
     needs_trim = False
     if data_buffer is not None and data_buffer.size:
         data = np.frombuffer(data_buffer, dtype=np.uint8)
-        first = data[np.minimum(starts, data.size - 1)]
-        last = data[np.maximum(ends - 1, 0)]
-        needs_trim = bool(np.any((_EDGE[first] | _EDGE[last]) & filled))
-    blank = ~filled
-    if chunk.null_count:
-        blank &= chunk.is_valid().to_numpy(zero_copy_only=False)
-    if not needs_trim and not blank.any():
+        first = np.take(data, starts, mode="clip")
+        last = np.take(data, ends - 1, mode="clip")
+        edge = (first - np.uint8(33) >= _PRINTABLE) | (last - np.uint8(33) >= _PRINTABLE)
+        needs_trim = bool(np.any(edge & filled))
+    if not needs_trim and not _has_blank(chunk, validity, filled):
         return chunk
     trimmed = pc.utf8_trim_whitespace(chunk) if needs_trim else chunk
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+
+
+def _has_blank(chunk: pa.Array, validity: pa.Buffer | None, filled: np.ndarray) -> bool:
+    """Whether a value of ``chunk`` is the empty string (not null)."""
+    empty = len(filled) - int(np.count_nonzero(filled))
+    if empty == 0:
+        return False
+    if empty > chunk.null_count or validity is None:
+        return True
+    bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+    valid = bits[chunk.offset : chunk.offset + len(chunk)].view(bool)
+    return bool(np.any(valid & ~filled))
