@@ -23,6 +23,7 @@ UserMode = Literal["existing", "create"]
 Source = Literal["csv", "clever_api"]
 SectionDeletion = Literal["keep", "expire", "delete"]
 UserDeletion = Literal["keep", "disable", "delete"]
+LicenseAssignment = Literal["user", "group"]
 
 #: Identity-matching source columns per role (``sds-behaviour.md`` §2).
 STUDENT_MATCH_SOURCES = ("Student_id", "Student_number", "State_id", "Student_email", "Username")
@@ -98,6 +99,10 @@ class Profile:
     student_enrollment_start_date: date | None = None
     #: Intune for Education groups: All Teachers, All Students, Teachers – <school>, Students – <school>.
     intune_groups: bool = False
+    #: ``"user"``: each student / teacher gets the role's licences (one write per user). ``"group"``: the
+    #: licences go once to the *All Students* / *All Teachers* groups, which every user of the role joins
+    #: (group-based licensing; needs Entra ID P1 or A3/E3 and up, which A1-only tenants lack).
+    license_assignment: LicenseAssignment = "user"
     replace_special_characters: bool = False
     deletion: DeletionPolicy = field(default_factory=DeletionPolicy)
     #: After this date the profile no longer syncs.
@@ -109,6 +114,11 @@ class Profile:
     @property
     def assigns_licenses(self) -> bool:
         return bool(self.students.licenses or self.teachers.licenses)
+
+    @property
+    def licenses_by_group(self) -> bool:
+        """Students' and teachers' licences are assigned to the All Students / All Teachers groups."""
+        return self.license_assignment == "group"
 
 
 class ProfileError(ValueError):
@@ -189,6 +199,7 @@ _TOP_KEYS = (
     "usage_location",
     "student_enrollment_start_date",
     "intune_groups",
+    "license_assignment",
     "replace_special_characters",
     "sync_staff",
     "stop_date",
@@ -382,6 +393,9 @@ class _Reader:
                 "sync_staff",
             )
         }
+        license_assignment = (
+            self.choice(data, "license_assignment", "license_assignment", ("user", "group")) or "user"
+        )
         enrollment_start = self.date_value(
             data, "student_enrollment_start_date", "student_enrollment_start_date"
         )
@@ -403,6 +417,7 @@ class _Reader:
             teachers=teachers,
             student_enrollment_start_date=enrollment_start,
             intune_groups=flags["intune_groups"],
+            license_assignment=cast(LicenseAssignment, license_assignment),
             replace_special_characters=flags["replace_special_characters"],
             deletion=deletion,
             stop_date=stop_date,

@@ -34,6 +34,7 @@ lock_section_display_name = true
 usage_location = "us"
 student_enrollment_start_date = 2026-08-17
 intune_groups = true
+license_assignment = "group"
 replace_special_characters = true
 sync_staff = true
 stop_date = "2027-07-31"
@@ -95,6 +96,8 @@ def test_every_option_of_a_full_profile_is_parsed(tmp_path: Path) -> None:
     assert profile.usage_location == "US"
     assert profile.student_enrollment_start_date == date(2026, 8, 17)
     assert profile.intune_groups is True
+    assert profile.license_assignment == "group"
+    assert profile.licenses_by_group
     assert profile.replace_special_characters is True
     assert profile.sync_staff is True
     assert profile.stop_date == date(2027, 7, 31)
@@ -129,6 +132,8 @@ def test_a_profile_with_only_a_name_gets_the_documented_defaults() -> None:
     assert profile.clever is None
     assert profile.stop_date is None
     assert not profile.assigns_licenses
+    assert profile.license_assignment == "user"
+    assert not profile.licenses_by_group
 
 
 def test_the_example_profile_loads() -> None:
@@ -136,6 +141,7 @@ def test_the_example_profile_loads() -> None:
 
     assert profile.name
     assert profile.usage_location == "US"
+    assert profile.license_assignment == "user"  # group-based licensing needs Entra ID P1: opt in
 
 
 def test_clever_table_defaults_apply_when_only_the_source_is_set() -> None:
@@ -169,6 +175,7 @@ def test_wrong_types_are_reported_with_what_is_expected() -> None:
             usage_location=1,
             deletion={"guard_threshold": "10%"},
             students=["Username"],
+            license_assignment=True,
         )
     )
 
@@ -177,6 +184,7 @@ def test_wrong_types_are_reported_with_what_is_expected() -> None:
     assert problems["usage_location"] == "must be a string, not an integer"
     assert "must be a number" in problems["deletion.guard_threshold"]
     assert "must be a table" in problems["students"]
+    assert problems["license_assignment"] == "must be a string, not a boolean"
 
 
 @pytest.mark.parametrize(
@@ -184,6 +192,7 @@ def test_wrong_types_are_reported_with_what_is_expected() -> None:
     [
         (minimal(source="sftp"), "source", '"csv", "clever_api"'),
         (minimal(user_mode="Create"), "user_mode", '"existing", "create"'),
+        (minimal(license_assignment="groups"), "license_assignment", '"user", "group"'),
         (minimal(students={"match_source": "Teacher_id"}), "students.match_source", '"Student_id"'),
         (minimal(teachers={"match_source": "Student_id"}), "teachers.match_source", '"Teacher_id"'),
         (minimal(teachers={"match_target": "upn"}), "teachers.match_target", '"userPrincipalName"'),

@@ -78,7 +78,8 @@ RESOURCES: tuple[Resource, ...] = (
     ),
     Resource(
         "groups",
-        "/groups/delta?$select=id,displayName,mailNickname,groupTypes,securityEnabled,members,owners",
+        "/groups/delta?$select=id,displayName,mailNickname,groupTypes,securityEnabled,assignedLicenses,members,"
+        "owners",
         "group",
         {"members@delta": {USER: "member", GROUP: "member"}, "owners@delta": {USER: "owner", GROUP: "owner"}},
     ),
@@ -118,6 +119,10 @@ class GraphCache:
         self._db.close()
 
     def delta_link(self, resource: Resource) -> str | None:
+        """The link to ask next; ``None`` also when it was issued for another query (the ``$select`` has
+        changed since, e.g. groups' ``assignedLicenses``): a delta link keeps its query, so start over."""
+        if self.get_meta(f"query:{resource.name}") != resource.url:
+            return None
         row = self._db.execute("SELECT link FROM deltas WHERE resource = ?", (resource.name,)).fetchone()
         return str(row[0]) if row else None
 
@@ -143,6 +148,7 @@ class GraphCache:
                 "SET link = excluded.link",
                 (resource.name, delta_link),
             )
+            self.set_meta(f"query:{resource.name}", resource.url)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")

@@ -394,14 +394,21 @@ class OperationWriter:
         return await self._links(op, "DELETE", "/education/schools/{}/classes")
 
     async def _assign_licenses(self, op: Operation) -> OperationResult:
-        user_id = self._anchors.get(op.target)
-        if user_id is None:
+        return await self._assign_license(op, "/users/{}/assignLicense")
+
+    async def _assign_group_licenses(self, op: Operation) -> OperationResult:
+        """Group-based licensing: one ``assignLicense`` on the group; assigning SKUs it holds succeeds."""
+        return await self._assign_license(op, "/groups/{}/assignLicense")
+
+    async def _assign_license(self, op: Operation, path: str) -> OperationResult:
+        holder_id = self._anchors.get(op.target)
+        if holder_id is None:
             return missing_anchor(op.target)
         body = {
             "addLicenses": [{"skuId": sku, "disabledPlans": []} for sku in op.fields.get("addLicenses", ())],
             "removeLicenses": list(op.fields.get("removeLicenses", ())),
         }
-        answer = await self._write(SubRequest("POST", f"/users/{user_id}/assignLicense", body))
+        answer = await self._write(SubRequest("POST", path.format(holder_id), body))
         return OperationResult(ok=True) if answer.ok else failed(answer)
 
 

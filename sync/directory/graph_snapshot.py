@@ -48,14 +48,19 @@ def _properties(data: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any
     return {key: data[key] for key in keys if data.get(key) is not None}
 
 
+def _licenses(data: Mapping[str, Any]) -> frozenset[str]:
+    """The SKU ids of ``assignedLicenses`` (a user's include those inherited from its groups)."""
+    return frozenset(
+        str(item["skuId"])
+        for item in data.get("assignedLicenses") or ()
+        if isinstance(item, Mapping) and item.get("skuId")
+    )
+
+
 def _user(base: Mapping[str, Any], education: Mapping[str, Any]) -> DirectoryUser:
     merged = {**base, **education}
     role = _text(merged.get("primaryRole"))
-    licenses = frozenset(
-        str(item["skuId"])
-        for item in merged.get("assignedLicenses") or ()
-        if isinstance(item, Mapping) and item.get("skuId")
-    )
+    licenses = _licenses(merged)
     return DirectoryUser(
         id=str(merged["id"]),
         user_principal_name=str(merged.get("userPrincipalName") or ""),
@@ -109,6 +114,7 @@ def build_snapshot(cache: GraphCache, subscribed_skus: Iterable[str]) -> Snapsho
             anchor=group_anchor_of(_text(data.get("mailNickname"))),
             display_name=str(data.get("displayName") or ""),
             mail_nickname=str(data.get("mailNickname") or ""),
+            licenses=_licenses(data),
         )
         for group_id, data in groups_by_id.items()
         if group_id not in class_ids and _is_security_group(data)

@@ -218,9 +218,12 @@ class LocalTenantDirectory:
 
     def _assign_licenses(self, op: Operation, anchors: _Anchors) -> None:
         user_id = anchors.need(op.target, "users")
-        add = _sku_ids(op.fields.get("addLicenses", ()))
-        remove = _sku_ids(op.fields.get("removeLicenses", ()))
-        self.store.assign_licenses(user_id, add=add, remove=remove)
+        self.store.assign_licenses(user_id, add=_added(op), remove=_removed(op))
+
+    def _assign_group_licenses(self, op: Operation, anchors: _Anchors) -> None:
+        """Assigning SKUs the group holds already changes nothing (idempotent)."""
+        group_id = anchors.need(op.target, "groups")
+        self.store.assign_group_licenses(group_id, add=_added(op), remove=_removed(op))
 
     # -- classes and groups ------------------------------------------------------------------------------
     def _create_class(self, op: Operation, anchors: _Anchors) -> str | None:
@@ -307,6 +310,7 @@ _HANDLERS: Mapping[OpKind, Handler] = {
     OpKind.ADD_GROUP_MEMBERS: LocalTenantDirectory._group_links,
     OpKind.REMOVE_GROUP_MEMBERS: LocalTenantDirectory._group_links,
     OpKind.ASSIGN_LICENSES: LocalTenantDirectory._assign_licenses,
+    OpKind.ASSIGN_GROUP_LICENSES: LocalTenantDirectory._assign_group_licenses,
 }
 
 
@@ -336,6 +340,14 @@ def _with_role(op: Operation) -> dict[str, Any]:
 def _check_anchor(target: str, derived: str | None) -> None:
     if derived != target:
         raise bad_request("the fields name another object than the operation's target anchor")
+
+
+def _added(op: Operation) -> list[str]:
+    return _sku_ids(op.fields.get("addLicenses", ()))
+
+
+def _removed(op: Operation) -> list[str]:
+    return _sku_ids(op.fields.get("removeLicenses", ()))
 
 
 def _sku_ids(values: Any) -> list[str]:

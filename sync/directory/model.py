@@ -84,6 +84,8 @@ class DirectoryGroup:
     anchor: str | None
     display_name: str
     mail_nickname: str
+    #: SKU ids assigned to the group itself (group-based licensing: its members inherit them).
+    licenses: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -127,6 +129,7 @@ class OpKind(StrEnum):
     ADD_GROUP_MEMBERS = "add_group_members"
     REMOVE_GROUP_MEMBERS = "remove_group_members"
     ASSIGN_LICENSES = "assign_licenses"  # fields: addLicenses: [sku], removeLicenses: [sku]
+    ASSIGN_GROUP_LICENSES = "assign_group_licenses"  # target: a group anchor; fields as ASSIGN_LICENSES
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@
 Objects are keyed by what identifies them across tenants: the anchor when there is one, else
 ``upn:<userPrincipalName>`` (users), ``nick:<mailNickname>`` (groups, classes) or ``name:<displayName>``
 (schools), lower-cased where Graph compares case-insensitively. Memberships are sorted
-``[container key, relation, member key]`` triples; each user carries its sorted licences.
+``[container key, relation, member key]`` triples; each user carries its sorted licences (its own and
+those inherited from its groups), each group the sorted licences assigned to it.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ def _dump(store: TenantStore) -> dict[str, Any]:
         keys,
         lambda g: group_anchor_of(g.get("mailNickname")),
     )
+    for group in groups.values():
+        group["assignedLicenses"] = sorted(entry["skuId"] for entry in group["assignedLicenses"])
     schools = _keyed(
         store.list_schools(),
         keys,

@@ -3,6 +3,9 @@
 Each object table holds Graph properties in typed columns (``text``, ``bool`` or ``json`` for complex
 properties), plus bookkeeping: ``anchor`` (derived on every write, see :mod:`sync.directory.anchors`),
 ``version`` (the change counter value of the object's last change) and ``seq`` (creation order).
+Licences assigned directly are rows of ``licenses`` (users) and ``group_licenses`` (group-based
+licensing: a group's direct user members inherit them); tables are created if absent, so older tenant
+files gain ``group_licenses`` when opened.
 Links (group owners/members, school users/classes) are rows of ``links``; a removed link stays as a
 tombstone (``present = 0``) so delta queries can report it. A deleted object leaves a row in
 ``tombstones``. ``meta.counter`` is the last change number handed out.
@@ -131,6 +134,11 @@ CREATE TABLE IF NOT EXISTS licenses (
     user_id TEXT NOT NULL,
     sku_id TEXT NOT NULL,
     PRIMARY KEY (user_id, sku_id)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS group_licenses (
+    group_id TEXT NOT NULL,
+    sku_id TEXT NOT NULL,
+    PRIMARY KEY (group_id, sku_id)
 ) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS skus (sku_id TEXT PRIMARY KEY, part_number TEXT NOT NULL) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS tombstones (

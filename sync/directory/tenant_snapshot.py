@@ -41,6 +41,15 @@ def read_snapshot(store: TenantStore) -> DirectorySnapshot:
         licenses: dict[str, set[str]] = defaultdict(set)
         for user_id, sku in db.execute("SELECT user_id, sku_id FROM licenses"):
             licenses[user_id].add(sku)
+        group_licenses: dict[str, set[str]] = defaultdict(set)
+        for group_id, sku in db.execute("SELECT group_id, sku_id FROM group_licenses"):
+            group_licenses[group_id].add(sku)
+        inherited = db.execute(
+            "SELECT l.member_id, g.sku_id FROM group_licenses AS g JOIN links AS l "
+            "ON l.container_id = g.group_id AND l.relation = 'member' AND l.present = 1"
+        )
+        for user_id, sku in inherited:  # a user's licences: its own and its groups' (Graph's view)
+            licenses[user_id].add(sku)
         users = [
             _user(row, licenses.get(row[0]))
             for row in db.execute(
@@ -66,7 +75,7 @@ def read_snapshot(store: TenantStore) -> DirectorySnapshot:
             )
         ]
         groups = [
-            DirectoryGroup(*row)
+            DirectoryGroup(row[0], row[1], row[2], row[3], frozenset(group_licenses.get(row[0], ())))
             for row in db.execute(
                 "SELECT id, anchor, display_name, mail_nickname FROM groups_ WHERE is_class = 0 ORDER BY seq"
             )

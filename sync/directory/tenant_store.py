@@ -9,6 +9,10 @@ The store enforces what Entra enforces that matters to a sync:
 - a Microsoft 365 group (so every class) is created with at least one owner, and cannot lose its last;
 - a licence needs a subscribed SKU (``InvalidLicense``) and the user's ``usageLocation``
   (``InvalidUserUsageLocation``);
+- group-based licensing: a group's licences are inherited by its direct user members (not through nested
+  groups); a user's ``assignedLicenses`` are its direct ones and the inherited ones, as Graph reports
+  them. A member without ``usageLocation`` inherits too: Entra gives it the tenant's country for group
+  assignments (the local tenant has no country, so nothing is checked);
 - an unknown id → ``Request_ResourceNotFound``; adding a link that is there → "One or more added object
   references already exist …".
 
@@ -67,6 +71,14 @@ _CHUNK = 500  # ids per "IN (…)" query (SQLite allows 32,766 parameters; keep 
 _ALL_GROUP_PROPS: PropMap = {**GROUP_PROPS, **CLASS_PROPS}
 _GROUP_COLUMNS = ", ".join(column for column, _ in _ALL_GROUP_PROPS.values())
 _CLASS_VIEW = ("displayName", "mailNickname", "description", *CLASS_PROPS)
+#: A user's licences: direct ones and those of the groups it is a direct member of.
+_EFFECTIVE_LICENSES = (
+    "SELECT sku_id FROM licenses WHERE user_id = ?1 UNION "
+    "SELECT g.sku_id FROM links AS l JOIN group_licenses AS g ON g.group_id = l.container_id "
+    "WHERE l.member_id = ?1 AND l.relation = 'member' AND l.present = 1 ORDER BY 1"
+)
+#: Tables of directly assigned licences, by holder kind: (table, holder column).
+_LICENSE_TABLES = {"user": ("licenses", "user_id"), "group": ("group_licenses", "group_id")}
 
 
 class TenantStore:
@@ -291,10 +303,8 @@ class TenantStore:
             rows = db.execute(f"SELECT {', '.join(columns)} FROM users {where}", params).fetchall()
             users = [decode_row(row, USER_PROPS) for row in rows]
             for user in users:
-                skus = db.execute(
-                    "SELECT sku_id FROM licenses WHERE user_id = ? ORDER BY sku_id", (user["id"],)
-                )
-                user["assignedLicenses"] = [{"skuId": sku, "disabledPlans": []} for (sku,) in skus]
+                skus = db.execute(_EFFECTIVE_LICENSES, (user["id"],))
+                user["assignedLicenses"] = _assigned(sku for (sku,) in skus)
         return users
 
     # -- groups and classes ------------------------------------------------------------------------------
@@ -370,7 +380,10 @@ class TenantStore:
             ).fetchone()
             if nickname is None:
                 raise not_found(group_id)
+            if self._holds_licenses(group_id):
+                self._touch_members(group_id, None)
             self._delete_object("groups_", "group", group_id, nickname[0])
+            self._db.execute("DELETE FROM group_licenses WHERE group_id = ?", (group_id,))
 
     def get_group(self, group_id: str) -> dict[str, Any]:
         groups = self._select_groups("WHERE id = ?", (group_id,))
@@ -405,13 +418,19 @@ class TenantStore:
         columns = ["id", *(column for column, _ in _ALL_GROUP_PROPS.values()), "is_class"]
         with self.reading() as db:
             rows = db.execute(f"SELECT {', '.join(columns)} FROM groups_ {where}", params).fetchall()
+            licensed: dict[str, list[str]] = {}
+            for group_id, sku in db.execute("SELECT group_id, sku_id FROM group_licenses ORDER BY 1, 2"):
+                licensed.setdefault(group_id, []).append(sku)
         groups = []
         for row in rows:
             group = decode_row(row[:-1], _ALL_GROUP_PROPS)
             if class_view:
                 group = {key: value for key, value in group.items() if key in _CLASS_VIEW or key == "id"}
-            elif not row[-1]:
+                groups.append(group)
+                continue
+            if not row[-1]:
                 group = {key: value for key, value in group.items() if key not in CLASS_PROPS}
+            group["assignedLicenses"] = _assigned(licensed.get(row[0], ()))
             groups.append(group)
         return groups
 
@@ -526,6 +545,8 @@ class TenantStore:
                 "DO UPDATE SET present = 1, version = excluded.version",
                 [(container_id, relation, member, version) for member in members],
             )
+            if relation == "member" and self._holds_licenses(container_id):
+                self._touch_members(container_id, members)
 
     def remove_links(
         self, container_id: str, relation: str, member_ids: Sequence[str], *, skip_absent: bool = False
@@ -558,6 +579,8 @@ class TenantStore:
                 "WHERE container_id = ? AND relation = ? AND member_id = ?",
                 [(version, container_id, relation, member) for member in members],
             )
+            if relation == "member" and self._holds_licenses(container_id):
+                self._touch_members(container_id, members)
 
     def linked(self, container_id: str, relation: str, member_ids: Sequence[str]) -> set[str]:
         """Which of ``member_ids`` are linked to the container now."""
@@ -634,26 +657,79 @@ class TenantStore:
             row = self._db.execute("SELECT usage_location FROM users WHERE id = ?", (user_id,)).fetchone()
             if row is None:
                 raise not_found(user_id)
-            known = {sku for (sku,) in self._db.execute("SELECT sku_id FROM skus")}
-            for sku in (*adding, *removing):
-                if sku not in known:
-                    raise invalid_license(sku)
+            self._check_skus([*adding, *removing])
             if adding and not row[0]:
                 raise invalid_usage_location()
-            before = self.licenses_of(user_id)
-            self._db.executemany(
-                "INSERT OR IGNORE INTO licenses (user_id, sku_id) VALUES (?, ?)",
-                [(user_id, s) for s in adding],
-            )
-            self._db.executemany(
-                "DELETE FROM licenses WHERE user_id = ? AND sku_id = ?", [(user_id, s) for s in removing]
-            )
-            if self.licenses_of(user_id) != before:
+            if self._set_licenses("user", user_id, adding, removing):
                 self._db.execute("UPDATE users SET version = ? WHERE id = ?", (self._next(), user_id))
 
+    def assign_group_licenses(
+        self, group_id: str, *, add: Sequence[str] = (), remove: Sequence[str] = ()
+    ) -> None:
+        """``assignLicense`` on a group (group-based licensing): its direct user members inherit the SKUs,
+        whatever their ``usageLocation`` (Entra uses the tenant's country for members without one)."""
+        adding = [sku.lower() for sku in add]
+        removing = [sku.lower() for sku in remove]
+        with self.transaction():
+            if not self._scalar("SELECT 1 FROM groups_ WHERE id = ?", (group_id,)):
+                raise not_found(group_id)
+            self._check_skus([*adding, *removing])
+            if self._set_licenses("group", group_id, adding, removing):
+                self._db.execute("UPDATE groups_ SET version = ? WHERE id = ?", (self._next(), group_id))
+                self._touch_members(group_id, None)
+
     def licenses_of(self, user_id: str) -> set[str]:
+        """The SKU ids assigned to the user directly (not those inherited from groups)."""
+        return self._direct_licenses("user", user_id)
+
+    def group_licenses_of(self, group_id: str) -> set[str]:
+        return self._direct_licenses("group", group_id)
+
+    def _direct_licenses(self, holder: Literal["user", "group"], object_id: str) -> set[str]:
+        table, column = _LICENSE_TABLES[holder]
         with self.reading() as db:
-            return {sku for (sku,) in db.execute("SELECT sku_id FROM licenses WHERE user_id = ?", (user_id,))}
+            return {
+                sku for (sku,) in db.execute(f"SELECT sku_id FROM {table} WHERE {column} = ?", (object_id,))
+            }
+
+    def _check_skus(self, skus: Sequence[str]) -> None:
+        known = {sku for (sku,) in self._db.execute("SELECT sku_id FROM skus")}
+        for sku in skus:
+            if sku not in known:
+                raise invalid_license(sku)
+
+    def _set_licenses(
+        self, holder: Literal["user", "group"], object_id: str, adding: Sequence[str], removing: Sequence[str]
+    ) -> bool:
+        """Add and remove directly assigned SKUs; whether anything changed."""
+        table, column = _LICENSE_TABLES[holder]
+        before = self._direct_licenses(holder, object_id)
+        self._db.executemany(
+            f"INSERT OR IGNORE INTO {table} ({column}, sku_id) VALUES (?, ?)",
+            [(object_id, s) for s in adding],
+        )
+        self._db.executemany(
+            f"DELETE FROM {table} WHERE {column} = ? AND sku_id = ?", [(object_id, s) for s in removing]
+        )
+        return self._direct_licenses(holder, object_id) != before
+
+    def _holds_licenses(self, group_id: str) -> bool:
+        return bool(self._scalar("SELECT 1 FROM group_licenses WHERE group_id = ? LIMIT 1", (group_id,)))
+
+    def _touch_members(self, group_id: str, member_ids: Sequence[str] | None) -> None:
+        """The inherited licences of these members of ``group_id`` (all its user members: ``None``) changed:
+        give them a new version, so a users delta query reports their new ``assignedLicenses``."""
+        version = self._next()
+        if member_ids is None:
+            self._db.execute(
+                "UPDATE users SET version = ? WHERE id IN (SELECT member_id FROM links WHERE "
+                "container_id = ? AND relation = 'member' AND present = 1)",
+                (version, group_id),
+            )
+        else:
+            self._db.executemany(
+                "UPDATE users SET version = ? WHERE id = ?", [(version, member) for member in member_ids]
+            )
 
     def subscribed_skus(self) -> dict[str, str]:
         """skuId → skuPartNumber."""
@@ -761,3 +837,8 @@ def _group_anchor(values: Mapping[str, Any]) -> str | None:
     if values.get("is_class"):
         return class_anchor_of(values.get("external_id"))
     return group_anchor_of(values.get("mail_nickname"))
+
+
+def _assigned(skus: Iterable[str]) -> list[dict[str, Any]]:
+    """Graph's ``assignedLicenses`` shape."""
+    return [{"skuId": sku, "disabledPlans": []} for sku in skus]

@@ -23,6 +23,7 @@ _ONE_EACH: Mapping[OpKind, str] = {
     OpKind.DELETE_CLASS: "classes_deleted",
     OpKind.CREATE_GROUP: "groups_created",
     OpKind.ASSIGN_LICENSES: "licenses_assigned",
+    OpKind.ASSIGN_GROUP_LICENSES: "group_licenses_assigned",
 }
 #: Operation kinds counted once per reference they link or unlink.
 _PER_REF: Mapping[OpKind, str] = {

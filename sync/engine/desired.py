@@ -107,6 +107,15 @@ def role_settings(profile: Profile, role: Role) -> RoleSettings:
     return profile.students if role == "student" else profile.teachers
 
 
+def user_licenses(profile: Profile, role: Role) -> tuple[str, ...]:
+    """The SKU ids assigned to each user of ``role`` directly: none for students and teachers when the
+    profile licenses the All Students / All Teachers groups instead. Staff are in neither group, so they
+    keep the teachers' licences per user in both modes."""
+    if profile.licenses_by_group and role != "staff":
+        return ()
+    return role_settings(profile, role).licenses
+
+
 def match_column(profile: Profile, role: Role) -> str | None:
     source = role_settings(profile, role).matching.source
     return STAFF_SOURCE_COLUMN.get(source) if role == "staff" else source
@@ -313,9 +322,10 @@ def school_group(role: Literal["teacher", "student"], school: DesiredSchool) -> 
 
 
 def desired_groups(schools: Sequence[DesiredSchool], profile: Profile) -> list[DesiredGroup]:
-    """The Intune for Education groups (none unless ``profile.intune_groups``)."""
+    """The Intune for Education groups (``profile.intune_groups``); with group-based licensing and no
+    Intune groups, only All Teachers and All Students (they carry the licences)."""
     if not profile.intune_groups:
-        return []
+        return [all_group("teacher"), all_group("student")] if profile.licenses_by_group else []
     groups = [all_group("teacher"), all_group("student")]
     for school in schools:
         groups.extend((school_group("teacher", school), school_group("student", school)))

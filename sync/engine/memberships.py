@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sync.directory.model import DirectorySnapshot
+from sync.engine.desired import all_group
 
 #: Relation codes (their rank in this sorted tuple).
 RELATIONS = ("class", "member", "owner", "user")
@@ -25,6 +26,8 @@ _RELATION_SET = pa.array(RELATIONS, pa.string())
 #: Desired rows: anchors of container and member, and the relation's code (index into :data:`RELATIONS`).
 SCHEMA = pa.schema([("container", pa.string()), ("member", pa.string()), ("relation", pa.int8())])
 _NICKNAME_BAD = r"[^A-Za-z0-9\-_.]"
+ALL_STUDENTS = all_group("student").anchor
+ALL_TEACHERS = all_group("teacher").anchor
 
 
 @dataclass(frozen=True)
@@ -50,6 +53,8 @@ class Scope:
     #: Anchors of records in error: their memberships are neither added nor removed.
     frozen_members: frozenset[str]
     sync_staff: bool = False
+    #: All Students / All Teachers are maintained (Intune groups, or group-based licensing without them).
+    all_groups: bool = False
 
 
 def _prefix(prefix: str, array: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
@@ -154,13 +159,14 @@ def desired_memberships(
             "class",
         )
     )
-    if scope.intune_groups:
-        all_students = pa.repeat(pa.scalar("Group_All_Students", pa.string()), len(student_anchor))
+    if scope.intune_groups or scope.all_groups:
+        all_students = pa.repeat(pa.scalar(ALL_STUDENTS, pa.string()), len(student_anchor))
         teacher_ids = drop_rows(teachers, "Teacher_id", left_out.teachers).column("Teacher_id")
         all_teachers_ids = pc.unique(_prefix("Teacher_", teacher_ids))
-        all_teachers = pa.repeat(pa.scalar("Group_All_Teachers", pa.string()), len(all_teachers_ids))
+        all_teachers = pa.repeat(pa.scalar(ALL_TEACHERS, pa.string()), len(all_teachers_ids))
         parts.append(_rows(all_students, student_anchor, "member"))
         parts.append(_rows(all_teachers, all_teachers_ids, "member"))
+    if scope.intune_groups:
         parts.append(_rows(_group("Students_", student_school), student_anchor, "member"))
         parts.append(_rows(_group("Teachers_", teacher_school), teacher_anchor, "member"))
     return pa.concat_tables(parts).combine_chunks()
@@ -225,7 +231,8 @@ def removable(actual: Actual, scope: Scope, kept_classes: pa.Array, kept_schools
     - of a vanished class: only its students, and only under the ``expire`` policy;
     - a vanished class's link to a school that is still in the roster;
     - students in classes before the enrollment start date;
-    - Intune groups' members when the profile no longer maintains the groups.
+    - Intune groups' members when the profile no longer maintains the groups (with group-based
+      licensing All Students / All Teachers stay maintained, the per-school groups are left alone).
 
     Every test on an anchor is made once per anchor of the map, then looked up per row.
     """
@@ -251,7 +258,8 @@ def removable(actual: Actual, scope: Scope, kept_classes: pa.Array, kept_schools
     if not scope.students_in_classes:
         keep &= ~(is_class[container] & ~class_vanished & student_member)
     if not scope.intune_groups:
-        keep &= ~is_group[container]
+        kept_groups = pa.array([ALL_STUDENTS, ALL_TEACHERS] if scope.all_groups else [], pa.string())
+        keep &= ~(is_group & ~per_anchor(pc.is_in(names, value_set=kept_groups)))[container]
     return np.asarray(keep, dtype=bool)
 
 

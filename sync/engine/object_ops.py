@@ -1,10 +1,11 @@
-"""Operations on schools, classes and Intune groups (memberships are in :mod:`sync.engine.planner`)."""
+"""Operations on schools, classes and Intune groups, and group licences (memberships are in
+:mod:`sync.engine.planner`)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date
-from typing import Any
+from typing import Any, Literal
 
 from sync.directory.model import (
     DirectoryClass,
@@ -13,7 +14,7 @@ from sync.directory.model import (
     Operation,
     OpKind,
 )
-from sync.engine.desired import DesiredClass, DesiredGroup, DesiredSchool
+from sync.engine.desired import DesiredClass, DesiredGroup, DesiredSchool, all_group, role_settings
 from sync.engine.properties import (
     SCHOOL_COLUMN_PATHS,
     SECTION_COLUMN_PATHS,
@@ -21,6 +22,7 @@ from sync.engine.properties import (
     diff,
     managed_paths,
 )
+from sync.engine.user_ops import assign_missing
 from sync.profile import Profile
 from sync.roster.names import NICKNAME_MAX
 
@@ -46,6 +48,20 @@ def group_ops(groups: Sequence[DesiredGroup], actual: Mapping[str, DirectoryGrou
         if group.anchor not in actual:
             fields = {"displayName": group.display_name, "mailNickname": group.mail_nickname}
             yield Operation(OpKind.CREATE_GROUP, group.anchor, fields, record=group.record)
+
+
+def group_licence_ops(profile: Profile, actual: Mapping[str, DirectoryGroup]) -> Iterable[Operation]:
+    """Group-based licensing: the role's SKUs that All Students / All Teachers lack, assigned to the group
+    once (a group created by this plan holds none yet). Nothing in per-user mode."""
+    if not profile.licenses_by_group:
+        return
+    roles: tuple[Literal["teacher", "student"], ...] = ("teacher", "student")
+    for role in roles:
+        group = all_group(role)
+        found = actual.get(group.anchor)
+        held = found.licenses if found is not None else frozenset()
+        skus = role_settings(profile, role).licenses
+        yield from assign_missing(OpKind.ASSIGN_GROUP_LICENSES, group.anchor, skus, held, group.record)
 
 
 def class_spec(profile: Profile) -> PropertySpec:

@@ -44,13 +44,14 @@ CHANGE_KEYS = (
     "group_members_added",
     "group_members_removed",
     "licenses_assigned",
+    "group_licenses_assigned",
 )
 
 #: Apply order. Each operation kind belongs to exactly one phase.
 PHASES: tuple[tuple[OpKind, ...], ...] = (
     (OpKind.CREATE_SCHOOL, OpKind.UPDATE_SCHOOL, OpKind.CREATE_GROUP),
     (OpKind.CREATE_USER, OpKind.LINK_USER, OpKind.UPDATE_USER, OpKind.ENABLE_USER),
-    (OpKind.CREATE_CLASS, OpKind.UPDATE_CLASS, OpKind.ASSIGN_LICENSES),
+    (OpKind.CREATE_CLASS, OpKind.UPDATE_CLASS, OpKind.ASSIGN_LICENSES, OpKind.ASSIGN_GROUP_LICENSES),
     (
         OpKind.ADD_CLASS_OWNERS,
         OpKind.ADD_CLASS_MEMBERS,

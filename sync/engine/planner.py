@@ -19,6 +19,11 @@ Decisions beyond the specs (``sds-behaviour.md``, ``clever-csv.md`` §6):
   ``Teacher_email`` → ``Staff_email``, ``Username``), else by anchor only; not in *All Teachers*.
 - Licences are assigned, never removed. Intune groups are created and filled, never renamed; when the
   profile turns them off their members are left alone.
+- Group-based licensing (``license_assignment = "group"``): All Students / All Teachers are created and
+  filled (also without ``intune_groups``) and get the role's SKUs once (``ASSIGN_GROUP_LICENSES``);
+  students and teachers get no per-user ``ASSIGN_LICENSES`` (new users still get ``usageLocation``).
+  Staff are in neither group and keep per-user licences. Switching from ``"user"`` to ``"group"``
+  removes no licence a user already holds directly (an admin removes them once the groups carry them).
 """
 
 from __future__ import annotations
@@ -43,7 +48,15 @@ from sync.engine.desired import (
 )
 from sync.engine.guard import Managed, judge
 from sync.engine.matching import MatchResult, match_users
-from sync.engine.object_ops import class_spec, class_update, gone_class_ops, group_ops, is_expired, school_ops
+from sync.engine.object_ops import (
+    class_spec,
+    class_update,
+    gone_class_ops,
+    group_licence_ops,
+    group_ops,
+    is_expired,
+    school_ops,
+)
 from sync.engine.plan import PHASES, Plan
 from sync.engine.user_ops import USER_ANCHOR_KINDS, gone_user_ops, matched_user_ops
 from sync.errors import SyncError
@@ -109,7 +122,9 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
     schools = desired_schools(roster, profile)
     operations.extend(school_ops(schools, {s.anchor: s for s in snapshot.schools if s.anchor}, profile))
     groups = desired_groups(schools, profile)
-    operations.extend(group_ops(groups, {g.anchor: g for g in snapshot.groups if g.anchor}))
+    group_index = {g.anchor: g for g in snapshot.groups if g.anchor}
+    operations.extend(group_ops(groups, group_index))
+    operations.extend(group_licence_ops(profile, group_index))
     users = _plan_users(roster, profile, snapshot, operations, findings)
     classes = _plan_classes(roster, profile, snapshot, today, users.left_out["teacher"], operations, findings)
     left_out = ms.LeftOut(
@@ -122,6 +137,7 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
         students_in_classes=profile.student_enrollment_start_date is None
         or today >= profile.student_enrollment_start_date,
         intune_groups=profile.intune_groups,
+        all_groups=profile.intune_groups or profile.licenses_by_group,
         section_policy=profile.deletion.sections,
         expired_classes=classes.expired_gone,
         frozen_members=users.failed,

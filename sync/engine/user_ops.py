@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sync.directory.model import DirectoryUser, Operation, OpKind, RecordRef
-from sync.engine.desired import RosterUser, role_settings, sanitize_nickname
+from sync.engine.desired import RosterUser, role_settings, sanitize_nickname, user_licenses
 from sync.engine.matching import Match
 from sync.engine.properties import (
     STUDENT_FACET_KEYS,
@@ -42,7 +42,7 @@ def matched_user_ops(match: Match, profile: Profile, findings: list[Finding]) ->
     if account is None:
         create = create_user(user, profile, findings)
         return [] if create is None else [create, *licence_ops(user, frozenset(), profile)]
-    skus = role_settings(profile, user.role).licenses
+    skus = user_licenses(profile, user.role)
     if (
         not match.linked
         and user.properties == account.properties
@@ -96,11 +96,19 @@ def create_user(user: RosterUser, profile: Profile, findings: list[Finding]) -> 
 
 
 def licence_ops(user: RosterUser, held: frozenset[str], profile: Profile) -> list[Operation]:
-    skus = role_settings(profile, user.role).licenses
+    skus = user_licenses(profile, user.role)
+    return assign_missing(OpKind.ASSIGN_LICENSES, user.anchor, skus, held, user.record)
+
+
+def assign_missing(
+    kind: OpKind, target: str, skus: Sequence[str], held: frozenset[str], record: RecordRef | None
+) -> list[Operation]:
+    """One ``kind`` operation (``ASSIGN_LICENSES`` / ``ASSIGN_GROUP_LICENSES``) adding the ``skus`` that
+    ``target`` does not hold yet; none when it holds them all. Licences are never removed."""
     missing = tuple(sorted(sku for sku in skus if sku not in held))
     if not missing:
         return []
-    return [Operation(OpKind.ASSIGN_LICENSES, user.anchor, _licence_fields(missing), record=user.record)]
+    return [Operation(kind, target, _licence_fields(missing), record=record)]
 
 
 @functools.cache

@@ -1,11 +1,12 @@
 """``/groups`` (classes and Intune groups) and ``/education/classes``: create with owners and members,
-class properties, membership links."""
+class properties, membership links, group-based licences (``assignLicense``)."""
 
 from __future__ import annotations
 
 from sync.directory.tenant_store import TenantStore
 from sync.graphserver.calls import Call, Reply, no_content, ok
 from sync.graphserver.errors import bad_request
+from sync.graphserver.licenses import license_change
 from sync.graphserver.listing import Listing
 from sync.graphserver.router import Route
 from sync.graphserver.views import GROUP_TYPE, USER_TYPE, bound_ids, check_bind_limit, odata_id, writable
@@ -25,6 +26,7 @@ class Groups:
             Route("GET", "/groups/{id}", self.get_group),
             Route("PATCH", "/groups/{id}", self.update_group),
             Route("DELETE", "/groups/{id}", self.delete_group),
+            Route("POST", "/groups/{id}/assignLicense", self.assign_license),
             Route("GET", "/groups/{id}/{relation}", self.list_links),
             Route("POST", "/groups/{id}/{relation}/$ref", self.add_link),
             Route("DELETE", "/groups/{id}/{relation}/{member}/$ref", self.remove_link),
@@ -75,6 +77,11 @@ class Groups:
     def delete_group(self, call: Call, params: dict[str, str]) -> Reply:
         self.store.delete_group(params["id"])
         return no_content()
+
+    def assign_license(self, call: Call, params: dict[str, str]) -> Reply:
+        add, remove = license_change(call.body)
+        self.store.assign_group_licenses(params["id"], add=add, remove=remove)
+        return ok(self.store.get_group(params["id"]))
 
     def _relation(self, params: dict[str, str]) -> str:
         relation = RELATIONS.get(params["relation"])

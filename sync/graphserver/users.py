@@ -2,27 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from sync.directory.tenant_store import TenantStore
 from sync.graphserver.calls import Call, Reply, no_content, ok
-from sync.graphserver.errors import bad_request
+from sync.graphserver.licenses import license_change
 from sync.graphserver.listing import Listing
 from sync.graphserver.router import Route
 from sync.graphserver.views import education_user_view, user_view, writable
-
-
-def _sku_ids(value: Any, *, objects: bool) -> list[str]:
-    if not isinstance(value, list):
-        raise bad_request("Invalid request: addLicenses and removeLicenses must be lists.")
-    ids: list[str] = []
-    for item in value:
-        sku = item.get("skuId") if objects and isinstance(item, dict) else item
-        if not isinstance(sku, str) or not sku:
-            what = '{"skuId": …, "disabledPlans": []}' if objects else "a skuId string"
-            raise bad_request(f"Invalid request: each licence to {'add' if objects else 'remove'} is {what}.")
-        ids.append(sku)
-    return ids
 
 
 class Users:
@@ -86,10 +71,6 @@ class Users:
         return no_content()
 
     def assign_license(self, call: Call, params: dict[str, str]) -> Reply:
-        body = call.body if isinstance(call.body, dict) else None
-        if body is None or "addLicenses" not in body or "removeLicenses" not in body:
-            raise bad_request("Invalid request: the body needs both addLicenses and removeLicenses.")
-        add = _sku_ids(body["addLicenses"], objects=True)
-        remove = _sku_ids(body["removeLicenses"], objects=False)
+        add, remove = license_change(call.body)
         self.store.assign_licenses(params["id"], add=add, remove=remove)
         return ok(user_view(self.store.get_user(params["id"])))

@@ -57,6 +57,8 @@ class _Object:
     display_name: str
     mail_nickname: str = ""
     properties: dict[str, Any] = field(default_factory=dict)
+    #: SKU ids assigned to a group (group-based licensing).
+    licenses: set[str] = field(default_factory=set)
 
 
 def _merge(target: dict[str, Any], fields: Mapping[str, Any]) -> None:
@@ -134,7 +136,7 @@ class MemoryDirectory:
             if o.kind == "class"
         ]
         groups = [
-            DirectoryGroup(o.id, o.anchor, o.display_name, o.mail_nickname)
+            DirectoryGroup(o.id, o.anchor, o.display_name, o.mail_nickname, frozenset(o.licenses))
             for o in self.objects.values()
             if o.kind == "group"
         ]
@@ -185,7 +187,14 @@ class MemoryDirectory:
                 for u in self.users.values()
             ),
             "objects": sorted(
-                (o.kind, names[o.id], o.display_name, o.mail_nickname, repr(sorted(o.properties.items())))
+                (
+                    o.kind,
+                    names[o.id],
+                    o.display_name,
+                    o.mail_nickname,
+                    repr(sorted(o.properties.items())),
+                    sorted(o.licenses),
+                )
                 for o in self.objects.values()
             ),
             "links": sorted((names[c], names[m], r) for c, m, r in self.links),
@@ -399,6 +408,16 @@ class MemoryDirectory:
         if user.usage_location is None:
             return OperationResult(False, "InvalidUserUsageLocation", "the user has no usage location")
         user.licenses |= skus
+        return OperationResult(True)
+
+    def _op_assign_group_licenses(self, op: Operation) -> OperationResult:
+        found = self.anchored(op.target)
+        if found is None or found not in self.objects or self.objects[found].kind != "group":
+            return self._missing(op.target)
+        skus = set(op.fields.get("addLicenses", ()))
+        if self.subscribed_skus and not skus <= self.subscribed_skus:
+            return OperationResult(False, "InvalidLicense", "the tenant does not subscribe to that SKU")
+        self.objects[found].licenses |= skus
         return OperationResult(True)
 
 
