@@ -2,14 +2,19 @@
 applied through the local Graph server with the quota scaled.
 
     python3 -m bench.bench_graph --size M [--quota-scale 20] [--churn 0.01] [--profile examples/profile.toml]
+                                 [--license-assignment user|group]
     python3 -m bench.bench_graph --size smoke          # a 600-student district, for a quick look
+
+``--license-assignment`` overrides the profile's: ``group`` licenses All Students / All Teachers once
+instead of every user (group-based licensing).
 
 The server runs in its own process (``python -m sync.graphserver``) so it does not share the adapter's
 interpreter. Prints, per run:
 
 - **write efficiency** = writes issued ÷ the fewest writes the Graph rules allow for the plan (target
   ≤ 1.05). The minimum, per operation (``minimum_writes``): 1 for every create / update / delete / enable
-  / disable / link / licence assignment / group create; 2 for a class (``POST /groups`` carrying the
+  / disable / link / licence assignment (a user's, or a group's: one ``POST /groups/{id}/assignLicense``)
+  / group create; 2 for a class (``POST /groups`` carrying the
   owners and the first members — at most 20 together — then ``PATCH /education/classes/{id}`` with the
   education properties: no single documented request does both) plus ⌈extra members / 20⌉; ⌈members / 20⌉
   per member add (``PATCH /groups/{id}`` with up to 20 ``members@odata.bind``); 1 per owner added, per
@@ -39,7 +44,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -75,6 +80,7 @@ _ONE_WRITE = frozenset(
         OpKind.DELETE_CLASS,
         OpKind.CREATE_GROUP,
         OpKind.ASSIGN_LICENSES,
+        OpKind.ASSIGN_GROUP_LICENSES,
     }
 )
 _CHUNKED = frozenset({OpKind.ADD_CLASS_MEMBERS, OpKind.ADD_GROUP_MEMBERS})
@@ -283,9 +289,17 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--quota-scale", type=float, default=20.0, help="server and adapter quota × F")
     parser.add_argument("--churn", type=float, default=0.01, help="nightly churn share (default 0.01)")
     parser.add_argument("--profile", default="examples/profile.toml")
+    parser.add_argument(
+        "--license-assignment",
+        choices=("user", "group"),
+        help="licences per user or on the All Students / All Teachers groups (default: the profile's)",
+    )
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # figures as each run ends
     profile = load_profile(args.profile)
+    if args.license_assignment is not None:
+        profile = replace(profile, license_assignment=args.license_assignment)
+    print(f"licence assignment: {profile.license_assignment}")
     district = _district(args.size)
     nightly = _churned(args.size, district, args.churn)
     results: list[RunFigures] = []
@@ -317,6 +331,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         finally:
             server.stop()
     print(json.dumps({"bench": "graph", "size": args.size, "quota_scale": args.quota_scale,
+                      "license_assignment": profile.license_assignment,
                       "runs": [{**figures.to_json(), "quiet_snapshot_requests": quiet.get(figures.name)}
                                for figures in results]}))  # fmt: skip
 
