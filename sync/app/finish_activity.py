@@ -38,6 +38,7 @@ class _NoDirectory:
     """Stands in for the directory when a finished plan's journal is only read back."""
 
     max_batch = 20
+    identity = "report-read-back"
 
     def snapshot(self) -> DirectorySnapshot:
         raise DirectoryUnavailable("the report step does not read the directory")

@@ -26,7 +26,7 @@ from typing import Any
 from sync import service
 from sync.directory.factory import DEFAULT_TENANT, is_graph_spec, journal_path, open_directory
 from sync.directory.model import Directory
-from sync.engine.journal import SqliteJournal
+from sync.engine.journal import SqliteJournal, TenantJournal
 from sync.engine.plan import Plan
 from sync.engine.plan_io import write_plan
 from sync.engine.planner import check_stop_date
@@ -149,7 +149,8 @@ def _run(args: argparse.Namespace) -> int:
         _print(args, summary, None)
         print(f"held: re-run with --approve after reviewing {report_dir / 'plan.json'}", file=sys.stderr)
         return EXIT[RunStatus.HELD]
-    journal = SqliteJournal(journal_path(args.tenant))
+    store = SqliteJournal(journal_path(args.tenant))
+    journal = TenantJournal(store, planned.directory.identity)
     try:
         outcome = service.apply(
             plan,
@@ -162,7 +163,7 @@ def _run(args: argparse.Namespace) -> int:
         if outcome.complete:
             journal.forget(plan_id)
     finally:
-        journal.close()
+        store.close()
     findings = planned.findings + list(outcome.findings)
     status = service.run_status(findings, plan, outcome, applied=True)
     summary = service.run_summary(

@@ -225,6 +225,15 @@ class GraphDirectory:
         finally:
             self._counters.leave("apply")
 
+    @property
+    def identity(self) -> str:
+        """The endpoint and the token's tenant (``tid``): one app may sync several tenants."""
+
+        async def token() -> str | None:
+            return await self._token()
+
+        return f"graph:{self.base_url}#{tenant_of(self._run(token()))}"
+
     async def _refresh(self) -> DirectorySnapshot:
         if self._refresh_lock is None:
             self._refresh_lock = asyncio.Lock()

@@ -119,6 +119,10 @@ class LocalTenantDirectory:
     def __exit__(self, *exc: object) -> None:
         self.close()
 
+    @property
+    def identity(self) -> str:
+        return f"local:{self.store.tenant_id}"
+
     def snapshot(self) -> DirectorySnapshot:
         try:
             return read_snapshot(self.store)

@@ -192,6 +192,12 @@ class Directory(Protocol):
     #: The most operations one :meth:`apply` call accepts.
     max_batch: int
 
+    @property
+    def identity(self) -> str:
+        """Names the tenant this directory writes to (not secret, no personal data). Journals are kept
+        per identity, so the same plan on another tenant is not taken as already applied."""
+        ...
+
     def snapshot(self) -> DirectorySnapshot:
         """The current state. Implementations may keep a cache refreshed by delta queries."""
         ...

@@ -131,7 +131,7 @@ class TenantStore:
                 if row is None:
                     self._db.executemany(
                         "INSERT INTO meta (key, value) VALUES (?, ?)",
-                        [("schema", SCHEMA_VERSION), ("counter", "0")],
+                        [("schema", SCHEMA_VERSION), ("counter", "0"), ("tenant_id", str(uuid.uuid4()))],
                     )
                     self._db.executemany(
                         "INSERT INTO skus (sku_id, part_number) VALUES (?, ?)", SEEDED_SKUS.items()
@@ -216,6 +216,14 @@ class TenantStore:
     def _next(self) -> int:
         self._counter += 1
         return self._counter
+
+    @property
+    def tenant_id(self) -> str:
+        """A random id given to the tenant when its file was made: a new file at the same path is another
+        tenant (journals are keyed by it)."""
+        with self.reading() as db:
+            row = db.execute("SELECT value FROM meta WHERE key = 'tenant_id'").fetchone()
+        return str(row[0]) if row else f"file:{self.path.resolve()}"
 
     @property
     def counter(self) -> int:

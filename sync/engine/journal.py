@@ -86,3 +86,24 @@ class SqliteJournal:
 
     def close(self) -> None:
         self._db.close()
+
+
+class TenantJournal:
+    """A journal whose entries belong to one tenant (``Directory.identity``): the same plan id applied to
+    another tenant, or to a tenant file made anew at the same path, is a new plan, not one already done."""
+
+    def __init__(self, inner: SqliteJournal | MemoryJournal, identity: str) -> None:
+        self._inner = inner
+        self._scope = identity
+
+    def _key(self, plan_id: str) -> str:
+        return f"{self._scope}/{plan_id}"
+
+    def load(self, plan_id: str) -> dict[int, OperationResult]:
+        return self._inner.load(self._key(plan_id))
+
+    def record(self, plan_id: str, results: Mapping[int, OperationResult]) -> None:
+        self._inner.record(self._key(plan_id), results)
+
+    def forget(self, plan_id: str) -> None:
+        self._inner.forget(self._key(plan_id))

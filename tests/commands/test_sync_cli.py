@@ -191,6 +191,7 @@ class _DiesAfter:
         self.inner = LocalTenantDirectory(path, max_batch=10)
         self.max_batch = 10
         self.calls = calls
+        self.identity = self.inner.identity
 
     def snapshot(self):
         return self.inner.snapshot()
@@ -239,3 +240,27 @@ def test_a_csv_profile_without_a_folder_says_to_give_one(
     status = main(["plan", "--profile", "examples/profile.toml", "--today", TODAY])
     err = capsys.readouterr().err
     assert status == 2 and "give the folder" in err
+
+
+def test_a_journal_left_by_a_killed_run_is_not_taken_as_done_for_a_tenant_made_anew_at_the_same_path(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run killed after journaling its last operation (before the journal is cleared), then the tenant file
+    deleted: the same plan against the new tenant at that path applies everything again."""
+    from sync.directory.factory import DEFAULT_TENANT
+    from sync.engine.journal import SqliteJournal
+
+    with monkeypatch.context() as killed:
+        killed.setattr(SqliteJournal, "forget", lambda self, plan_id: None)
+        _, first = sync(capsys, "run", "examples/district")
+    with LocalTenantDirectory(DEFAULT_TENANT) as old_tenant:
+        old_identity = old_tenant.identity
+    Path(DEFAULT_TENANT).unlink()
+
+    status, again = sync(capsys, "run", "examples/district")
+
+    assert (status, again["status"], again["plan_id"]) == (0, "completed", first["plan_id"])
+    assert again["changes"] == first["changes"]
+    with LocalTenantDirectory(DEFAULT_TENANT) as new_tenant:
+        assert new_tenant.identity != old_identity
+    assert len(dump_state(DEFAULT_TENANT)["schools"]) == 3
