@@ -39,7 +39,7 @@ from sync.roster.source import Progress
 
 _BOM = b"\xef\xbb\xbf"
 _SPECIAL = re.compile(rb'["\r\n]')
-_BLOCK_SIZE = 1 << 24
+_BLOCK_SIZE = 1 << 22
 #: Columns read as ``dictionary<int32, string>``: ids that validation only looks up, millions of times.
 LOOKED_UP: dict[str, tuple[str, ...]] = {"enrollments": ("Section_id", "Student_id", "School_id")}
 _DICTIONARY = pa.dictionary(pa.int32(), pa.string())
