@@ -17,6 +17,7 @@ import pyarrow.compute as pc
 
 from sync.findings import Finding, Severity
 from sync.roster.columns import FileSpec, Header
+from sync.roster.columnwise import map_columns
 from sync.roster.model import RawFile
 from sync.roster.values import ACCEPTED, CODES, NORMALISERS, clean
 
@@ -31,13 +32,14 @@ def prepare(raw: RawFile, spec: FileSpec, header: Header, *, row_numbers: bool =
     """The canonical table of a raw file: every column of ``spec`` (null where the file lacks it), cleaned,
     with ``_line`` and (unless ``row_numbers`` is false) ``_row``."""
     rows = raw.table.num_rows
-    columns: dict[str, pa.ChunkedArray] = {}
-    for name in spec.names:
+
+    def cleaned(name: str) -> pa.ChunkedArray:
         position = header.positions.get(name)
         if position is None:
-            columns[name] = pa.chunked_array([pa.nulls(rows, pa.string())], type=pa.string())
-        else:
-            columns[name] = clean(raw.table.column(position))
+            return pa.chunked_array([pa.nulls(rows, pa.string())], type=pa.string())
+        return clean(raw.table.column(position))
+
+    columns = dict(zip(spec.names, map_columns(cleaned, spec.names, rows=rows), strict=True))
     if raw.lines is None:
         lines = pa.array(np.arange(2, rows + 2, dtype=np.int64))
     else:
@@ -117,14 +119,15 @@ def value_kinds(
     (the identity-matching source) it is a record error and the record is dropped."""
     findings: list[Finding] = []
     drop: list[pa.Array] = []
-    for column in spec.columns:
-        normaliser = NORMALISERS.get(column.kind)
-        if normaliser is None:
-            continue
-        values = table[column.name]
-        if values.null_count == len(values):
-            continue
-        normalised, invalid = normaliser(values)
+    typed = [
+        column
+        for column in spec.columns
+        if column.kind in NORMALISERS and table[column.name].null_count != table.num_rows
+    ]
+    results = map_columns(
+        lambda column: NORMALISERS[column.kind](table[column.name]), typed, rows=table.num_rows
+    )
+    for column, (normalised, invalid) in zip(typed, results, strict=True):
         if has_any(invalid):
             strict = column.name in strict_columns
             accepted = ACCEPTED[column.kind]

@@ -12,6 +12,7 @@ Comparisons are vectorised; Python runs only over the ids that have a finding.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,6 +23,7 @@ import pyarrow.compute as pc
 from sync.findings import Finding, Severity
 from sync.roster.checks import ROW, row_findings
 from sync.roster.columns import FileSpec
+from sync.roster.columnwise import map_columns
 
 Mask = npt.NDArray[np.bool_]
 #: Rows of one id compared pairwise; an id with more rows than this is checked by hashing instead.
@@ -102,9 +104,10 @@ def _compare_neighbours(work: pa.Table, spec: FileSpec, file: str) -> _Found:
 
     conflict_run = np.zeros(len(run_start), dtype=bool)
     columns_of: dict[int, list[str]] = {}
-    for name in strict:
+    equal_to_previous = map_columns(lambda name: _equal_shifted(work[name], 1), strict, rows=rows)
+    for name, equal in zip(strict, equal_to_previous, strict=True):
         differs = same_id.copy()
-        differs[1:] &= ~_equal_shifted(work[name], 1)
+        differs[1:] &= ~equal
         if differs.any():
             for index in np.unique(run[differs]).tolist():
                 columns_of.setdefault(index, []).append(name)
@@ -128,8 +131,9 @@ def _compare_neighbours(work: pa.Table, spec: FileSpec, file: str) -> _Found:
     copy = np.zeros(rows, dtype=bool)
     for distance in range(1, min(int(place.max()), _LOOKBACK) + 1):
         equal = (place >= distance)[distance:]
-        for name in spec.may_differ:
-            equal &= _equal_shifted(work[name], distance)
+        shifted = map_columns(functools.partial(_equal_column, work, distance), spec.may_differ, rows=rows)
+        for same in shifted:
+            equal &= same
         copy[distance:] |= equal
     long_run = (np.bincount(run) > _LOOKBACK + 1)[run]
     if long_run.any():
@@ -158,6 +162,10 @@ def _copies_by_hash(rows: pa.Table, keys: list[str]) -> Mask:
     indexed = rows.select(keys).append_column("_position", positions)
     firsts = indexed.group_by(keys, use_threads=False).aggregate([("_position", "min")])["_position_min"]
     return ~_mask(pc.is_in(positions, value_set=firsts))
+
+
+def _equal_column(table: pa.Table, distance: int, name: str) -> Mask:
+    return _equal_shifted(table[name], distance)
 
 
 def _equal_shifted(values: pa.ChunkedArray, distance: int) -> Mask:

@@ -29,6 +29,7 @@ from sync.roster.checks import (
     value_kinds,
 )
 from sync.roster.columns import CO_TEACHER_COLUMNS, CONTACT_COLUMNS, SPECS, FileSpec, Header, resolve_header
+from sync.roster.columnwise import map_columns
 from sync.roster.enrollments import Positions, Targets, check_enrollments, find_positions
 from sync.roster.model import FILE_KINDS, REQUIRED_KINDS, RawFile, Roster, ValidationResult
 from sync.roster.reader import CsvFolderSource
@@ -38,6 +39,8 @@ from sync.roster.source import Progress
 from sync.roster.values import clean
 
 _CREATE_COLUMNS = ("First_name", "Last_name", "Username")
+#: Columns filtered at once by :func:`_filter_columns` (one per core; few, to keep memory low).
+_FILTER_BATCH = 2
 _STAFF_SOURCES = {"Teacher_id": "Staff_id", "Teacher_email": "Staff_email", "Username": "Username"}
 
 
@@ -354,10 +357,13 @@ def _filter_columns(columns: dict[str, pa.ChunkedArray], keep: pa.Array | None) 
     """A table of ``columns`` filtered by ``keep``, built one column at a time while ``columns`` is emptied,
     so that a large table and its filtered copy are never both whole in memory."""
     out: dict[str, pa.ChunkedArray] = {}
-    for name in list(columns):
-        column = columns.pop(name)
-        out[name] = column if keep is None else column.filter(keep)
-        del column
+    names = list(columns)
+    rows = len(columns[names[0]]) if names else 0
+    for start in range(0, len(names), _FILTER_BATCH):
+        batch = [columns.pop(name) for name in names[start : start + _FILTER_BATCH]]
+        kept = batch if keep is None else map_columns(lambda column: column.filter(keep), batch, rows=rows)
+        out.update(zip(names[start : start + _FILTER_BATCH], kept, strict=True))
+        del batch, kept
     return pa.table(out)
 
 
