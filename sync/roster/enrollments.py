@@ -31,6 +31,7 @@ from sync.roster.checks import (
     unknown_references,
 )
 from sync.roster.columns import ENROLLMENTS
+from sync.roster.columnwise import map_columns
 
 
 @dataclass(frozen=True)
@@ -89,9 +90,15 @@ def check_enrollments(
 ) -> tuple[pa.Table, list[Finding]]:
     """The valid enrollments (``Section_id, Student_id, School_id, _line``) and the findings."""
     findings: list[Finding] = []
-    section = _remap(found.section, table["Section_id"], targets.sections, "Section_id")
-    student = _remap(found.student, table["Student_id"], targets.students, "Student_id")
-    school = _remap(found.school, table["School_id"], targets.schools, "School_id")
+    section, student, school = map_columns(
+        lambda job: _remap(job[0], table[job[1]], job[2], job[1]),
+        [
+            (found.section, "Section_id", targets.sections),
+            (found.student, "Student_id", targets.students),
+            (found.school, "School_id", targets.schools),
+        ],
+        rows=table.num_rows,
+    )
     repeat = found.repeat
     blank = pc.is_null(table["Section_id"])
     for name in ("Student_id", "School_id"):
@@ -149,7 +156,7 @@ def _school_mismatch(
     """Warning ``school_mismatch`` for an enrollment whose School_id is not its section's."""
     sections = targets.sections
     section_school = positions(sections["School_id"], targets.schools["School_id"])
-    mismatch = school != section_school[section]
+    mismatch = school != np.take(section_school, section)
     if not mismatch.any():
         return []
     expected = pc.take(sections["School_id"], pa.array(section[mismatch]))
@@ -193,11 +200,22 @@ def _remap(raw: np.ndarray, values: pa.ChunkedArray, valid: pa.Table, column: st
     if len(raw) == 0:
         return raw
     rows = as_int64(valid[ROW])
+    largest = int(raw.max())
+    if largest < len(rows) and _is_every_row(rows):
+        # Nothing was dropped up to the last row referred to: the positions are the same.
+        return raw
     # One slot past the largest position, so that ``-1`` (not found) maps to ``-1``.
-    remap = np.full(int(max(raw.max(), rows.max(initial=-1))) + 2, -1, dtype=np.int32)
+    remap = np.full(max(largest, int(rows.max(initial=-1))) + 2, -1, dtype=np.int32)
     remap[rows] = np.arange(len(rows), dtype=np.int32)
-    mapped: np.ndarray = remap[raw]
+    mapped: np.ndarray = np.take(remap, raw)
     missing = (mapped < 0) & (raw >= 0)
     if missing.any():
         mapped[missing] = positions(values.filter(pa.array(missing)), valid[column])
     return mapped
+
+
+def _is_every_row(rows: np.ndarray) -> bool:
+    """Whether ``rows`` is ``0, 1, 2 …`` (no row dropped)."""
+    if not len(rows) or rows[0] != 0 or rows[-1] != len(rows) - 1:
+        return False
+    return bool(np.array_equal(rows, np.arange(len(rows), dtype=rows.dtype)))
