@@ -23,6 +23,8 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from sync.errors import UsageError
+
 #: Fields of the Student role that API v3.0 does not have.
 V31_STUDENT_FIELDS = ("frl_status", "iep_status", "home_language")
 SUBJECTS = {
@@ -86,12 +88,24 @@ def load_district(folder: str | Path) -> ServedDistrict:
 
 # -- reading ---------------------------------------------------------------------------------------------
 def _rows(path: Path) -> Iterator[dict[str, str]]:
-    with path.open(encoding="utf-8-sig", newline="") as file:
-        reader = csv.reader(file)
-        header = [name.strip().replace(" ", "_").lower() for name in next(reader, [])]
-        for values in reader:
-            if values:
-                yield {name: value.strip() for name, value in zip(header, values, strict=False)}
+    """The rows of one CSV file; a file that cannot be read is a :class:`UsageError` naming it."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as file:
+            reader = csv.reader(file)
+            header = [name.strip().replace(" ", "_").lower() for name in next(reader, [])]
+            for values in reader:
+                if values:
+                    yield {name: value.strip() for name, value in zip(header, values, strict=False)}
+    except UnicodeDecodeError as err:
+        raise UsageError(
+            f"{path}: not UTF-8 text (byte {err.start} cannot be decoded); save the file as UTF-8 CSV"
+        ) from err
+    except csv.Error as err:
+        raise UsageError(f"{path}: not a CSV file ({err}); save the file as UTF-8 CSV") from err
+    except IsADirectoryError as err:
+        raise UsageError(f"{path} is a folder, not a CSV file") from err
+    except OSError as err:
+        raise UsageError(f"{path} cannot be read: {err.strerror or err}") from err
 
 
 def _value(row: dict[str, str], column: str) -> str | None:
