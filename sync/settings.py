@@ -16,14 +16,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from sync.directory.factory import tenant_spec_problem
 from sync.errors import SettingsError
 
 _CONTAINER = re.compile(r"^(?!.*--)[a-z0-9][a-z0-9-]{1,61}[a-z0-9]$")
 _TABLE = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,62}$")
 _TASK_HUB = re.compile(r"^[A-Za-z][A-Za-z0-9]{2,44}$")
 _NCRONTAB_FIELDS = 6
-#: "Graph", "GRAPH", "https://graph.microsoft.com/v1.0", "grpah:https://…": meant Graph, not a tenant file.
-_LOOKS_LIKE_GRAPH = re.compile(r"^\s*graph\s*$|^\s*[A-Za-z][A-Za-z0-9+.-]+:", re.IGNORECASE)
 
 DEFAULT_SET_WAIT_MINUTES = 60.0
 DEFAULT_GRAPH_QUOTA_SCALE = 1.0
@@ -184,22 +183,9 @@ class _Reader:
 
     def tenant(self, key: str) -> str:
         value = self.required(key, "'graph', 'graph:https://<endpoint>/v1.0' or a local tenant path")
-        if value is not None and value.startswith("graph:") and not re.match(r"^graph:https?://\S+$", value):
-            self.problems.append((key, f"{value!r}: after 'graph:' give an http(s) URL of a Graph endpoint"))
-        elif (
-            value is not None
-            and not value.startswith("graph:")
-            and value != "graph"
-            and _LOOKS_LIKE_GRAPH.match(value)
-        ):
-            # a typo here would otherwise sync into a local tenant file named after it
-            self.problems.append(
-                (
-                    key,
-                    f"{value!r} is neither 'graph' nor 'graph:https://<endpoint>/v1.0' "
-                    "nor a tenant file path",
-                )
-            )
+        problem = tenant_spec_problem(value) if value is not None else None
+        if problem is not None:  # a typo would otherwise sync into a local tenant file named after it
+            self.problems.append((key, problem))
         return value or ""
 
     def positive_float(self, key: str, default: float, *, maximum: float | None = None) -> float:

@@ -3,28 +3,105 @@
 - a file path (default ``.sync/tenant.db``) → the embedded local tenant (``LocalTenantDirectory``);
 - ``graph`` or ``graph:<url>`` → Microsoft Graph / the local Graph server (``open_graph_directory``).
 
-Adapters are imported only when asked for, so the CLI starts without the Graph stack.
+:func:`tenant_spec_problem` is the one check of a spec (the CLI's ``--tenant`` and the app's
+``SYNC_TENANT``): a typo such as ``Graph`` or ``grpah:https://…`` would otherwise sync into a local tenant
+file named after it. Adapters are imported only when asked for, so the CLI starts without the Graph stack.
 """
 
 from __future__ import annotations
 
+import math
+import re
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from sync.directory.model import Directory
+from sync.directory.model import Directory, DirectorySnapshot
 from sync.errors import UsageError
 
 DEFAULT_TENANT = ".sync/tenant.db"
+#: "Graph", "GRAPH", "https://graph.microsoft.com/v1.0", "grpah:https://…": meant Graph, not a tenant file.
+_LOOKS_LIKE_GRAPH = re.compile(r"^\s*graph\s*$|^\s*[A-Za-z][A-Za-z0-9+.-]+:", re.IGNORECASE)
+_GRAPH_URL = re.compile(r"^graph:https?://\S+$")
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
 def is_graph_spec(tenant: str) -> bool:
     return tenant == "graph" or tenant.startswith("graph:")
 
 
-def open_directory(tenant: str, *, cache_dir: Path | None = None) -> Directory:
+def tenant_spec_problem(tenant: str) -> str | None:
+    """What is wrong with ``tenant`` as a directory spec (one line, quoting it), or ``None`` when it is
+    ``graph``, ``graph:http(s)://…`` or something that can only be a tenant file path."""
+    if tenant.startswith("graph:") and not _GRAPH_URL.match(tenant):
+        return f"{tenant!r}: after 'graph:' give an http(s) URL of a Graph endpoint"
+    if not is_graph_spec(tenant) and _LOOKS_LIKE_GRAPH.match(tenant):
+        return f"{tenant!r} is neither 'graph' nor 'graph:https://<endpoint>/v1.0' nor a tenant file path"
+    return None
+
+
+def check_tenant_spec(tenant: str, *, option: str = "--tenant") -> None:
+    """Raise :class:`UsageError` (naming ``option``) when :func:`tenant_spec_problem` finds one."""
+    problem = tenant_spec_problem(tenant)
+    if problem is not None:
+        raise UsageError(f"{option} {problem}")
+
+
+def is_loopback_graph(tenant: str) -> bool:
+    """``graph:http(s)://127.0.0.1…`` or ``…://localhost…``: the local Graph server, not Microsoft Graph."""
+    if not tenant.startswith("graph:"):
+        return False
+    try:
+        host = urlsplit(tenant.removeprefix("graph:")).hostname
+    except ValueError:
+        return False
+    return host in _LOOPBACK_HOSTS
+
+
+def check_quota_scale(tenant: str, quota_scale: float) -> None:
+    """The share of the Graph write quota must be positive; above 1 only against the local Graph server
+    (Microsoft Graph would throttle every request beyond its quota)."""
+    if not 0 < quota_scale < math.inf:
+        raise UsageError(f"--graph-quota-scale {quota_scale:g}: give a number greater than 0")
+    if quota_scale > 1 and not is_loopback_graph(tenant):
+        raise UsageError(
+            f"--graph-quota-scale {quota_scale:g} is above 1, which only the local Graph server allows "
+            "(--tenant graph:http://127.0.0.1:PORT/v1.0); Microsoft Graph would throttle the run"
+        )
+
+
+def local_tenant_exists(tenant: str) -> bool:
+    """True for a Graph spec; for a local tenant path, whether anything exists there yet."""
+    return is_graph_spec(tenant) or Path(tenant).exists()
+
+
+def new_tenant_snapshot() -> DirectorySnapshot:
+    """The snapshot of a local tenant that does not exist yet (its seeded SKUs, no objects), read from a
+    tenant in memory: planning against it writes nothing to disk."""
+    from sync.directory.local_tenant import LocalTenantDirectory
+
+    with LocalTenantDirectory(":memory:") as empty:
+        return empty.snapshot()
+
+
+def open_directory(
+    tenant: str,
+    *,
+    cache_dir: Path | None = None,
+    quota_scale: float = 1.0,
+    low_priority: bool = False,
+) -> Directory:
+    """Open ``tenant`` (creating a local tenant file and its folder when absent). ``quota_scale`` and
+    ``low_priority`` apply to Graph only."""
+    check_tenant_spec(tenant)
     if is_graph_spec(tenant):
         from sync.directory.graph import open_graph_directory
 
-        return open_graph_directory(tenant, cache_dir=cache_dir or Path(".sync") / "graph-cache")
+        return open_graph_directory(
+            tenant,
+            cache_dir=cache_dir or Path(".sync") / "graph-cache",
+            quota_scale=quota_scale,
+            low_priority=low_priority,
+        )
     from sync.directory.local_tenant import LocalTenantDirectory
 
     try:
@@ -33,6 +110,13 @@ def open_directory(tenant: str, *, cache_dir: Path | None = None) -> Directory:
         raise UsageError(f"cannot create the folder of local tenant {tenant}: {err.strerror or err}") from err
     directory: Directory = LocalTenantDirectory(tenant)
     return directory
+
+
+def close_directory(directory: Directory) -> None:
+    """Close ``directory`` if it can be closed (the protocol does not require ``close``)."""
+    close = getattr(directory, "close", None)
+    if callable(close):
+        close()
 
 
 def journal_path(tenant: str) -> Path:
