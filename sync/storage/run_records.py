@@ -209,11 +209,20 @@ def _cli_run(summary_path: Path) -> RunRecord | None:
         source=str(summary.get("source", "")),
         status=str(summary.get("status", "failed")),
         stage="report",
-        started_at=started,
+        started_at=_summary_time(summary, "started_at") or started,
+        finished_at=_summary_time(summary, "finished_at"),
         counts=counts,
         report=str(summary_path.parent),
         message=summary.get("error"),
     )
+
+
+def _summary_time(summary: dict[str, Any], key: str) -> datetime | None:
+    """``started_at`` / ``finished_at`` of a CLI run's summary (ISO 8601), ``None`` when absent or bad."""
+    try:
+        return datetime.fromisoformat(str(summary[key]))
+    except (KeyError, ValueError):
+        return None
 
 
 class TableRunStore:
