@@ -7,17 +7,21 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import os
 import sys
 from collections.abc import Sequence
 
 from sync.errors import SyncError
 from sync.profile import ProfileError
+from sync.telemetry import URL_LOGGERS
 
 COMMAND_MODULES = (
     "sync.commands.validate",
     "sync.commands.sync_run",
     "sync.commands.runs",
 )
+#: Exit status of a command whose output pipe was closed (128 + SIGPIPE), as the shell reports it.
+SIGPIPE_STATUS = 141
 
 
 class _Parser(argparse.ArgumentParser):
@@ -45,10 +49,12 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    level = logging.WARNING - 10 * min(args.verbose, 2)
-    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(args.verbose)
     try:
         status: int = args.handler(args)
+        sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's flush at exit
+    except BrokenPipeError:
+        return _stdout_closed()
     except (SyncError, ProfileError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
@@ -56,3 +62,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("interrupted", file=sys.stderr)
         return 130
     return status
+
+
+def configure_logging(verbose: int) -> None:
+    """``-v`` INFO, ``-vv`` DEBUG. The loggers of request URLs (:data:`sync.telemetry.URL_LOGGERS`) stay at
+    WARNING below ``-vv``: a Graph look-up's URL holds a student's UPN, and nothing above DEBUG may."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    for name in URL_LOGGERS:
+        logging.getLogger(name).setLevel(logging.DEBUG if verbose >= 2 else logging.WARNING)
+
+
+def _stdout_closed() -> int:
+    """The reader of stdout went away (``python -m sync runs | head``): stop quietly, as a command killed
+    by SIGPIPE would (status 141), with stdout pointed at devnull so the flush at exit does not fail."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # no real file descriptor behind stdout (an embedding, a test)
+        pass
+    return SIGPIPE_STATUS

@@ -66,8 +66,8 @@ def test_plan_shows_the_operations_and_changes_nothing(
     assert status == 0
     assert shown["changes"]["users_created"] > 0
     assert len(shown["plan"]["operations"]) == shown["operations"]
-    assert dump_state(".sync/tenant.db")["users"] == {}
-    assert not Path(".sync/runs").exists()
+    assert shown["note"] == "tenant .sync/tenant.db does not exist yet: planning against an empty tenant"
+    assert not Path(".sync").exists()  # no tenant file, journal or runs folder
     status, applied = sync(capsys, "run", "examples/district")
     assert applied["plan_id"] == shown["plan_id"]  # the same plan, byte for byte
     assert applied["changes"] == shown["changes"]
@@ -210,7 +210,7 @@ def test_a_run_killed_mid_apply_and_started_again_ends_in_the_uninterrupted_stat
     sync(capsys, "run", "examples/district")
     expected = dump_state(".sync/tenant.db")
     shutil.rmtree(".sync")
-    monkeypatch.setattr(sync_run, "open_directory", lambda tenant: _DiesAfter(tenant, calls))
+    monkeypatch.setattr(sync_run, "open_directory", lambda tenant, **options: _DiesAfter(tenant, calls))
     assert main(["run", "examples/district", "--profile", "examples/profile.toml", "--today", TODAY]) == 130
     monkeypatch.undo()
     monkeypatch.chdir(workdir)
