@@ -40,89 +40,37 @@ import pyarrow as pa
 
 from sync.clever.records import PulledDistrict, Record
 from sync.clever.school_filter import SchoolFilter
+from sync.roster.columns import (
+    CO_TEACHER_COLUMNS,
+    CONTACT_COLUMNS,
+    ENROLLMENTS,
+    SCHOOLS,
+    SECTIONS,
+    STAFF,
+    STUDENTS,
+    TEACHERS,
+    FileSpec,
+)
 from sync.roster.model import RawFile
 
-SCHOOL_COLUMNS = (
-    "School_id",
-    "School_name",
-    "School_number",
-    "State_id",
-    "Low_grade",
-    "High_grade",
-    "Principal",
-    "Principal_email",
-    "School_address",
-    "School_city",
-    "School_state",
-    "School_zip",
-    "School_phone",
+#: The Clever-CSV columns each pulled table carries: the file contract (``sync.roster.columns``) less what
+#: the Clever API has no field for (passwords, GPAs, course descriptions) and the guardian contacts, which
+#: the sync never writes.
+_NOT_IN_THE_API = frozenset(
+    {"Password", "Unweighted_gpa", "Weighted_gpa", "Course_description", *CONTACT_COLUMNS}
 )
-STUDENT_COLUMNS = (
-    "School_id",
-    "Student_id",
-    "Student_number",
-    "State_id",
-    "Last_name",
-    "Middle_name",
-    "First_name",
-    "Grade",
-    "Gender",
-    "Graduation_year",
-    "DOB",
-    "Race",
-    "Hispanic_Latino",
-    "Ell_status",
-    "Frl_status",
-    "IEP_status",
-    "Home_language",
-    "Student_street",
-    "Student_city",
-    "Student_state",
-    "Student_zip",
-    "Student_email",
-    "Username",
-)
-TEACHER_COLUMNS = (
-    "School_id",
-    "Teacher_id",
-    "Teacher_number",
-    "State_teacher_id",
-    "Last_name",
-    "Middle_name",
-    "First_name",
-    "Teacher_email",
-    "Title",
-    "Username",
-)
-STAFF_COLUMNS = (
-    "School_id",
-    "Staff_id",
-    "Staff_email",
-    "First_name",
-    "Last_name",
-    "Department",
-    "Title",
-    "Username",
-    "Role",
-)
-CO_TEACHERS = tuple(f"Teacher_{n}_id" for n in range(2, 11))
-SECTION_COLUMNS = (
-    "School_id",
-    "Section_id",
-    "Teacher_id",
-    *CO_TEACHERS,
-    "Name",
-    "Section_number",
-    "Grade",
-    "Course_name",
-    "Course_number",
-    "Period",
-    "Subject",
-    "Term_name",
-    "Term_start",
-    "Term_end",
-)
-ENROLLMENT_COLUMNS = ("School_id", "Section_id", "Student_id")
+
+
+def _api_columns(spec: FileSpec) -> tuple[str, ...]:
+    return tuple(name for name in spec.names if name not in _NOT_IN_THE_API)
+
+
+SCHOOL_COLUMNS = _api_columns(SCHOOLS)
+STUDENT_COLUMNS = _api_columns(STUDENTS)
+TEACHER_COLUMNS = _api_columns(TEACHERS)
+STAFF_COLUMNS = _api_columns(STAFF)
+SECTION_COLUMNS = _api_columns(SECTIONS)
+ENROLLMENT_COLUMNS = _api_columns(ENROLLMENTS)
 
 #: Clever's ``subject`` values → the spelling of Clever's CSV spec.
 SUBJECTS = {
@@ -302,7 +250,7 @@ class _Mapper:
                 "School_id": school_key,
                 "Section_id": section_key,
                 "Teacher_id": teachers[0] if teachers else None,
-                **{column: None for column in CO_TEACHERS},
+                **{column: None for column in CO_TEACHER_COLUMNS},
                 "Name": _text(section.get("name")),
                 "Section_number": _text(section.get("section_number")),
                 "Grade": _text(section.get("grade")),
@@ -314,7 +262,7 @@ class _Mapper:
                 "Term_start": _date_part(term.get("start_date")),
                 "Term_end": _date_part(term.get("end_date")),
             }
-            for column, teacher in zip(CO_TEACHERS, teachers[1:], strict=False):
+            for column, teacher in zip(CO_TEACHER_COLUMNS, teachers[1:], strict=False):
                 row[column] = teacher
             sections.append(row)
             students = self._links("student", section.get("students") or ())
