@@ -19,6 +19,7 @@ import pyarrow.compute as pc
 
 from sync.findings import Finding, RunStatus, Severity, sort_key, status_of
 from sync.profile import Profile, ProfileError
+from sync.roster.allocator import validation_pool
 from sync.roster.checks import (
     LINE,
     ROW,
@@ -48,15 +49,17 @@ def validate_folder(
     path: str | Path, profile: Profile | None = None, progress: Progress | None = None
 ) -> ValidationResult:
     """Read and validate the CSV set in folder ``path``."""
-    files, findings = CsvFolderSource(path).read_raw(progress=progress)
-    return _validate(files, findings, profile)
+    with validation_pool():
+        files, findings = CsvFolderSource(path).read_raw(progress=progress)
+        return _validate(files, findings, profile)
 
 
 def validate_raw(
     files: Mapping[str, RawFile], read_findings: Sequence[Finding], profile: Profile | None = None
 ) -> ValidationResult:
     """Validate raw files (``{kind: RawFile}``) with the findings made while reading them."""
-    return _validate(dict(files), read_findings, profile)
+    with validation_pool():
+        return _validate(dict(files), read_findings, profile)
 
 
 def _validate(
