@@ -19,7 +19,7 @@ import mmap
 import os
 import re
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -56,22 +56,40 @@ class CsvFolderSource:
         return self._path
 
     def read_raw(self, *, progress: Progress | None = None) -> tuple[dict[str, RawFile], list[Finding]]:
+        files, findings, rest = self.read_first(progress=progress)
+        more_files, more_findings = rest()
+        return {**files, **more_files}, [*findings, *more_findings]
+
+    def read_first(
+        self, *, progress: Progress | None = None, later: Collection[str] = ()
+    ) -> tuple[dict[str, RawFile], list[Finding], Callable[[], tuple[dict[str, RawFile], list[Finding]]]]:
+        """Like :meth:`read_raw`, but the files of kinds ``later`` are left for the function returned, which
+        reads them (call it once, on any thread: validation starts while they are read)."""
         fileset = find_files(self.path)
         findings = list(fileset.findings)
         paths = [(kind, fileset.paths[kind]) for kind in FILE_KINDS if kind in fileset.paths]
-        sizes = [_size_of(path) for _, path in paths]
-        total = sum(sizes)
+        sizes = {kind: _size_of(path) for kind, path in paths}
+        total = sum(sizes.values())
         done = 0
-        files: dict[str, RawFile] = {}
-        for (kind, path), size in zip(paths, sizes, strict=True):
-            raw, file_findings = read_csv_file(path, kind)
-            findings.extend(file_findings)
-            if raw is not None:
-                files[kind] = raw
-            done += size
-            if progress is not None:
-                progress(done, total)
-        return files, findings
+
+        def read(kinds: Collection[str]) -> tuple[dict[str, RawFile], list[Finding]]:
+            nonlocal done
+            files: dict[str, RawFile] = {}
+            found: list[Finding] = []
+            for kind, path in paths:
+                if kind not in kinds:
+                    continue
+                raw, file_findings = read_csv_file(path, kind)
+                found.extend(file_findings)
+                if raw is not None:
+                    files[kind] = raw
+                done += sizes[kind]
+                if progress is not None:
+                    progress(done, total)
+            return files, found
+
+        files, found = read([kind for kind, _ in paths if kind not in later])
+        return files, [*findings, *found], lambda: read([kind for kind, _ in paths if kind in later])
 
 
 def _size_of(path: Path) -> int:

@@ -8,7 +8,7 @@ drops its students, teachers and sections; a dropped section drops its enrollmen
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -48,10 +48,16 @@ _STAFF_SOURCES = {"Teacher_id": "Staff_id", "Teacher_email": "Staff_email", "Use
 def validate_folder(
     path: str | Path, profile: Profile | None = None, progress: Progress | None = None
 ) -> ValidationResult:
-    """Read and validate the CSV set in folder ``path``."""
+    """Read and validate the CSV set in folder ``path``. enrollments.csv is read on a second thread while
+    the other files are checked (reading and checking then share the cores)."""
     with validation_pool():
-        files, findings = CsvFolderSource(path).read_raw(progress=progress)
-        return _validate(files, findings, profile)
+        files, findings, rest = CsvFolderSource(path).read_first(progress=progress, later=_LATE)
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="roster-read") as reader:
+            late = reader.submit(rest)
+            try:
+                return _validate(files, findings, profile, late=late.result)
+            finally:
+                late.cancel()
 
 
 def validate_raw(
@@ -62,39 +68,88 @@ def validate_raw(
         return _validate(dict(files), read_findings, profile)
 
 
+#: Files :func:`validate_folder` reads while the others are checked (only enrollments need nothing else).
+_LATE = ("enrollments",)
+Late = Callable[[], tuple[dict[str, RawFile], list[Finding]]]
+
+
 def _validate(
-    files: dict[str, RawFile], read_findings: Sequence[Finding], profile: Profile | None
+    files: dict[str, RawFile],
+    read_findings: Sequence[Finding],
+    profile: Profile | None,
+    late: Late | None = None,
 ) -> ValidationResult:
     """:func:`validate_raw` that empties ``files`` as it goes, so that a large set's raw columns are freed as
-    soon as validation no longer needs them."""
-    check_profile(profile)
-    findings = list(read_findings)
-    counts: dict[str, dict[str, int]] = {}
-    pending: dict[str, tuple[RawFile, Header]] = {}
-    names: dict[str, str] = {}
-    for kind in FILE_KINDS:
-        raw = files.pop(kind, None)
-        if raw is None:
-            continue
-        spec = SPECS[kind]
-        malformed = sum(1 for f in read_findings if f.file == raw.name and f.code == "malformed_row")
-        counts[raw.name] = {"rows": raw.table.num_rows + malformed, "valid": 0}
-        header = resolve_header(spec, raw.name, raw.table.column_names, needed=needed_columns(kind, profile))
-        findings.extend(header.findings)
-        if not header.ok:
-            continue
-        names[kind] = raw.name
-        if raw.table.num_rows == 0:
-            findings.append(_empty_file(raw.name, kind))
-        pending[kind] = (raw, header)
-        del raw
-    if status_of(findings) is RunStatus.FAILED or any(kind not in pending for kind in REQUIRED_KINDS):
-        return ValidationResult(None, sorted(findings, key=sort_key), counts)
-    state = _State(pending, names, profile)
+    soon as validation no longer needs them. ``late`` returns the files of :data:`_LATE` (and their read
+    findings) when they are still being read: the checks of the other files start meanwhile."""
+    try:
+        check_profile(profile)
+    except ProfileError:
+        if late is not None:
+            late()  # a file that cannot be read is reported first, as when every file was read before
+        raise
+    admitted = _Admitted(profile)
+    admitted.add(files, read_findings)
+    findings = admitted.findings
+
+    def complete() -> bool:
+        """Admit the late files; whether the checks can go on."""
+        if late is not None:
+            admitted.add(*late())
+        return status_of(findings) is not RunStatus.FAILED and all(
+            kind in admitted.names for kind in REQUIRED_KINDS
+        )
+
+    early_failure = status_of(findings) is RunStatus.FAILED or any(
+        kind not in admitted.names for kind in REQUIRED_KINDS if late is None or kind not in _LATE
+    )
+    if early_failure or (late is None and not complete()):
+        complete()
+        return ValidationResult(None, sorted(findings, key=sort_key), admitted.counts())
+    state = _State(admitted.pending, admitted.names, profile, late=complete if late is not None else None)
     roster = state.build()
+    if roster is None:
+        return ValidationResult(None, sorted(findings, key=sort_key), admitted.counts())
+    counts = admitted.counts()
     for kind, valid in state.valid.items():
-        counts[names[kind]]["valid"] = valid
+        counts[admitted.names[kind]]["valid"] = valid
     return ValidationResult(roster, sorted([*findings, *state.findings], key=sort_key), counts)
+
+
+@dataclass
+class _Admitted:
+    """Files that passed the file-level checks (header, required columns) and the findings so far."""
+
+    profile: Profile | None
+    findings: list[Finding] = field(default_factory=list)
+    pending: dict[str, tuple[RawFile, Header]] = field(default_factory=dict)
+    names: dict[str, str] = field(default_factory=dict)
+    _counts: dict[str, tuple[str, dict[str, int]]] = field(default_factory=dict)
+
+    def add(self, files: dict[str, RawFile], read_findings: Sequence[Finding]) -> None:
+        """Admit ``files`` (emptied as it goes), made with ``read_findings``."""
+        self.findings.extend(read_findings)
+        for kind in FILE_KINDS:
+            raw = files.pop(kind, None)
+            if raw is None:
+                continue
+            spec = SPECS[kind]
+            malformed = sum(1 for f in read_findings if f.file == raw.name and f.code == "malformed_row")
+            self._counts[kind] = (raw.name, {"rows": raw.table.num_rows + malformed, "valid": 0})
+            needed = needed_columns(kind, self.profile)
+            header = resolve_header(spec, raw.name, raw.table.column_names, needed=needed)
+            self.findings.extend(header.findings)
+            if not header.ok:
+                continue
+            self.names[kind] = raw.name
+            if raw.table.num_rows == 0:
+                self.findings.append(_empty_file(raw.name, kind))
+            self.pending[kind] = (raw, header)
+            del raw
+
+    def counts(self) -> dict[str, dict[str, int]]:
+        """``{file name: {"rows", "valid"}}`` in the order of the file kinds."""
+        return {self._counts[k][0]: dict(self._counts[k][1]) for k in FILE_KINDS if k in self._counts}
 
 
 def check_profile(profile: Profile | None) -> None:
@@ -167,8 +222,11 @@ class _State:
     valid: dict[str, int] = field(default_factory=dict)
     #: Every id of each file, before any drop (to tell a dropped record from a missing one).
     seen: dict[str, pa.ChunkedArray] = field(default_factory=dict)
+    #: Waits for the files still being read (enrollments) and says whether the checks can go on.
+    late: Callable[[], bool] | None = None
 
-    def build(self) -> Roster:
+    def build(self) -> Roster | None:
+        """The roster, or ``None`` when a file read late stopped the run (its findings say why)."""
         # The enrollments' look-ups (millions of hashed ids) run on a second thread against the ids as read,
         # while the other files are checked; they are mapped onto the valid records afterwards.
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -193,7 +251,10 @@ class _State:
                 finally:
                     students, contacts = pupils.result()
             finally:
-                enrollments, found = early.result()
+                read = early.result()
+        if read is None:
+            return None
+        enrollments, found = read
         targets = Targets(
             schools=schools,
             students=students,
@@ -231,7 +292,9 @@ class _State:
 
     def _enrollment_positions(
         self, sections: pa.ChunkedArray, students: pa.ChunkedArray, schools: pa.ChunkedArray
-    ) -> tuple[pa.Table, Positions]:
+    ) -> tuple[pa.Table, Positions] | None:
+        if self.late is not None and not self.late():
+            return None
         table = self._take("enrollments")
         found = find_positions(table, sections, students, schools)
         # Back to plain strings here, while the main thread is busy with the other files.
