@@ -46,14 +46,16 @@ def find_repeats(table: pa.Table, spec: FileSpec, file: str) -> Repeats:
     ids = table[spec.id_column]
     if rows < 2:
         return Repeats(table, [], np.zeros(rows, dtype=bool))
-    distinct = len(pc.unique(ids))
+    same_id = np.zeros(rows, dtype=bool)
+    same_id[1:] = _equal_shifted(ids, 1)
+    grouped = rows - int(np.count_nonzero(same_id))
+    # Ids in order (as exports usually are) need no hashing: their repeats are next to each other.
+    distinct = grouped if _ascending(ids) else len(pc.unique(ids))
     if distinct == rows:
         return Repeats(table, [], np.zeros(rows, dtype=bool))
     order: npt.NDArray[np.int64] | None = None
     work = table
-    same_id = np.zeros(rows, dtype=bool)
-    same_id[1:] = _equal_shifted(ids, 1)
-    if rows - int(np.count_nonzero(same_id)) == distinct:
+    if grouped == distinct:
         # The rows of each id are together already: compare only the rows of ids that repeat.
         repeated_rows = same_id.copy()
         repeated_rows[:-1] |= same_id[1:]
@@ -130,6 +132,14 @@ def _compare_neighbours(work: pa.Table, spec: FileSpec, file: str) -> _Found:
 
     copy = np.zeros(rows, dtype=bool)
     for distance in range(1, min(int(place.max()), _LOOKBACK) + 1):
+        later = np.flatnonzero(place >= distance)
+        if len(later) * 4 < rows:
+            # Few rows this far into their id (a third contact…): compare just those with their partner.
+            equal = np.ones(len(later), dtype=bool)
+            for name in spec.may_differ:
+                equal &= _equal_rows(work[name], later, later - distance)
+            copy[later[equal]] = True
+            continue
         equal = (place >= distance)[distance:]
         shifted = map_columns(functools.partial(_equal_column, work, distance), spec.may_differ, rows=rows)
         for same in shifted:
@@ -168,9 +178,22 @@ def _equal_column(table: pa.Table, distance: int, name: str) -> Mask:
     return _equal_shifted(table[name], distance)
 
 
+def _ascending(values: pa.ChunkedArray) -> bool:
+    """Whether ``values`` (no nulls) never decrease."""
+    return bool(pc.all(pc.less_equal(values[:-1], values[1:])).as_py())
+
+
+def _equal_rows(values: pa.ChunkedArray, rows: np.ndarray, others: np.ndarray) -> Mask:
+    """``values[rows[k]] == values[others[k]]`` (two nulls are equal)."""
+    return _equal(values.take(pa.array(rows)), values.take(pa.array(others)))
+
+
 def _equal_shifted(values: pa.ChunkedArray, distance: int) -> Mask:
     """``values[i] == values[i - distance]`` for ``i >= distance`` (two nulls are equal)."""
-    later, earlier = values[distance:], values[: len(values) - distance]
+    return _equal(values[distance:], values[: len(values) - distance])
+
+
+def _equal(later: pa.ChunkedArray, earlier: pa.ChunkedArray) -> Mask:
     equal = pc.fill_null(pc.equal(later, earlier), False)
     if later.null_count or earlier.null_count:
         equal = pc.or_(equal, pc.and_(pc.is_null(later), pc.is_null(earlier)))
