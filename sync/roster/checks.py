@@ -266,7 +266,7 @@ def _encoded_positions(values: pa.ChunkedArray, targets: pa.ChunkedArray | pa.Ar
             indices = indices.cast(pa.int32())
         if indices.null_count:
             indices = pc.fill_null(indices, size)
-        parts.append(np.take(lookup, _int32(indices)))
+        parts.append(lookup[_int32(indices)])
     return np.concatenate(parts)
 
 
