@@ -228,8 +228,6 @@ def positions(values: pa.ChunkedArray, targets: pa.ChunkedArray | pa.Array) -> n
     rows = len(values)
     if rows == 0:
         return np.zeros(0, dtype=np.int32)
-    if pa.types.is_dictionary(values.type):
-        return _encoded_positions(values, targets)
     runs = values.num_chunks
     for chunk in values.chunks:
         if len(chunk) > 1:
@@ -244,38 +242,6 @@ def positions(values: pa.ChunkedArray, targets: pa.ChunkedArray | pa.Array) -> n
     )
     lengths = np.concatenate([np.diff(_int32(e.run_ends), prepend=0) for e in encoded])
     return np.repeat(found, lengths)
-
-
-def _encoded_positions(values: pa.ChunkedArray, targets: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int32]:
-    """:func:`positions` of dictionary-encoded values: every chunk's dictionary is looked up (in one call, so
-    that the targets are hashed once), then each row takes its value's position through its index."""
-    chunks = [chunk for chunk in values.chunks if len(chunk)]
-    if not chunks:
-        return np.zeros(0, dtype=np.int32)
-    dictionaries = pa.chunked_array([chunk.dictionary for chunk in chunks], type=values.type.value_type)
-    found = _int32(pc.fill_null(pc.index_in(dictionaries, value_set=targets), -1))
-    parts = []
-    start = 0
-    for chunk in chunks:
-        size = len(chunk.dictionary)
-        # One more slot, -1, for the null rows.
-        lookup = np.append(found[start : start + size], np.int32(-1))
-        start += size
-        indices = chunk.indices
-        if indices.type != pa.int32():
-            indices = indices.cast(pa.int32())
-        if indices.null_count:
-            indices = pc.fill_null(indices, size)
-        parts.append(lookup[_int32(indices)])
-    return np.concatenate(parts)
-
-
-def decoded(table: pa.Table) -> pa.Table:
-    """``table`` with its dictionary-encoded columns as plain strings."""
-    for index, column in enumerate(table.columns):
-        if pa.types.is_dictionary(column.type):
-            table = table.set_column(index, table.field(index).name, column.cast(column.type.value_type))
-    return table
 
 
 def as_int64(array: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int64]:

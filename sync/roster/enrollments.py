@@ -23,7 +23,6 @@ from sync.roster.checks import (
     ROW,
     as_int64,
     as_mask,
-    decoded,
     has_any,
     positions,
     required_values,
@@ -147,7 +146,7 @@ def check_enrollments(
         table, section, school = table.filter(pa.array(keep)), section[keep], school[keep]
     findings += _school_mismatch(table, section, school, targets, file)
     findings += _empty_sections(section, targets)
-    return decoded(table.select(["Section_id", "Student_id", "School_id", LINE])), findings
+    return table.select(["Section_id", "Student_id", "School_id", LINE]), findings
 
 
 def _school_mismatch(

@@ -31,9 +31,7 @@ REQUIRED_KINDS = ("schools", "students", "teachers", "sections", "enrollments")
 
 @dataclass(frozen=True)
 class RawFile:
-    """One source file as read: every column a string, headers as written (BOM stripped). A column may be
-    dictionary-encoded strings (the CSV reader encodes the enrollments' ids, which are only looked up);
-    validation accepts both and its roster holds plain strings."""
+    """One source file as read: every column a string, headers as written (BOM stripped)."""
 
     kind: str
     #: Name used in findings: the file name as found (``Students.csv``), or ``clever:students`` for the API.

@@ -2,8 +2,6 @@
 
 Each file is read into memory once and parsed by ``pyarrow.csv`` with every column typed as a string, so
 ``007`` stays ``007``. Blank values become nulls; trimming and every other value rule belong to validation.
-The id columns of enrollments.csv, which are only looked up, are read dictionary-encoded (strings still):
-the parser hashes them on all its threads, and validation looks up each distinct value once.
 The header row is parsed here (it may be quoted) and the body handed to the parser, so a file's line
 numbers are exact. The body is first parsed as if every record were one line; when its rows then match
 the file's lines one to one (checked by counting line feeds, no Python loop), row *i* is on line *i* + 2.
@@ -40,9 +38,6 @@ from sync.roster.source import Progress
 _BOM = b"\xef\xbb\xbf"
 _SPECIAL = re.compile(rb'["\r\n]')
 _BLOCK_SIZE = 1 << 22
-#: Columns read as ``dictionary<int32, string>``: ids that validation only looks up, millions of times.
-LOOKED_UP: dict[str, tuple[str, ...]] = {"enrollments": ("Section_id", "Student_id", "School_id")}
-_DICTIONARY = pa.dictionary(pa.int32(), pa.string())
 
 
 class CsvFolderSource:
@@ -128,12 +123,11 @@ def parse_csv_bytes(data: Bytes, kind: str, name: str) -> tuple[RawFile | None, 
     break_byte = b"\n" if data.find(b"\n", start) != -1 or data.find(b"\r", start) == -1 else b"\r"
     first_line = 1 + data[start:body_start].count(break_byte)
     body = pa.py_buffer(data).slice(body_start)
-    encoded = _encoded_columns(kind, names)
     # First, parse as if every record were one line (fast, on every core). That is right exactly when the
     # rows match the lines one to one; otherwise the file is parsed again, record by record.
     table: pa.Table | None
     try:
-        table, bad = _parse(body, len(names), newlines=False, encoded=encoded)
+        table, bad = _parse(body, len(names), newlines=False)
     except pa.ArrowInvalid:
         table, bad = None, []
     has_quote = data.find(b'"', body_start) != -1
@@ -145,13 +139,7 @@ def parse_csv_bytes(data: Bytes, kind: str, name: str) -> tuple[RawFile | None, 
         and _one_line_per_row(data, body_start, table.num_rows)
     ):
         return RawFile(kind=kind, name=name, table=table.rename_columns(names), lines=None), []
-    return _parse_exactly(data, kind, name, names, body_start, first_line, table, bad, encoded)
-
-
-def _encoded_columns(kind: str, names: list[str]) -> frozenset[int]:
-    """Positions of the columns of ``names`` read dictionary-encoded (:data:`LOOKED_UP`)."""
-    keys = {header_key(name) for name in LOOKED_UP.get(kind, ())}
-    return frozenset(i for i, name in enumerate(names) if header_key(name) in keys)
+    return _parse_exactly(data, kind, name, names, body_start, first_line, table, bad)
 
 
 def _parse_exactly(
@@ -163,7 +151,6 @@ def _parse_exactly(
     first_line: int,
     table: pa.Table | None,
     bad: list[tuple[int | None, int, str]],
-    encoded: frozenset[int] = frozenset(),
 ) -> tuple[RawFile | None, list[Finding]]:
     """The slow path: blank lines, values over several lines, rejected rows or a quote never closed. The
     records' first lines come from :mod:`sync.roster.lines`; ``table`` and ``bad`` are the optimistic
@@ -173,15 +160,14 @@ def _parse_exactly(
     scan = scan_records(data, body_start, first_line) if has_quote else None
     if table is None or (scan is not None and scan.quoted_line_breaks):
         try:
-            newlines = scan is not None and scan.quoted_line_breaks
-            table, bad = _parse(body, len(names), newlines=newlines, encoded=encoded)
+            table, bad = _parse(body, len(names), newlines=scan is not None and scan.quoted_line_breaks)
         except pa.ArrowInvalid as err:
             return None, [_unparseable(name, data, body_start, err)]
     findings: list[Finding] = []
     lines: pa.Array | None = None
     if bad and any(row[0] is None for row in bad):
         newlines = scan is not None and scan.quoted_line_breaks
-        _, bad = _parse(body, len(names), newlines=newlines, threads=False, encoded=encoded)
+        _, bad = _parse(body, len(names), newlines=newlines, threads=False)
     line_numbers = _record_lines(data, body_start, first_line, scan, table.num_rows + len(bad))
     findings.extend(_malformed(name, kind, names, bad, line_numbers))
     keep = np.ones(len(line_numbers), dtype=bool)
@@ -229,12 +215,7 @@ def _first_record(data: Bytes, start: int) -> tuple[int, int]:
 
 
 def _parse(
-    body: pa.Buffer,
-    width: int,
-    *,
-    newlines: bool,
-    threads: bool = True,
-    encoded: frozenset[int] = frozenset(),
+    body: pa.Buffer, width: int, *, newlines: bool, threads: bool = True
 ) -> tuple[pa.Table, list[tuple[int | None, int, str]]]:
     bad: list[tuple[int | None, int, str]] = []
 
@@ -244,9 +225,8 @@ def _parse(
         return "skip"
 
     column_names = [f"c{i}" for i in range(width)]
-    types = {n: _DICTIONARY if i in encoded else pa.string() for i, n in enumerate(column_names)}
     if body.size == 0:
-        return _empty(types), bad
+        return pa.table({n: pa.array([], pa.string()) for n in column_names}), bad
     try:
         with _quiet_undecodable_rows():
             table = pacsv.read_csv(
@@ -256,7 +236,7 @@ def _parse(
                 ),
                 parse_options=pacsv.ParseOptions(newlines_in_values=newlines, invalid_row_handler=on_invalid),
                 convert_options=pacsv.ConvertOptions(
-                    column_types=types,
+                    column_types={n: pa.string() for n in column_names},
                     null_values=[""],
                     strings_can_be_null=True,
                     quoted_strings_can_be_null=True,
@@ -265,13 +245,9 @@ def _parse(
     except pa.ArrowInvalid as err:
         if "Empty CSV file" not in str(err):
             raise
-        return _empty(types), bad
+        return pa.table({n: pa.array([], pa.string()) for n in column_names}), bad
     bad.sort(key=lambda row: row[0] if row[0] is not None else -1)
     return table, bad
-
-
-def _empty(types: dict[str, pa.DataType]) -> pa.Table:
-    return pa.table({n: pa.array([], kind) for n, kind in types.items()})
 
 
 @contextmanager
@@ -374,8 +350,7 @@ def _replace_line_breaks(
     findings: list[Finding] = []
     columns = []
     for index, column in enumerate(table.columns):
-        text = column.cast(pa.string()) if pa.types.is_dictionary(column.type) else column
-        mask = pc.match_substring_regex(text, r"[\r\n]")
+        mask = pc.match_substring_regex(column, r"[\r\n]")
         if not pc.any(mask).as_py():
             columns.append(column)
             continue
@@ -397,7 +372,7 @@ def _replace_line_breaks(
                     "remove line breaks from values in the export",
                 )
             )
-        columns.append(pc.replace_substring_regex(text, r"\r\n|\r|\n", " "))
+        columns.append(pc.replace_substring_regex(column, r"\r\n|\r|\n", " "))
     return pa.table(columns, names=table.column_names), findings
 
 

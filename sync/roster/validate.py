@@ -23,7 +23,6 @@ from sync.roster.allocator import validation_pool
 from sync.roster.checks import (
     LINE,
     ROW,
-    decoded,
     prepare,
     references,
     required_values,
@@ -296,9 +295,7 @@ class _State:
         if self.late is not None and not self.late():
             return None
         table = self._take("enrollments")
-        found = find_positions(table, sections, students, schools)
-        # Back to plain strings here, while the main thread is busy with the other files.
-        return decoded(table), found
+        return table, find_positions(table, sections, students, schools)
 
     def _base(self, kind: str) -> tuple[pa.Table, np.ndarray]:
         """Required values and repeated ids of one file: the table, and a mask of the rows whose id an

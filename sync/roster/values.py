@@ -167,28 +167,12 @@ NORMALISERS: dict[Kind, Normaliser] = {
 
 def clean(array: ArrayLike) -> pa.ChunkedArray:
     """Values as strings, trimmed, blanks as nulls. A chunk that has no value to trim or blank is kept as is
-    (checked on the first and last byte of each value, without a regex). A dictionary-encoded column stays
-    encoded: only its dictionaries are cleaned."""
+    (checked on the first and last byte of each value, without a regex)."""
     if isinstance(array, pa.Array):
         array = pa.chunked_array([array], type=array.type)
-    if pa.types.is_dictionary(array.type) and pa.types.is_string(array.type.value_type):
-        return pa.chunked_array([_clean_encoded(chunk) for chunk in array.chunks], type=array.type)
     if not pa.types.is_string(array.type):
         array = pc.cast(array, pa.string())
     return pa.chunked_array([_clean_chunk(chunk) for chunk in array.chunks], type=pa.string())
-
-
-def _clean_encoded(chunk: pa.DictionaryArray) -> pa.DictionaryArray:
-    """Clean the dictionary; a value that becomes blank makes the rows that use it null (a null in the
-    dictionary itself would not count as a null row)."""
-    dictionary = _clean_chunk(chunk.dictionary)
-    if dictionary is chunk.dictionary:
-        return chunk
-    indices = chunk.indices
-    if dictionary.null_count:
-        blank = pc.take(pc.is_null(dictionary), indices)
-        indices = pc.if_else(pc.fill_null(blank, False), pa.scalar(None, indices.type), indices)
-    return pa.DictionaryArray.from_arrays(indices, dictionary)
 
 
 #: A first or last byte that may need trimming is ASCII white space or a control byte (< 33), or any

@@ -1,4 +1,4 @@
-"""Enrollment ids are read dictionary-encoded for speed; the roster and the findings must not show it."""
+"""Enrollment ids: trimmed, blanks are missing values, repeated pairs found in sorted and unsorted files."""
 
 from __future__ import annotations
 
@@ -6,18 +6,8 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from sync.roster.reader import read_csv_file
 from sync.roster.validate import validate_folder
 from tests.roster.csvset import CLEAN, only, where, write_set
-
-
-def test_the_reader_encodes_only_the_enrollment_ids(tmp_path: Path) -> None:
-    folder = write_set(tmp_path)
-    enrollments, _ = read_csv_file(folder / "enrollments.csv", "enrollments")
-    students, _ = read_csv_file(folder / "students.csv", "students")
-    assert enrollments is not None and students is not None
-    assert all(pa.types.is_dictionary(field.type) for field in enrollments.table.schema)
-    assert all(field.type == pa.string() for field in students.table.schema)
 
 
 def test_roster_enrollments_are_plain_trimmed_strings(tmp_path: Path) -> None:
