@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from sync.findings import Finding, Severity
+from sync.roster.printable import printable
 
 
 class Kind(StrEnum):
@@ -245,9 +246,10 @@ def resolve_header(
     positions: dict[str, int] = {}
     findings: list[Finding] = []
     seen: dict[str, str] = {}
-    for index, written in enumerate(names):
-        key = header_key(written)
+    for index, as_written in enumerate(names):
+        key = header_key(as_written)
         canonical = by_key.get(key)
+        written = printable(as_written)  # as shown in findings: control characters escaped
         if canonical is None:
             findings.append(
                 Finding(
@@ -277,7 +279,7 @@ def resolve_header(
             continue
         positions[canonical] = index
         seen[canonical] = written
-        if written != canonical and not (key in _ALIASES and written.strip().lower() == key):
+        if as_written != canonical and not (key in _ALIASES and as_written.strip().lower() == key):
             findings.append(
                 Finding(
                     file_name,
