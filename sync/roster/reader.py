@@ -16,7 +16,9 @@ import io
 import mmap
 import os
 import re
+import stat
 import sys
+import threading
 from collections.abc import Callable, Collection, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -33,11 +35,15 @@ from sync.roster.columns import SPECS, header_key
 from sync.roster.fileset import find_files
 from sync.roster.lines import Bytes, RecordScan, count_byte, scan_records, scan_records_slowly
 from sync.roster.model import FILE_KINDS, RawFile
+from sync.roster.printable import printable
+from sync.roster.quotes import OpenQuote, find_open_quote
 from sync.roster.source import Progress
 
 _BOM = b"\xef\xbb\xbf"
 _SPECIAL = re.compile(rb'["\r\n]')
-_BLOCK_SIZE = 1 << 22
+#: Block sizes the parser is given, in turn: a record must fit in one block. The first suits every real
+#: roster; a larger one is tried only when a record (one huge value) does not fit, up to a sane limit.
+BLOCK_SIZES = (1 << 22, 1 << 26)
 
 
 class CsvFolderSource:
@@ -99,17 +105,28 @@ def read_csv_file(path: Path, kind: str) -> tuple[RawFile | None, list[Finding]]
     if path.is_dir():
         raise UsageError(f"{path} is a folder, not a file; put the CSV file itself in the set")
     try:
+        mode = path.stat().st_mode
+        if not stat.S_ISREG(mode):  # a FIFO or device would block or never end: refuse before opening it
+            raise UsageError(
+                f"{printable(str(path))} is not a regular file; put the CSV file itself in the set"
+            )
         with path.open("rb") as handle:
             size = os.fstat(handle.fileno()).st_size
             # Mapped, not copied: the parser's threads fault the pages in as they go; nothing is read twice.
             data: Bytes = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+            # The parser gets the same pages through Arrow's own mapping: a buffer that is not a Python
+            # object never needs the interpreter when the parser's threads let go of it.
+            native = pa.memory_map(str(path)).read_buffer() if size else None
     except (OSError, ValueError) as err:
         raise UsageError(f"cannot read {path}: {getattr(err, 'strerror', None) or err}") from err
-    return parse_csv_bytes(data, kind, path.name)
+    return parse_csv_bytes(data, kind, path.name, buffer=native)
 
 
-def parse_csv_bytes(data: Bytes, kind: str, name: str) -> tuple[RawFile | None, list[Finding]]:
-    """Parse the bytes of one file. Returns ``None`` for the table when a file-level error stops it."""
+def parse_csv_bytes(
+    data: Bytes, kind: str, name: str, *, buffer: pa.Buffer | None = None
+) -> tuple[RawFile | None, list[Finding]]:
+    """Parse the bytes of one file. Returns ``None`` for the table when a file-level error stops it.
+    ``buffer``: the same bytes as an Arrow buffer, given to the parser instead of a view of ``data``."""
     start = len(_BOM) if data[: len(_BOM)] == _BOM else 0
     header_end, body_start = _first_record(data, start)
     header_bytes = data[start:header_end]
@@ -122,7 +139,8 @@ def parse_csv_bytes(data: Bytes, kind: str, name: str) -> tuple[RawFile | None, 
     names = split_record(header_text)
     break_byte = b"\n" if data.find(b"\n", start) != -1 or data.find(b"\r", start) == -1 else b"\r"
     first_line = 1 + data[start:body_start].count(break_byte)
-    body = pa.py_buffer(data).slice(body_start)
+    whole = buffer if buffer is not None else pa.py_buffer(data)
+    body = whole.slice(body_start)
     # First, parse as if every record were one line (fast, on every core). That is right exactly when the
     # rows match the lines one to one; otherwise the file is parsed again, record by record.
     table: pa.Table | None
@@ -139,11 +157,12 @@ def parse_csv_bytes(data: Bytes, kind: str, name: str) -> tuple[RawFile | None, 
         and _one_line_per_row(data, body_start, table.num_rows)
     ):
         return RawFile(kind=kind, name=name, table=table.rename_columns(names), lines=None), []
-    return _parse_exactly(data, kind, name, names, body_start, first_line, table, bad)
+    return _parse_exactly(data, whole, kind, name, names, body_start, first_line, table, bad)
 
 
 def _parse_exactly(
     data: Bytes,
+    whole: pa.Buffer,
     kind: str,
     name: str,
     names: list[str],
@@ -155,14 +174,18 @@ def _parse_exactly(
     """The slow path: blank lines, values over several lines, rejected rows or a quote never closed. The
     records' first lines come from :mod:`sync.roster.lines`; ``table`` and ``bad`` are the optimistic
     parse's result (``None`` when it failed), reused when it holds."""
-    body = pa.py_buffer(data).slice(body_start)
+    body = whole.slice(body_start)
     has_quote = data.find(b'"', body_start) != -1
     scan = scan_records(data, body_start, first_line) if has_quote else None
+    if scan is not None and scan.unclosed_quote:
+        opened = find_open_quote(data, body_start, first_line)
+        if opened is not None:
+            return _cut_at_open_quote(data, whole, kind, name, names, opened)
     if table is None or (scan is not None and scan.quoted_line_breaks):
         try:
             table, bad = _parse(body, len(names), newlines=scan is not None and scan.quoted_line_breaks)
         except pa.ArrowInvalid as err:
-            return None, [_unparseable(name, data, body_start, err)]
+            return None, [_unparseable(name, data, body_start, first_line, names, err)]
     findings: list[Finding] = []
     lines: pa.Array | None = None
     if bad and any(row[0] is None for row in bad):
@@ -217,24 +240,57 @@ def _first_record(data: Bytes, start: int) -> tuple[int, int]:
 def _parse(
     body: pa.Buffer, width: int, *, newlines: bool, threads: bool = True
 ) -> tuple[pa.Table, list[tuple[int | None, int, str]]]:
+    """Parse ``body`` into ``width`` string columns; rejected rows come back as ``(number, fields, text)``.
+
+    On threads the parser is given no Python callback: when a read fails, Arrow's threads may go on with
+    the rest of the file after the failure is returned, and a thread that needs the interpreter while it
+    shuts down is stopped in a way C++ cannot survive ("terminate called without an active exception").
+    So rejected rows make the threaded read fail, and the file is read again on the calling thread, where
+    the row handler runs (that read numbers the rows, which a threaded one cannot)."""
+    column_names = [f"c{i}" for i in range(width)]
+    if body.size == 0:
+        return pa.table({n: pa.array([], pa.string()) for n in column_names}), []
+    if threads:
+        try:
+            return _read(body, column_names, newlines=newlines, threads=True, bad=None), []
+        except pa.ArrowInvalid as err:
+            if _too_long(err) or _is_empty(err):
+                raise
     bad: list[tuple[int | None, int, str]] = []
+    with _quiet_undecodable_rows():
+        table = _read(body, column_names, newlines=newlines, threads=False, bad=bad)
+    bad.sort(key=lambda row: row[0] if row[0] is not None else -1)
+    return table, bad
+
+
+def _read(
+    body: pa.Buffer,
+    column_names: list[str],
+    *,
+    newlines: bool,
+    threads: bool,
+    bad: list[tuple[int | None, int, str]] | None,
+) -> pa.Table:
+    """One ``read_csv``, retried with a larger block when a record does not fit in one."""
 
     def on_invalid(row: pacsv.InvalidRow) -> str:
         number = row.number if row.number is not None and row.number >= 0 else None
+        assert bad is not None
         bad.append((number, row.actual_columns, row.text))
         return "skip"
 
-    column_names = [f"c{i}" for i in range(width)]
-    if body.size == 0:
-        return pa.table({n: pa.array([], pa.string()) for n in column_names}), bad
-    try:
-        with _quiet_undecodable_rows():
-            table = pacsv.read_csv(
+    for attempt, block_size in enumerate(BLOCK_SIZES):
+        if bad is not None:
+            bad.clear()
+        try:
+            return pacsv.read_csv(
                 pa.BufferReader(body),
                 read_options=pacsv.ReadOptions(
-                    column_names=column_names, use_threads=threads, block_size=_BLOCK_SIZE
+                    column_names=column_names, use_threads=threads, block_size=block_size
                 ),
-                parse_options=pacsv.ParseOptions(newlines_in_values=newlines, invalid_row_handler=on_invalid),
+                parse_options=pacsv.ParseOptions(
+                    newlines_in_values=newlines, invalid_row_handler=on_invalid if bad is not None else None
+                ),
                 convert_options=pacsv.ConvertOptions(
                     column_types={n: pa.string() for n in column_names},
                     null_values=[""],
@@ -242,30 +298,54 @@ def _parse(
                     quoted_strings_can_be_null=True,
                 ),
             )
-    except pa.ArrowInvalid as err:
-        if "Empty CSV file" not in str(err):
-            raise
-        return pa.table({n: pa.array([], pa.string()) for n in column_names}), bad
-    bad.sort(key=lambda row: row[0] if row[0] is not None else -1)
-    return table, bad
+        except pa.ArrowInvalid as err:
+            if _is_empty(err):
+                return pa.table({n: pa.array([], pa.string()) for n in column_names})
+            if not _too_long(err) or attempt == len(BLOCK_SIZES) - 1:
+                raise
+    raise AssertionError("unreachable: the last block size re-raises")
+
+
+def _is_empty(err: pa.ArrowInvalid) -> bool:
+    return "Empty CSV file" in str(err)
+
+
+def _too_long(err: pa.ArrowInvalid) -> bool:
+    """Arrow's "straddling object straddles two block boundaries": a record larger than a block."""
+    return "straddl" in str(err)
+
+
+_HOOK_LOCK = threading.Lock()
+_HOOK_DEPTH = 0
+_HOOK_PREVIOUS: Any = None
 
 
 @contextmanager
 def _quiet_undecodable_rows() -> Iterator[None]:
     """pyarrow decodes a rejected row before calling the row handler; when the row is not UTF-8 it prints an
     "exception ignored" traceback and then fails the read, which becomes ``invalid_encoding``. Keep that
-    traceback off the admin's terminal (any other unraisable exception is still reported)."""
-    previous = sys.unraisablehook
+    traceback off the admin's terminal (any other unraisable exception is still reported). Files are read
+    on two threads at once: the hook is installed by the first and restored by the last, never crossed."""
+    global _HOOK_DEPTH, _HOOK_PREVIOUS
+    with _HOOK_LOCK:
+        if _HOOK_DEPTH == 0:
+            previous = sys.unraisablehook
+            _HOOK_PREVIOUS = previous
 
-    def hook(unraisable: Any) -> None:
-        if not isinstance(unraisable.exc_value, UnicodeDecodeError):
-            previous(unraisable)
+            def hook(unraisable: Any) -> None:
+                if not isinstance(unraisable.exc_value, UnicodeDecodeError):
+                    previous(unraisable)
 
-    sys.unraisablehook = hook
+            sys.unraisablehook = hook
+        _HOOK_DEPTH += 1
     try:
         yield
     finally:
-        sys.unraisablehook = previous
+        with _HOOK_LOCK:
+            _HOOK_DEPTH -= 1
+            if _HOOK_DEPTH == 0:
+                sys.unraisablehook = _HOOK_PREVIOUS
+                _HOOK_PREVIOUS = None
 
 
 def _one_line_per_row(data: Bytes, body_start: int, rows: int) -> bool:
@@ -290,6 +370,44 @@ def _record_lines(
     if len(scan.lines) != records:
         return np.arange(first_line, first_line + records, dtype=np.int64)
     return scan.lines
+
+
+def _cut_at_open_quote(
+    data: Bytes, whole: pa.Buffer, kind: str, name: str, names: list[str], opened: OpenQuote
+) -> tuple[RawFile | None, list[Finding]]:
+    """The records before the one whose quote is never closed, and a file error for the rest. Where the
+    quote should have closed cannot be known: guessing (at the end of its line, say) could shift values
+    into other columns of real people's records, so nothing from that quote on is read. And because the
+    lines that cannot be read may hold any number of records that a sync would then treat as gone, it is
+    a file error: the run stops before anything is changed, until the quote is fixed."""
+    head = bytes(data[: opened.record_start])
+    raw, findings = parse_csv_bytes(head, kind, name, buffer=whole.slice(0, opened.record_start))
+    column = printable(names[opened.field]) if opened.field < len(names) else None
+    in_column = (
+        f" (column {column})" if column is not None else f" (field {opened.field + 1}, past the header's)"
+    )
+    lines = "1 line" if opened.lines_left == 1 else f"{opened.lines_left:,} lines"
+    from_line = f"from line {opened.record_line} to the end" if opened.lines_left > 1 else "that line"
+    line_end = data.find(b"\n", opened.record_start)
+    first_line = bytes(data[opened.record_start : line_end if line_end != -1 else len(data)])
+    fields = split_record(first_line.decode("utf-8", errors="replace").rstrip("\r"))
+    id_index = _id_index(kind, names)
+    record_id = fields[id_index].strip() or None if id_index is not None and id_index < len(fields) else None
+    findings.append(
+        Finding(
+            name,
+            opened.line,
+            column,
+            record_id,
+            Severity.FILE_ERROR,
+            "malformed_row",
+            f"a quote opened on line {opened.line}, character {opened.character}{in_column} is never closed, "
+            f"so the rest of the file ({lines}, {from_line}) cannot be read and the file is refused; "
+            "close the quote, or remove it if it is a stray one (write a quote inside a value as two "
+            "quotes), and export the file again",
+        )
+    )
+    return raw, findings
 
 
 def _id_index(kind: str, names: list[str]) -> int | None:
@@ -399,9 +517,56 @@ def _encoding_error(name: str, data: Bytes, offset: int) -> Finding:
     )
 
 
-def _unparseable(name: str, data: Bytes, body_start: int, err: pa.ArrowInvalid) -> Finding:
+def _unparseable(
+    name: str, data: Bytes, body_start: int, first_line: int, names: list[str], err: pa.ArrowInvalid
+) -> Finding:
     try:
         data[body_start:].decode("utf-8")
     except UnicodeDecodeError as decode_err:
         return _encoding_error(name, data, body_start + decode_err.start)
+    if _too_long(err):
+        return _too_long_finding(name, data, body_start, first_line, names)
     raise UsageError(f"cannot parse {name} as CSV: {err}") from err
+
+
+def _too_long_finding(name: str, data: Bytes, body_start: int, first_line: int, names: list[str]) -> Finding:
+    """A record larger than the largest block: the parser cannot skip it, so the file cannot be read."""
+    limit = BLOCK_SIZES[-1]
+    long = find_long_line(data, body_start, limit)
+    where = "a record"
+    line = column = None
+    if long is not None:
+        offset, length, field, field_length = long
+        line = first_line + data[body_start:offset].count(b"\n")
+        column = printable(names[field]) if field < len(names) else None
+        where = f"line {line} is {length:,} bytes long"
+        if column is not None:
+            where += f" (its {column} value alone is {field_length:,} bytes)"
+    return Finding(
+        name,
+        line,
+        column,
+        None,
+        Severity.FILE_ERROR,
+        "malformed_row",
+        f"{where}, over the {limit / (1 << 20):g} MiB a record may take, so the file cannot be read; "
+        "remove the oversized value (or the missing line breaks that joined many records into one) "
+        "and export the file again",
+    )
+
+
+def find_long_line(data: Bytes, start: int, limit: int) -> tuple[int, int, int, int] | None:
+    """The first line of ``data[start:]`` longer than ``limit`` bytes: its offset, its length, the index of
+    its longest field (separators counted with no regard to quotes) and that field's length."""
+    view = np.frombuffer(data, dtype=np.uint8)[start:]
+    ends = np.append(np.flatnonzero(view == 10), len(view))
+    starts = np.insert(ends[:-1] + 1, 0, 0)
+    long = np.flatnonzero(ends - starts > limit)
+    if not len(long):
+        return None
+    first, last = int(starts[long[0]]), int(ends[long[0]])
+    commas = np.flatnonzero(view[first:last] == 44)
+    bounds = np.concatenate(([-1], commas, [last - first]))
+    lengths = np.diff(bounds) - 1
+    field = int(np.argmax(lengths))
+    return start + first, last - first, field, int(lengths[field])

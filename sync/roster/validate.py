@@ -141,7 +141,7 @@ class _Admitted:
             if not header.ok:
                 continue
             self.names[kind] = raw.name
-            if raw.table.num_rows == 0:
+            if raw.table.num_rows == 0 and not malformed:  # rows it had were rejected: not an empty file
                 self.findings.append(_empty_file(raw.name, kind))
             self.pending[kind] = (raw, header)
             del raw
