@@ -144,11 +144,13 @@ def parse_csv_bytes(
     # First, parse as if every record were one line (fast, on every core). That is right exactly when the
     # rows match the lines one to one; otherwise the file is parsed again, record by record.
     table: pa.Table | None
+    has_quote = data.find(b'"', body_start) != -1
     try:
-        table, bad = _parse(body, len(names), newlines=False)
+        # With quotes, rows rejected here may be values over several lines: the serial parse that would
+        # number them waits until the record scan says which.
+        table, bad = _parse(body, len(names), newlines=False, serial=not has_quote)
     except pa.ArrowInvalid:
         table, bad = None, []
-    has_quote = data.find(b'"', body_start) != -1
     if (
         table is not None
         and not bad
@@ -182,8 +184,10 @@ def _parse_exactly(
         if opened is not None:
             return _cut_at_open_quote(data, whole, kind, name, names, opened)
     if table is None or (scan is not None and scan.quoted_line_breaks):
+        newlines = scan is not None and scan.quoted_line_breaks
         try:
-            table, bad = _parse(body, len(names), newlines=scan is not None and scan.quoted_line_breaks)
+            # The threaded parse without line breaks in values has failed already: do not repeat it.
+            table, bad = _parse(body, len(names), newlines=newlines, threads=newlines)
         except pa.ArrowInvalid as err:
             return None, [_unparseable(name, data, body_start, first_line, names, err)]
     findings: list[Finding] = []
@@ -238,7 +242,7 @@ def _first_record(data: Bytes, start: int) -> tuple[int, int]:
 
 
 def _parse(
-    body: pa.Buffer, width: int, *, newlines: bool, threads: bool = True
+    body: pa.Buffer, width: int, *, newlines: bool, threads: bool = True, serial: bool = True
 ) -> tuple[pa.Table, list[tuple[int | None, int, str]]]:
     """Parse ``body`` into ``width`` string columns; rejected rows come back as ``(number, fields, text)``.
 
@@ -246,7 +250,8 @@ def _parse(
     the rest of the file after the failure is returned, and a thread that needs the interpreter while it
     shuts down is stopped in a way C++ cannot survive ("terminate called without an active exception").
     So rejected rows make the threaded read fail, and the file is read again on the calling thread, where
-    the row handler runs (that read numbers the rows, which a threaded one cannot)."""
+    the row handler runs (that read numbers the rows, which a threaded one cannot); ``serial=False`` skips
+    that second read and lets the failure through."""
     column_names = [f"c{i}" for i in range(width)]
     if body.size == 0:
         return pa.table({n: pa.array([], pa.string()) for n in column_names}), []
@@ -254,7 +259,7 @@ def _parse(
         try:
             return _read(body, column_names, newlines=newlines, threads=True, bad=None), []
         except pa.ArrowInvalid as err:
-            if _too_long(err) or _is_empty(err):
+            if _too_long(err) or not serial:
                 raise
     bad: list[tuple[int | None, int, str]] = []
     with _quiet_undecodable_rows():
