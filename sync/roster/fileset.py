@@ -9,6 +9,7 @@ from sync.errors import UsageError
 from sync.findings import Finding, Severity
 from sync.roster.columns import SPECS
 from sync.roster.model import REQUIRED_KINDS
+from sync.roster.printable import printable
 
 _KIND_BY_NAME = {spec.file_name: kind for kind, spec in SPECS.items()}
 _UNSUPPORTED = ("admins.csv",)
@@ -34,8 +35,8 @@ def find_files(folder: Path) -> FileSet:
     paths: dict[str, Path] = {}
     findings: list[Finding] = []
     for entry in entries:
-        name = entry.name
-        lower = name.lower()
+        name = printable(entry.name)  # as shown in findings: control characters escaped
+        lower = entry.name.lower()
         kind = _KIND_BY_NAME.get(lower)
         if lower in _UNSUPPORTED:
             findings.append(
@@ -76,7 +77,7 @@ def find_files(folder: Path) -> FileSet:
             )
         else:
             paths[kind] = entry
-            if name != lower:
+            if entry.name != lower:
                 findings.append(
                     Finding(
                         name,

@@ -477,7 +477,7 @@ def _replace_line_breaks(
         if not pc.any(mask).as_py():
             columns.append(column)
             continue
-        column_name = canonical.get(header_key(names[index]), names[index])
+        column_name = canonical.get(header_key(names[index]), printable(names[index]))
         for row in pc.indices_nonzero(pc.fill_null(mask, False)).to_pylist():
             record_id = None
             if id_index is not None:

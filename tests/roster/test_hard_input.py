@@ -133,3 +133,11 @@ def test_the_unraisable_hook_is_restored_when_two_threads_read_at_once() -> None
     first.__exit__(None, None, None)
     second.__exit__(None, None, None)
     assert sys.unraisablehook is original
+
+
+def test_control_characters_in_a_file_name_are_escaped_in_its_finding(tmp_path: Path) -> None:
+    folder = write_set(tmp_path)
+    (folder / "notes\x1b[31m.txt").write_text("hello\n")
+    finding = only(validate_folder(folder), "ignored_file")
+    assert finding.file == "notes\\x1b[31m.txt"
+    assert "\x1b" not in finding.message and "notes\\x1b[31m.txt is not a file" in finding.message
