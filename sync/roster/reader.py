@@ -139,7 +139,7 @@ def parse_csv_bytes(
     names = split_record(header_text)
     break_byte = b"\n" if data.find(b"\n", start) != -1 or data.find(b"\r", start) == -1 else b"\r"
     first_line = 1 + data[start:body_start].count(break_byte)
-    whole = buffer if buffer is not None else pa.py_buffer(data)
+    whole = buffer if buffer is not None else _arrow_owned(data)
     body = whole.slice(body_start)
     # First, parse as if every record were one line (fast, on every core). That is right exactly when the
     # rows match the lines one to one; otherwise the file is parsed again, record by record.
@@ -160,6 +160,15 @@ def parse_csv_bytes(
     ):
         return RawFile(kind=kind, name=name, table=table.rename_columns(names), lines=None), []
     return _parse_exactly(data, whole, kind, name, names, body_start, first_line, table, bad)
+
+
+def _arrow_owned(data: Bytes) -> pa.Buffer:
+    """``data`` copied into memory Arrow owns. A buffer that wraps a Python object must take the GIL to let
+    go of it, and Arrow's threads may let go of theirs after a read has returned, even while the
+    interpreter exits (pyarrow's Python-buffer wrapper then aborts the process)."""
+    sink = pa.BufferOutputStream()
+    sink.write(data)
+    return sink.getvalue()
 
 
 def _parse_exactly(

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
 
@@ -141,3 +142,22 @@ def test_control_characters_in_a_file_name_are_escaped_in_its_finding(tmp_path: 
     finding = only(validate_folder(folder), "ignored_file")
     assert finding.file == "notes\\x1b[31m.txt"
     assert "\x1b" not in finding.message and "notes\\x1b[31m.txt is not a file" in finding.message
+
+
+def test_the_parser_reads_memory_arrow_owns_not_the_callers_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A buffer wrapping a Python object needs the GIL when Arrow's threads let go of it, which may be
+    while the interpreter exits: the parser must be given Arrow's own memory."""
+    addresses: list[int] = []
+    real = pacsv.read_csv
+
+    def recording(source: Any, **options: Any) -> Any:
+        addresses.append(source.read_buffer().address)
+        source.seek(0)
+        return real(source, **options)
+
+    monkeypatch.setattr(reader.pacsv, "read_csv", recording)
+    data = b"School_id,School_name\nS1,North\nS2,South\n"
+    raw, _ = parse_csv_bytes(data, "schools", "schools.csv")
+    assert raw is not None and raw.table.num_rows == 2
+    caller = pa.py_buffer(data).address
+    assert addresses and all(not caller <= address < caller + len(data) for address in addresses)
