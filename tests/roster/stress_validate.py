@@ -1,6 +1,6 @@
 """Stress script (not a test): run ``python -m sync validate`` many times and count crashes at exit.
 
-``python3 -m tests.roster.stress_validate [--runs 150] [--data /tmp/roster-stress] [--size S]``
+``python3 -m tests.roster.stress_validate [--runs 150] [--data /tmp/roster-stress] [--size S] [--extra DIR]…``
 
 A few small districts are generated once (a clean one and defective ones: ``missing_header``,
 ``malformed_row``, ``invalid_encoding``, ``line_break_in_value``), then validated round-robin, each in a
@@ -47,9 +47,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=150)
     parser.add_argument("--data", type=Path, default=Path("/tmp/roster-stress"))
     parser.add_argument("--size", default="S")
+    parser.add_argument("--extra", type=Path, action="append", default=[], help="another set to validate")
     args = parser.parse_args(argv)
     args.data.mkdir(parents=True, exist_ok=True)
-    folders = generate(args.data, args.size)
+    folders = [*generate(args.data, args.size), *args.extra]
     codes: collections.Counter[int] = collections.Counter()
     crashes = 0
     start = time.perf_counter()
