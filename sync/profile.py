@@ -18,6 +18,7 @@ from typing import Any, Literal, cast
 from urllib.parse import urlsplit
 
 from sync.errors import UsageError
+from sync.roster.columns import CO_TEACHER_COLUMNS, SCHOOLS, SECTIONS
 
 UserMode = Literal["existing", "create"]
 Source = Literal["csv", "clever_api"]
@@ -147,33 +148,14 @@ class ProfileError(ValueError):
 # - ``stop_date`` in the past is accepted (the engine refuses to sync then); ``[clever]`` without
 #   ``source = "clever_api"`` is a mistake (it would be silently ignored).
 
-#: Optional schools.csv columns a profile may write (``clever-csv.md`` §2).
-SCHOOL_PROPERTY_COLUMNS = (
-    "School_number",
-    "State_id",
-    "Low_grade",
-    "High_grade",
-    "Principal",
-    "Principal_email",
-    "School_address",
-    "School_city",
-    "School_state",
-    "School_zip",
-    "School_phone",
-)
-#: Optional sections.csv columns a profile may write (``clever-csv.md`` §2; co-teacher ids excluded).
-SECTION_PROPERTY_COLUMNS = (
-    "Name",
-    "Section_number",
-    "Grade",
-    "Course_name",
-    "Course_number",
-    "Course_description",
-    "Period",
-    "Subject",
-    "Term_name",
-    "Term_start",
-    "Term_end",
+#: Optional schools.csv columns a profile may write (``clever-csv.md`` §2): all but the keys.
+SCHOOL_PROPERTY_COLUMNS = tuple(name for name in SCHOOLS.names if name not in ("School_id", "School_name"))
+#: Optional sections.csv columns a profile may write (``clever-csv.md`` §2): all but the keys and the
+#: teacher links (co-teachers always sync).
+SECTION_PROPERTY_COLUMNS = tuple(
+    name
+    for name in SECTIONS.names
+    if name not in ("School_id", "Section_id", "Teacher_id", *CO_TEACHER_COLUMNS)
 )
 #: Source columns that hold an email address (so matching on UPN / mail needs no domain).
 _EMAIL_SOURCES = frozenset({"Student_email", "Teacher_email"})
