@@ -34,6 +34,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from sync.cleverserver.district import V31_STUDENT_FIELDS, Record, ServedDistrict, load_district
+from sync.devserver import BackgroundServer
 
 COLLECTIONS = ("schools", "users", "sections", "terms", "courses")
 VERSIONS = ("v3.0", "v3.1")
@@ -93,31 +94,20 @@ class CleverServer:
         self._window: tuple[float, int] = (0.0, 0)
         self._stats: Counter[str] = Counter()
         self._sorted: dict[str, list[str]] = {}
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: BackgroundServer | None = None
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> str:
         handler = type("Handler", (_Handler,), {"server_state": self})
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
-        self._httpd.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="clever-server",
-            daemon=True,
-        )
-        self._thread.start()
+        httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
+        httpd.daemon_threads = True
+        self._serving = BackgroundServer(httpd, name="clever-server")
         return self.base_url
 
     def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
 
     def __enter__(self) -> CleverServer:
         self.start()
@@ -128,9 +118,9 @@ class CleverServer:
 
     @property
     def base_url(self) -> str:
-        if self._httpd is None:
+        if self._serving is None:
             raise RuntimeError("the Clever server is not running: call start() first")
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return f"http://127.0.0.1:{self._serving.httpd.server_address[1]}"
 
     # -- test helpers ------------------------------------------------------------------------------------
     def stats(self) -> dict[str, int]:

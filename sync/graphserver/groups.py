@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from sync.directory.tenant_store import TenantStore
 from sync.graphserver.calls import Call, Reply, no_content, ok
-from sync.graphserver.errors import bad_request
 from sync.graphserver.licenses import license_change
+from sync.graphserver.links import Links
 from sync.graphserver.listing import Listing
 from sync.graphserver.router import Route
-from sync.graphserver.views import GROUP_TYPE, USER_TYPE, bound_ids, check_bind_limit, odata_id, writable
+from sync.graphserver.views import GROUP_TYPE, USER_TYPE, bound_ids, check_bind_limit, writable
 
 RELATIONS = {"members": "member", "owners": "owner"}
 
@@ -18,6 +18,9 @@ class Groups:
     def __init__(self, store: TenantStore, listing: Listing) -> None:
         self.store = store
         self.listing = listing
+        self.links = Links(
+            store, listing, prefix="/groups", relations=RELATIONS, member_types=self._member_types
+        )
 
     def routes(self) -> list[Route]:
         return [
@@ -27,9 +30,7 @@ class Groups:
             Route("PATCH", "/groups/{id}", self.update_group),
             Route("DELETE", "/groups/{id}", self.delete_group),
             Route("POST", "/groups/{id}/assignLicense", self.assign_license),
-            Route("GET", "/groups/{id}/{relation}", self.list_links),
-            Route("POST", "/groups/{id}/{relation}/$ref", self.add_link),
-            Route("DELETE", "/groups/{id}/{relation}/{member}/$ref", self.remove_link),
+            *self.links.routes(),
             Route("GET", "/education/classes", self.list_classes),
             Route("GET", "/education/classes/{id}", self.get_class),
             Route("PATCH", "/education/classes/{id}", self.update_class),
@@ -83,25 +84,7 @@ class Groups:
         self.store.assign_group_licenses(params["id"], add=add, remove=remove)
         return ok(self.store.get_group(params["id"]))
 
-    def _relation(self, params: dict[str, str]) -> str:
-        relation = RELATIONS.get(params["relation"])
-        if relation is None:
-            raise bad_request(
-                f"Resource not found for the segment '{params['relation']}'.", code="BadRequest"
-            )
-        return relation
-
-    def list_links(self, call: Call, params: dict[str, str]) -> Reply:
-        relation = self._relation(params)
-        ids = self.store.list_links(params["id"], relation)
+    def _member_types(self, relation: str, ids: list[str]) -> list[str]:
+        """Members are users or groups (nested groups); owners are users."""
         groups = {g["id"] for g in self.store.list_groups()} if relation == "member" and ids else set()
-        refs = [{"@odata.type": GROUP_TYPE if m in groups else USER_TYPE, "id": m} for m in ids]
-        return self.listing.refs(call, "directoryObjects", refs)
-
-    def add_link(self, call: Call, params: dict[str, str]) -> Reply:
-        self.store.add_links(params["id"], self._relation(params), [odata_id(call.body)])
-        return no_content()
-
-    def remove_link(self, call: Call, params: dict[str, str]) -> Reply:
-        self.store.remove_links(params["id"], self._relation(params), [params["member"]])
-        return no_content()
+        return [GROUP_TYPE if m in groups else USER_TYPE for m in ids]

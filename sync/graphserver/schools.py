@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from sync.directory.tenant_store import TenantStore
 from sync.graphserver.calls import Call, Reply, no_content, ok
-from sync.graphserver.errors import bad_request
+from sync.graphserver.links import Links
 from sync.graphserver.listing import Listing
 from sync.graphserver.router import Route
-from sync.graphserver.views import GROUP_TYPE, USER_TYPE, odata_id, writable
+from sync.graphserver.views import GROUP_TYPE, USER_TYPE, writable
 
 RELATIONS = {"users": "user", "classes": "class"}
 
@@ -16,6 +16,9 @@ class Schools:
     def __init__(self, store: TenantStore, listing: Listing) -> None:
         self.store = store
         self.listing = listing
+        self.links = Links(
+            store, listing, prefix="/education/schools", relations=RELATIONS, member_types=_member_types
+        )
 
     def routes(self) -> list[Route]:
         return [
@@ -24,9 +27,7 @@ class Schools:
             Route("GET", "/education/schools/{id}", self.get_school),
             Route("PATCH", "/education/schools/{id}", self.update_school),
             Route("DELETE", "/education/schools/{id}", self.delete_school),
-            Route("GET", "/education/schools/{id}/{relation}", self.list_links),
-            Route("POST", "/education/schools/{id}/{relation}/$ref", self.add_link),
-            Route("DELETE", "/education/schools/{id}/{relation}/{member}/$ref", self.remove_link),
+            *self.links.routes(),
         ]
 
     def list_schools(self, call: Call, params: dict[str, str]) -> Reply:
@@ -47,24 +48,7 @@ class Schools:
         self.store.delete_school(params["id"])
         return no_content()
 
-    def _relation(self, params: dict[str, str]) -> str:
-        relation = RELATIONS.get(params["relation"])
-        if relation is None:
-            raise bad_request(
-                f"Resource not found for the segment '{params['relation']}'.", code="BadRequest"
-            )
-        return relation
 
-    def list_links(self, call: Call, params: dict[str, str]) -> Reply:
-        relation = self._relation(params)
-        kind = USER_TYPE if relation == "user" else GROUP_TYPE
-        refs = [{"@odata.type": kind, "id": m} for m in self.store.list_links(params["id"], relation)]
-        return self.listing.refs(call, "directoryObjects", refs)
-
-    def add_link(self, call: Call, params: dict[str, str]) -> Reply:
-        self.store.add_links(params["id"], self._relation(params), [odata_id(call.body)])
-        return no_content()
-
-    def remove_link(self, call: Call, params: dict[str, str]) -> Reply:
-        self.store.remove_links(params["id"], self._relation(params), [params["member"]])
-        return no_content()
+def _member_types(relation: str, ids: list[str]) -> list[str]:
+    """A school's ``users`` are users; its ``classes`` are groups."""
+    return [USER_TYPE if relation == "user" else GROUP_TYPE] * len(ids)

@@ -9,6 +9,7 @@ from os import PathLike
 from types import TracebackType
 from typing import Any
 
+from sync.devserver import BackgroundServer
 from sync.graphserver.faults import FaultInjector, FaultPlan
 from sync.graphserver.http_server import API_PREFIX, GraphHTTPServer
 from sync.graphserver.pipeline import FreshObjects, Pipeline
@@ -38,13 +39,12 @@ class GraphServer:
         self.seed = seed
         self._address = (host, port)
         self._stats = Stats()
-        self._httpd: GraphHTTPServer | None = None
-        self._thread: threading.Thread | None = None
+        self._serving: BackgroundServer | None = None
         self._resources: Resources | None = None
         self.base_url = ""
 
     def start(self) -> str:
-        if self._httpd is not None:
+        if self._serving is not None:
             return self.base_url
         lock = threading.RLock()
         self._resources = Resources.open(self.tenant_path, base_url=lambda: self.base_url)
@@ -57,27 +57,20 @@ class GraphServer:
             fresh=FreshObjects(self.faults.replication_ms / 1000.0),
         )
         try:
-            self._httpd = GraphHTTPServer(self._address, pipeline)
+            httpd = GraphHTTPServer(self._address, pipeline)
         except OSError:
             self._resources.close()
             self._resources = None
             raise
-        host, port = self._httpd.server_address[:2]
+        host, port = httpd.server_address[:2]
         self.base_url = f"http://{host!s}:{port}{API_PREFIX}"
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="graphserver", daemon=True
-        )
-        self._thread.start()
+        self._serving = BackgroundServer(httpd, name="graphserver")
         return self.base_url
 
     def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+        if self._serving is not None:
+            self._serving.stop()
+            self._serving = None
         if self._resources is not None:
             self._resources.close()
             self._resources = None
@@ -85,10 +78,9 @@ class GraphServer:
     def serve_forever(self) -> None:
         """Blocks until interrupted (the command line)."""
         self.start()
-        assert self._thread is not None
+        assert self._serving is not None
         try:
-            while self._thread.is_alive():
-                self._thread.join(timeout=0.5)
+            self._serving.wait()
         finally:
             self.stop()
 
