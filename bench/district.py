@@ -34,6 +34,7 @@ from bench import pools
 from bench.churn import apply_churn
 from bench.csvio import CsvWriter
 from bench.defects import Injected, inject_defects
+from sync.roster.columns import ENROLLMENTS, SCHOOLS, STUDENTS
 
 STUDENTS_PER_CHUNK = 200_000
 SECTIONS_PER_CHUNK = 50_000
@@ -41,52 +42,10 @@ SECTIONS_PER_CHUNK = 50_000
 STUDENT_DOMAIN = "students.contoso.edu"
 TEACHER_DOMAIN = "contoso.edu"
 
-SCHOOL_COLUMNS = (
-    "School_id",
-    "School_name",
-    "School_number",
-    "State_id",
-    "Low_grade",
-    "High_grade",
-    "Principal",
-    "Principal_email",
-    "School_address",
-    "School_city",
-    "School_state",
-    "School_zip",
-    "School_phone",
-)
-STUDENT_COLUMNS = (
-    "School_id",
-    "Student_id",
-    "Student_number",
-    "State_id",
-    "Last_name",
-    "Middle_name",
-    "First_name",
-    "Grade",
-    "Gender",
-    "Graduation_year",
-    "DOB",
-    "Race",
-    "Hispanic_Latino",
-    "Ell_status",
-    "Frl_status",
-    "IEP_status",
-    "Home_language",
-    "Student_street",
-    "Student_city",
-    "Student_state",
-    "Student_zip",
-    "Student_email",
-    "Contact_relationship",
-    "Contact_type",
-    "Contact_name",
-    "Contact_phone",
-    "Contact_phone_type",
-    "Contact_email",
-    "Contact_sis_id",
-    "Username",
+#: Columns written, in the order of the file contract; the generator writes no passwords or GPAs.
+SCHOOL_COLUMNS = SCHOOLS.names
+STUDENT_COLUMNS = tuple(
+    name for name in STUDENTS.names if name not in ("Password", "Unweighted_gpa", "Weighted_gpa")
 )
 TEACHER_COLUMNS = (
     "School_id",
@@ -118,7 +77,7 @@ SECTION_COLUMNS = (
     "Term_start",
     "Term_end",
 )
-ENROLLMENT_COLUMNS = ("School_id", "Section_id", "Student_id")
+ENROLLMENT_COLUMNS = ENROLLMENTS.names
 FILES = ("schools", "students", "teachers", "sections", "enrollments")
 
 
@@ -575,8 +534,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {err}", file=sys.stderr)
         return 2
     except OSError as err:
-        print(f"error: cannot write the district into {args.out}: {err.strerror or err}; "
-              "give a folder that can be created or written", file=sys.stderr)
+        print(
+            f"error: cannot write the district into {args.out}: {err.strerror or err}; "
+            "give a folder that can be created or written",
+            file=sys.stderr,
+        )
         return 2
     for entry in manifest:
         print(entry.describe())

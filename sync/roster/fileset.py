@@ -22,6 +22,11 @@ class FileSet:
     findings: tuple[Finding, ...]
 
 
+def _whole_file(file: str, severity: Severity, code: str, message: str) -> Finding:
+    """A finding about a whole file: no line, column or record."""
+    return Finding(file, None, None, None, severity, code, message)
+
+
 def find_files(folder: Path) -> FileSet:
     """Find the set's files in ``folder``. Raises :class:`UsageError` when the folder cannot be listed."""
     if not folder.exists():
@@ -40,11 +45,8 @@ def find_files(folder: Path) -> FileSet:
         kind = _KIND_BY_NAME.get(lower)
         if lower in _UNSUPPORTED:
             findings.append(
-                Finding(
+                _whole_file(
                     name,
-                    None,
-                    None,
-                    None,
                     Severity.FILE_ERROR,
                     "unsupported_file",
                     f"{name} is not supported (School Data Sync does not accept admins); "
@@ -53,11 +55,8 @@ def find_files(folder: Path) -> FileSet:
             )
         elif kind is None:
             findings.append(
-                Finding(
+                _whole_file(
                     name,
-                    None,
-                    None,
-                    None,
                     Severity.WARNING,
                     "ignored_file",
                     f"{name} is not a file of a Clever-format set and is ignored; remove it or rename it",
@@ -65,11 +64,8 @@ def find_files(folder: Path) -> FileSet:
             )
         elif kind in paths:
             findings.append(
-                Finding(
+                _whole_file(
                     name,
-                    None,
-                    None,
-                    None,
                     Severity.WARNING,
                     "ignored_file",
                     f"{name} is ignored because {paths[kind].name} is used; keep only one of them",
@@ -79,11 +75,8 @@ def find_files(folder: Path) -> FileSet:
             paths[kind] = entry
             if entry.name != lower:
                 findings.append(
-                    Finding(
+                    _whole_file(
                         name,
-                        None,
-                        None,
-                        None,
                         Severity.WARNING,
                         "file_name_case",
                         f"{name} was read as {lower}; name it {lower}",
@@ -93,11 +86,8 @@ def find_files(folder: Path) -> FileSet:
         if kind not in paths:
             file_name = SPECS[kind].file_name
             findings.append(
-                Finding(
+                _whole_file(
                     file_name,
-                    None,
-                    None,
-                    None,
                     Severity.FILE_ERROR,
                     "missing_file",
                     f"{file_name} is missing; a set needs schools, students, teachers, sections and "
