@@ -28,13 +28,13 @@ from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
 from sync.cleverserver.district import V31_STUDENT_FIELDS, Record, ServedDistrict, load_district
-from sync.devserver import BackgroundServer
+from sync.devserver import BackgroundServer, LocalHTTPServer
 
 COLLECTIONS = ("schools", "users", "sections", "terms", "courses")
 VERSIONS = ("v3.0", "v3.1")
@@ -99,8 +99,7 @@ class CleverServer:
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> str:
         handler = type("Handler", (_Handler,), {"server_state": self})
-        httpd = ThreadingHTTPServer(("127.0.0.1", self._port), handler)
-        httpd.daemon_threads = True
+        httpd = LocalHTTPServer(("127.0.0.1", self._port), handler)
         self._serving = BackgroundServer(httpd, name="clever-server")
         return self.base_url
 

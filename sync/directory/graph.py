@@ -37,7 +37,7 @@ from typing import Any, TypeVar
 
 import httpx
 
-from sync.directory.graph_anchors import AnchorIndex
+from sync.directory.graph_anchors import FRESH_WINDOW_S, AnchorIndex
 from sync.directory.graph_batch import BatchDispatcher, RetryPolicy
 from sync.directory.graph_cache import RESOURCES, GraphCache, Resource
 from sync.directory.graph_http import GRAPH_ROOT, GraphHttp, TokenProvider, build_client
@@ -141,6 +141,7 @@ class GraphDirectory:
         timeout_s: float = 60.0,
         retry: RetryPolicy = TRANSIENT_RETRY,
         replication: RetryPolicy = REPLICATION_RETRY,
+        fresh_window_s: float = FRESH_WINDOW_S,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> None:
         if quota_scale <= 0:
@@ -165,7 +166,7 @@ class GraphDirectory:
             self._http, self._pacer, self._counters, concurrency=concurrency, retry=retry
         )
         self._reader = GraphReader(self._http, self._pacer, self._counters, retry=retry)
-        self._anchors = AnchorIndex()
+        self._anchors = AnchorIndex(fresh_window_s=fresh_window_s)
         self._writer = OperationWriter(self._dispatcher, self._reader, self._anchors, replication=replication)
         self._refresh_lock: asyncio.Lock | None = None
         self._loaded = False

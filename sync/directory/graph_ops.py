@@ -87,10 +87,12 @@ class OperationWriter:
     async def _write(
         self, request: SubRequest, *, absent_ok: bool = False, present_ok: bool = False
     ) -> SubResponse:
-        """Send one write; retry "not there" as replication delay unless ``absent_ok``."""
+        """Send one write; retry "not there" as replication delay. With ``absent_ok`` (removes, deletes)
+        "not there" is success, unless the request names an object this adapter wrote moments ago: that
+        ``404`` may be replication delay, so it is retried until the object is out of the fresh window."""
         answer = await self._sender.call(request)
         for attempt in range(self._replication.attempts):
-            if absent_ok and not_there(answer):
+            if absent_ok and not_there(answer) and not self._anchors.names_fresh_object(request.url):
                 return SubResponse(204)
             if present_ok and already_exists(answer):
                 return SubResponse(204)
@@ -98,6 +100,8 @@ class OperationWriter:
                 return answer
             await asyncio.sleep(self._replication.backoff(attempt))
             answer = await self._sender.call(request)
+        if absent_ok and not_there(answer) and not self._anchors.names_fresh_object(request.url):
+            return SubResponse(204)
         return answer
 
     async def _all(self, requests: Sequence[SubRequest], **flags: bool) -> OperationResult:

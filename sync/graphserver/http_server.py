@@ -6,9 +6,10 @@ Keep-alive (HTTP/1.1) so clients reuse connections; nothing is logged (URLs carr
 from __future__ import annotations
 
 import json
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from sync.devserver import LocalHTTPServer
 from sync.graphserver.batch import run_batch
 from sync.graphserver.calls import Call, Reply
 from sync.graphserver.errors import GraphError, bad_request
@@ -19,9 +20,7 @@ API_PREFIX = "/v1.0"
 STATS_PATH = "/_local/stats"
 
 
-class GraphHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    allow_reuse_address = True
+class GraphHTTPServer(LocalHTTPServer):
     #: Clients open many connections at once (a paced adapter with parallel batches); don't refuse them.
     request_queue_size = 128
 

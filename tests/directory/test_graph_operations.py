@@ -182,6 +182,50 @@ def test_removing_a_member_that_is_not_there_succeeds(fake: FakeGraph, directory
     assert [(item.method, item.url) for item in fake.writes] == [("DELETE", "/groups/c9/members/s2/$ref")]
 
 
+def test_a_404_removing_a_member_from_a_class_just_created_is_retried_as_replication_delay(
+    fake: FakeGraph, directory: GraphDirectory
+) -> None:
+    created = apply_one(
+        directory,
+        Operation(
+            OpKind.CREATE_CLASS, "Section_5", {"mailNickname": "Section_5"}, ("Student_0",), ("Teacher_T",)
+        ),
+    )
+    assert created.ok
+    not_replicated = iter(
+        [error(404, "Request_ResourceNotFound", f"Resource '{created.directory_id}' does not exist")]
+    )
+    fake.script = lambda item: next(not_replicated, None) if item.method == "DELETE" else None
+    assert apply_one(directory, Operation(OpKind.REMOVE_CLASS_MEMBERS, "Section_5", refs=("Student_0",))).ok
+    deletes = [item.url for item in fake.writes if item.method == "DELETE"]
+    assert deletes == [f"/groups/{created.directory_id}/members/s0/$ref"] * 2
+
+
+def test_a_class_created_moments_ago_that_keeps_answering_404_to_its_delete_is_a_failure_not_success(
+    fake: FakeGraph, tmp_path: Path
+) -> None:
+    with GraphDirectory(
+        BASE,
+        cache_dir=tmp_path,
+        token=static_token("t"),
+        transport=fake.transport(),
+        quota_scale=1000,
+        retry=FAST,
+        replication=FAST,
+        fresh_window_s=600.0,
+    ) as graph:
+        graph.snapshot()
+        created = Operation(
+            OpKind.CREATE_CLASS, "Section_5", {"mailNickname": "Section_5"}, (), ("Teacher_T",)
+        )
+        assert apply_one(graph, created).ok
+        fake.script = lambda item: (
+            error(404, "Request_ResourceNotFound", "does not exist") if item.method == "DELETE" else None
+        )
+        assert not apply_one(graph, Operation(OpKind.DELETE_CLASS, "Section_5")).ok
+        assert len([item for item in fake.writes if item.method == "DELETE"]) == FAST.attempts + 1
+
+
 def test_deleting_a_user_the_directory_does_not_know_succeeds_without_a_write(
     fake: FakeGraph, directory: GraphDirectory
 ) -> None:
