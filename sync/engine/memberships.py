@@ -275,6 +275,17 @@ class Changes:
     def __len__(self) -> int:
         return len(self.keys)
 
+    def without_members(self, anchors: Iterable[str]) -> Changes:
+        """These rows less those whose member is one of ``anchors``."""
+        wanted = pa.array(sorted(set(anchors)), pa.string())
+        if not len(self.keys) or not len(wanted):
+            return self
+        ranks = pc.index_in(wanted, value_set=self.universe).drop_null().to_numpy(zero_copy_only=False)
+        if not len(ranks):
+            return self
+        keep = ~np.isin(self.keys % len(self.universe), ranks)
+        return Changes(self.keys[keep], self.universe)
+
     def grouped(self) -> Iterable[tuple[str, str, list[str]]]:
         """``(container, relation, [member anchors…])`` per container and relation, in order."""
         if not len(self.keys):

@@ -165,6 +165,9 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
     )
     adds, removes = ms.diff(desired, actual, may_remove)
     del desired, may_remove
+    # Deleting a user drops every membership and link it has (and restoring it brings them back), so the
+    # removals naming a user this plan deletes would be writes spent for nothing.
+    removes = removes.without_members(op.target for op in operations if op.kind is OpKind.DELETE_USER)
     operations.extend(_membership_ops(adds, classes.new, records, _ADD))
     operations.extend(_membership_ops(removes, {}, records, _REMOVE))
     operations.sort(key=_op_order)

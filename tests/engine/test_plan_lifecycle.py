@@ -108,6 +108,18 @@ def test_a_user_who_leaves_loses_every_managed_membership_then_the_policy_applie
         assert not [link for link in directory.links if link[1] == account]
 
 
+def test_a_user_the_plan_deletes_gets_no_removal_writes_since_deletion_drops_its_memberships() -> None:
+    directory = synced(fall(), profile(users="delete", intune_groups=True))
+    plan = make_plan(
+        spring().build(), profile(users="delete", intune_groups=True), directory.snapshot(), TODAY
+    )
+    assert [op.target for op in ops(plan, OpKind.DELETE_USER)] == ["Student_S3"]
+    removals = [op for op in plan.operations if op.kind.value.startswith("remove_")]
+    assert removals and not [op for op in removals if "Student_S3" in op.refs]
+    # ... while a user the plan keeps is still taken out of what it left (S2 leaves class B with it).
+    assert any("Student_S2" in op.refs for op in removals)
+
+
 def test_a_user_who_leaves_and_comes_back_is_enabled_and_gets_the_memberships_back() -> None:
     prof = profile(users="disable", intune_groups=True)
     directory = synced(fall(), prof)
