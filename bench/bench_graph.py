@@ -6,7 +6,11 @@ applied through the local Graph server with the quota scaled.
     python3 -m bench.bench_graph --size smoke          # a 600-student district, for a quick look
 
 ``--license-assignment`` overrides the profile's: ``group`` licenses All Students / All Teachers once
-instead of every user (group-based licensing).
+instead of every user (group-based licensing). ``--leavers`` overrides the profile's deletion policy for
+users who leave the roster (``delete`` needs no removal writes: deleting a user drops its memberships).
+``--plan-only`` skips the server: it plans both runs against the embedded local tenant (applying the first
+there) and prints the minimum writes by kind and their time at the real quota, in seconds rather than
+minutes of benchmark.
 
 The server runs in its own process (``python -m sync.graphserver``) so it does not share the adapter's
 interpreter. Prints, per run:
@@ -55,6 +59,7 @@ from sync import service
 from sync.directory.graph import GraphDirectory, static_token
 from sync.directory.graph_pacing import SAFETY, WRITES_PER_WINDOW
 from sync.directory.graph_stats import GraphStats
+from sync.directory.local_tenant import LocalTenantDirectory
 from sync.directory.model import MAX_BATCH, Operation, OpKind
 from sync.engine.journal import MemoryJournal
 from sync.engine.plan import Plan
@@ -232,9 +237,7 @@ def _sync(
     outcome = service.apply(plan, directory, MemoryJournal(), passwords=passwords)
     wall_seconds = time.monotonic() - started
     stats = _diff(directory.stats(), before)
-    by_kind: Counter[str] = Counter()
-    for operation in plan.operations:
-        by_kind[operation.kind.value] += minimum_writes(operation)
+    by_kind = _minimum_by_kind(plan)
     figures = RunFigures(
         name=name,
         operations=len(plan.operations),
@@ -281,6 +284,43 @@ def _print(figures: RunFigures) -> None:
     print("  minimum by kind     " + ", ".join(f"{kind} {count:,}" for kind, count in top))
 
 
+def _minimum_by_kind(plan: Plan) -> Counter[str]:
+    by_kind: Counter[str] = Counter()
+    for operation in plan.operations:
+        by_kind[operation.kind.value] += minimum_writes(operation)
+    return by_kind
+
+
+def _plan_only(district: Path, nightly: Path, profile: Profile, churn: float) -> None:
+    """Both plans against the embedded tenant (the first applied there): the floor of each run."""
+    # The guard would hold a nightly that removes a large share; the floor is what applying it costs.
+    profile = replace(profile, deletion=replace(profile.deletion, guard_threshold=1.0))
+    floors = {}
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-graph-plan-") as work,
+        LocalTenantDirectory(Path(work) / "tenant.db") as local,
+    ):
+        for name, folder in (("first sync", district), (f"nightly {churn:.0%} churn", nightly)):
+            validation = service.validate(service.open_roster_source(str(folder), profile), profile)
+            if validation.roster is None:
+                raise SystemExit(f"{folder}: the district does not validate")
+            plan = service.make_plan(validation.roster, profile, local.snapshot(), TODAY, [])
+            by_kind = _minimum_by_kind(plan)
+            total = sum(by_kind.values())
+            floors[name] = {
+                "writes_minimum": total,
+                "minimum_writes_by_kind": dict(sorted(by_kind.items())),
+            }
+            print(f"{name}: {len(plan.operations):,} operations, minimum writes {total:,} "
+                  f"= {total / REAL_WRITES_PER_S / 60:.1f} min at 20 writes/s")  # fmt: skip
+            for kind, count in by_kind.most_common():
+                print(f"  {kind:26} {count:>9,}")
+            passwords = service.passwords_for(plan, validation.roster, profile)
+            service.apply(plan, local, MemoryJournal(), passwords=passwords)
+    print(json.dumps({"bench": "graph-floor", "license_assignment": profile.license_assignment,
+                      "leavers": profile.deletion.users, "runs": floors}))  # fmt: skip
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -294,14 +334,27 @@ def main(argv: Sequence[str] | None = None) -> None:
         choices=("user", "group"),
         help="licences per user or on the All Students / All Teachers groups (default: the profile's)",
     )
+    parser.add_argument(
+        "--leavers",
+        choices=("keep", "disable", "delete"),
+        help="what happens to the account of a user who leaves (default: the profile's)",
+    )
+    parser.add_argument(
+        "--plan-only", action="store_true", help="only the minimum writes of both plans (no server)"
+    )
     args = parser.parse_args(argv)
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]  # figures as each run ends
     profile = load_profile(args.profile)
     if args.license_assignment is not None:
         profile = replace(profile, license_assignment=args.license_assignment)
-    print(f"licence assignment: {profile.license_assignment}")
+    if args.leavers is not None:
+        profile = replace(profile, deletion=replace(profile.deletion, users=args.leavers))
+    print(f"licence assignment: {profile.license_assignment}; leavers: {profile.deletion.users}")
     district = _district(args.size)
     nightly = _churned(args.size, district, args.churn)
+    if args.plan_only:
+        _plan_only(district, nightly, profile, args.churn)
+        return
     results: list[RunFigures] = []
     quiet: dict[str, int] = {}
     with tempfile.TemporaryDirectory(prefix="bench-graph-") as work:
