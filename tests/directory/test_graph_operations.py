@@ -202,28 +202,15 @@ def test_a_404_removing_a_member_from_a_class_just_created_is_retried_as_replica
 
 
 def test_a_class_created_moments_ago_that_keeps_answering_404_to_its_delete_is_a_failure_not_success(
-    fake: FakeGraph, tmp_path: Path
+    fake: FakeGraph, directory: GraphDirectory
 ) -> None:
-    with GraphDirectory(
-        BASE,
-        cache_dir=tmp_path,
-        token=static_token("t"),
-        transport=fake.transport(),
-        quota_scale=1000,
-        retry=FAST,
-        replication=FAST,
-        fresh_window_s=600.0,
-    ) as graph:
-        graph.snapshot()
-        created = Operation(
-            OpKind.CREATE_CLASS, "Section_5", {"mailNickname": "Section_5"}, (), ("Teacher_T",)
-        )
-        assert apply_one(graph, created).ok
-        fake.script = lambda item: (
-            error(404, "Request_ResourceNotFound", "does not exist") if item.method == "DELETE" else None
-        )
-        assert not apply_one(graph, Operation(OpKind.DELETE_CLASS, "Section_5")).ok
-        assert len([item for item in fake.writes if item.method == "DELETE"]) == FAST.attempts + 1
+    created = Operation(OpKind.CREATE_CLASS, "Section_5", {"mailNickname": "Section_5"}, (), ("Teacher_T",))
+    assert apply_one(directory, created).ok
+    fake.script = lambda item: (
+        error(404, "Request_ResourceNotFound", "does not exist") if item.method == "DELETE" else None
+    )
+    assert not apply_one(directory, Operation(OpKind.DELETE_CLASS, "Section_5")).ok
+    assert len([item for item in fake.writes if item.method == "DELETE"]) == FAST.attempts + 1
 
 
 def test_deleting_a_user_the_directory_does_not_know_succeeds_without_a_write(
