@@ -167,7 +167,9 @@ class GraphDirectory:
         )
         self._reader = GraphReader(self._http, self._pacer, self._counters, retry=retry)
         self._anchors = AnchorIndex(fresh_window_s=fresh_window_s)
-        self._writer = OperationWriter(self._dispatcher, self._reader, self._anchors, replication=replication)
+        self._writer = OperationWriter(
+            self._dispatcher, self._reader, self._anchors, replication=replication, settle_s=timeout_s
+        )
         self._refresh_lock: asyncio.Lock | None = None
         self._loaded = False
         self._closed = False

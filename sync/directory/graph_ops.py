@@ -28,6 +28,10 @@ from sync.directory.model import MAX_BATCH, Operation, OperationResult, OpKind
 from sync.directory.passwords import generate_password
 from sync.roster.names import section_mail_nickname, split_anchor
 
+#: Answers that leave open whether the request was carried out: no answer (time-out, broken connection)
+#: and gateway errors. A ``429`` or ``503`` means the request was turned away unread.
+AMBIGUOUS_STATUSES = frozenset({0, 500, 502, 504})
+
 #: Properties of a class that ``POST /groups`` takes; the rest go to ``PATCH /education/classes/{id}``.
 GROUP_CREATE_PROPERTIES = ("displayName", "mailNickname", "description")
 
@@ -75,12 +79,20 @@ class OperationWriter:
     """Runs operations through ``call`` (the batch dispatcher); one coroutine per operation."""
 
     def __init__(
-        self, sender: Sender, reader: GraphReader, anchors: AnchorIndex, *, replication: RetryPolicy
+        self,
+        sender: Sender,
+        reader: GraphReader,
+        anchors: AnchorIndex,
+        *,
+        replication: RetryPolicy,
+        settle_s: float = 0.0,
     ) -> None:
         self._sender = sender
         self._reader = reader
         self._anchors = anchors
         self._replication = replication
+        #: How long a request the client gave up on may still be at work on the server.
+        self._settle_s = settle_s
 
     # -- helpers ---------------------------------------------------------------------------------------
 
@@ -145,34 +157,44 @@ class OperationWriter:
         return result
 
     async def _create_school(self, op: Operation) -> OperationResult:
+        fields = with_external_id(op)
+        external_id = str(fields["externalId"])
+        return await self._create_looked_up(
+            op,
+            SubRequest("POST", "/education/schools", {**fields, "externalSource": "sis"}),
+            lambda: self._reader.find_id("/education/schools", "externalId", external_id),
+        )
+
+    async def _create_looked_up(
+        self, op: Operation, request: SubRequest, lookup: Callable[[], Awaitable[str | None]]
+    ) -> OperationResult:
+        """Create an object whose natural key Graph does not keep unique (schools, security groups): look
+        before every attempt, so that a retried create whose first attempt did land cannot make a second.
+        After an answer that leaves open whether the create landed (a time-out, a 5xx gateway error) the
+        first attempt may still be in flight: wait ``settle_s`` before looking again."""
         known = self._anchors.get(op.target)
         if known:
             return OperationResult(ok=True, directory_id=known)
-        fields = with_external_id(op)
-        external_id = str(fields["externalId"])
-        # Schools have no unique key Graph enforces: look before (re)creating, so a retried create whose
-        # first attempt did land cannot make a second school.
-        for _ in range(self._replication.attempts):
-            found = await self._reader.find_id("/education/schools", "externalId", external_id)
+        answer = SubResponse(0)
+        for attempt in range(self._replication.attempts):
+            found = await lookup()
             if found:
                 self._anchors.learn(op.target, found)
                 return OperationResult(ok=True, directory_id=found)
-            body = {**fields, "externalSource": "sis"}
-            answer = await self._call_once(SubRequest("POST", "/education/schools", body))
+            answer = await self._sender.call_once(request)
             if answer.ok and answer.body.get("id"):
                 directory_id = str(answer.body["id"])
                 self._anchors.learn(op.target, directory_id)
                 return OperationResult(ok=True, directory_id=directory_id)
+            if already_exists(answer):
+                continue
             if answer.status not in TRANSIENT_STATUSES:
                 return failed(answer)
+            wait = retry_after_seconds(answer.headers, self._replication.backoff(attempt))
+            if answer.status in AMBIGUOUS_STATUSES:
+                wait = max(wait, self._settle_s)
+            await asyncio.sleep(wait)
         return failed(answer)
-
-    async def _call_once(self, request: SubRequest) -> SubResponse:
-        """A write whose retry must not be blind (schools): one transient answer ends the attempt."""
-        answer = await self._sender.call_once(request)
-        if answer.status in TRANSIENT_STATUSES:
-            await asyncio.sleep(retry_after_seconds(answer.headers, self._replication.backoff(0)))
-        return answer
 
     async def _update_school(self, op: Operation) -> OperationResult:
         return await self._patch(op.target, "/education/schools/{}", op.fields)
@@ -293,9 +315,6 @@ class OperationWriter:
         return await self._delete(op.target, "/groups/{}")
 
     async def _create_group(self, op: Operation) -> OperationResult:
-        known = self._anchors.get(op.target)
-        if known:
-            return OperationResult(ok=True, directory_id=known)
         nickname = str(op.fields.get("mailNickname", op.target.partition("_")[2]))
         body = {
             "displayName": op.fields.get("displayName", nickname),
@@ -304,12 +323,11 @@ class OperationWriter:
             "securityEnabled": True,
             "groupTypes": [],
         }
-        result, _ = await self._create(
+        return await self._create_looked_up(
             op,
             SubRequest("POST", "/groups", body),
             lambda: self._reader.find_id("/groups", "mailNickname", nickname),
         )
-        return result
 
     async def _add_members_by_id(self, group_id: str, user_ids: Sequence[str]) -> OperationResult:
         chunks = [user_ids[start : start + MAX_BATCH] for start in range(0, len(user_ids), MAX_BATCH)]

@@ -33,6 +33,8 @@ TODAY = date(2026, 9, 1)
 FAST_RETRY_SCALE = 50
 #: Time-outs carry no Retry-After: back off from 50 ms so the faulted run stays short.
 QUICK_RETRY = RetryPolicy(attempts=8, backoff_s=0.05, max_backoff_s=1.0)
+#: The faulted server's replication delay is 1 s: the adapter need not doubt a 404 on a remove for longer.
+FRESH_WINDOW_S = 2.0
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +106,9 @@ def test_with_a_tenth_of_requests_faulted_the_final_state_equals_the_fault_free_
     )
     path = tmp_path / "served.db"
     with GraphServer(path, quota_scale=FAST_RETRY_SCALE, faults=faults, seed=7) as server:
-        with graph_directory(server.base_url, tmp_path, timeout_s=0.5, retry=QUICK_RETRY) as graph:
+        with graph_directory(
+            server.base_url, tmp_path, timeout_s=0.5, retry=QUICK_RETRY, fresh_window_s=FRESH_WINDOW_S
+        ) as graph:
             for folder in (FIRST, FIRST, ROLLOVER):
                 _, outcome = sync_folder(graph, folder, profile)
                 assert outcome.complete and outcome.failed == 0, outcome.findings

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -49,18 +51,23 @@ def fake() -> FakeGraph:
     return roster_tenant()
 
 
-@pytest.fixture
-def directory(fake: FakeGraph, tmp_path: Path) -> Iterator[GraphDirectory]:
-    with GraphDirectory(
+def open_directory(fake: FakeGraph, tmp_path: Path, **options: Any) -> GraphDirectory:
+    """A Graph directory on ``fake`` with fast retries (``options`` override), its snapshot read."""
+    graph = GraphDirectory(
         BASE,
         cache_dir=tmp_path,
         token=static_token("t"),
         transport=fake.transport(),
         quota_scale=1000,
-        retry=FAST,
-        replication=FAST,
-    ) as graph:
-        graph.snapshot()
+        **{"retry": FAST, "replication": FAST, **options},
+    )
+    graph.snapshot()
+    return graph
+
+
+@pytest.fixture
+def directory(fake: FakeGraph, tmp_path: Path) -> Iterator[GraphDirectory]:
+    with open_directory(fake, tmp_path) as graph:
         yield graph
 
 
@@ -280,6 +287,42 @@ def test_a_school_is_looked_up_before_it_is_created_so_a_retried_create_cannot_d
     fake.lookups[("/education/schools", "externalId", "2")] = "sch2"
     result = apply_one(directory, Operation(OpKind.CREATE_SCHOOL, "School_2", {"externalId": "2"}))
     assert result == OperationResult(ok=True, directory_id="sch2")
+    assert fake.writes == []
+
+
+class LandsLater(dict[tuple[str, str, str], str]):
+    """Look-ups that find an object only from ``at`` on (a create still at work on the server)."""
+
+    at = float("inf")
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        return super().get(key, default) if time.monotonic() >= self.at else default
+
+
+def test_a_school_create_that_timed_out_is_given_time_to_land_before_it_is_tried_again(
+    fake: FakeGraph, tmp_path: Path
+) -> None:
+    fake.lookups = LandsLater({("/education/schools", "externalId", "2"): "sch2"})
+
+    def gateway_timeout_then_lands(item: Any) -> Any:
+        if item.method == "POST" and fake.lookups.at == float("inf"):
+            fake.lookups.at = time.monotonic() + 0.2  # the first attempt lands 0.2 s after its 504
+            return error(504, "GatewayTimeout", "The request timed out.")
+        return None
+
+    fake.script = gateway_timeout_then_lands
+    with open_directory(fake, tmp_path, timeout_s=0.4) as graph:
+        result = apply_one(graph, Operation(OpKind.CREATE_SCHOOL, "School_2", {"externalId": "2"}))
+    assert result == OperationResult(ok=True, directory_id="sch2")
+    assert [item.url for item in fake.writes] == ["/education/schools"]
+
+
+def test_a_security_group_is_looked_up_before_it_is_created(
+    fake: FakeGraph, directory: GraphDirectory
+) -> None:
+    fake.lookups[("/groups", "mailNickname", "Students_9")] = "g9"
+    operation = Operation(OpKind.CREATE_GROUP, "Group_Students_9", {"mailNickname": "Students_9"})
+    assert apply_one(directory, operation) == OperationResult(ok=True, directory_id="g9")
     assert fake.writes == []
 
 
