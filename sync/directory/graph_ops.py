@@ -6,9 +6,12 @@ requests of one operation go to the dispatcher together, so they share batches w
 
 Idempotence (``sync/directory/model.py``): a create whose anchor is already known returns the known id
 without writing; "already exists" on a create looks the object up by its natural key (UPN, mailNickname,
-externalId) and returns its id; "already exist" on a link is success; ``404`` on a remove or delete is
-success. ``404`` / ``400 … do not exist`` elsewhere is taken for replication delay on a fresh object and
-retried with backoff. Every other error becomes ``OperationResult(ok=False, code=<Graph code>)``.
+externalId) and returns its id; schools and security groups, whose key Graph does not keep unique, are
+looked up before every create attempt, and after an ambiguous failure (time-out, 5xx) the adapter waits for
+a first attempt still in flight before it looks again. "already exist" on a link is success; ``404`` on a
+remove or delete is success unless it names an object written moments ago. ``404`` / ``400 … do not
+exist`` elsewhere is taken for replication delay on a fresh object and retried with backoff. Every other
+error becomes ``OperationResult(ok=False, code=<Graph code>)``.
 """
 
 from __future__ import annotations
