@@ -61,7 +61,8 @@ class GraphRequestHandler(BaseHTTPRequestHandler):
                 self._send(Reply(200, pipeline.stats.snapshot()))
                 return
             pipeline.stats.add("requests")
-            reply = self._answer(pipeline, raw)
+            with pipeline.in_flight.request():
+                reply = self._answer(pipeline, raw)
         except GraphError as err:
             reply = error_reply(err)
         self._send(reply)

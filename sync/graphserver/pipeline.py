@@ -12,7 +12,8 @@ import re
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sync.graphserver.calls import Call, Reply
@@ -88,6 +89,31 @@ def referenced_ids(call: Call) -> list[str]:
     return ids
 
 
+class InFlight:
+    """How many requests the server is at work on. A client that gave up on a request (a time-out) does
+    not stop it: the server finishes it, as Graph may. ``wait_idle`` blocks until none is left."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self._changed = threading.Condition()
+
+    @contextmanager
+    def request(self) -> Iterator[None]:
+        with self._changed:
+            self._count += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._count -= 1
+                self._changed.notify_all()
+
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Whether the server became idle within ``timeout_s``."""
+        with self._changed:
+            return self._changed.wait_for(lambda: self._count == 0, timeout_s)
+
+
 class Pipeline:
     def __init__(
         self,
@@ -106,6 +132,7 @@ class Pipeline:
         self.stats = stats
         self.store_lock = store_lock
         self.fresh = fresh
+        self.in_flight = InFlight()
         self._sleep = sleep
 
     def injected(self, call: Call) -> Reply | None:

@@ -41,6 +41,7 @@ class GraphServer:
         self._stats = Stats()
         self._serving: BackgroundServer | None = None
         self._resources: Resources | None = None
+        self._pipeline: Pipeline | None = None
         self.base_url = ""
 
     def start(self) -> str:
@@ -64,11 +65,20 @@ class GraphServer:
             raise
         host, port = httpd.server_address[:2]
         self.base_url = f"http://{host!s}:{port}{API_PREFIX}"
+        self._pipeline = pipeline
         self._serving = BackgroundServer(httpd, name="graphserver")
         return self.base_url
 
+    def wait_idle(self, timeout_s: float) -> bool:
+        """Blocks until no request is at work (those whose client gave up included); ``False`` if some
+        still were after ``timeout_s``."""
+        return self._pipeline is None or self._pipeline.in_flight.wait_idle(timeout_s)
+
     def stop(self) -> None:
+        """Stops serving; requests still at work (held by a time-out fault) get their hold time plus a
+        second to end before the store closes."""
         if self._serving is not None:
+            self.wait_idle(self.faults.timeout_s + 1.0)
             self._serving.stop()
             self._serving = None
         if self._resources is not None:

@@ -3,6 +3,7 @@ replication-delay 404s."""
 
 from __future__ import annotations
 
+import threading
 import time
 from pathlib import Path
 
@@ -67,6 +68,18 @@ def test_a_timeout_fault_holds_the_answer_then_says_504(tmp_path: Path) -> None:
     assert answer.status == 504
     assert answer.error_code == "GatewayTimeout"
     assert held >= 0.3
+
+
+def test_the_server_is_idle_only_once_a_held_request_has_ended_though_its_client_gave_up(
+    tmp_path: Path,
+) -> None:
+    with GraphServer(tmp_path / "t.db", faults=FaultPlan(timeout=1.0, timeout_s=0.6)) as server:
+        client = threading.Thread(target=lambda: Client(server.base_url).get("/users"), daemon=True)
+        client.start()
+        time.sleep(0.2)
+        assert not server.wait_idle(0.1)
+        assert server.wait_idle(2.0)
+        client.join(timeout=2.0)
 
 
 def test_a_replication_fault_hides_a_just_created_object_only(tmp_path: Path) -> None:
