@@ -7,8 +7,11 @@ Functions:
   ``set_deadline`` for a partial one.
 - ``nightly`` (timer, ``%SYNC_SCHEDULE%``): re-syncs the last accepted set, or pulls from the Clever API.
 - ``start_run`` / ``list_runs`` / ``get_run`` / ``decide_run`` (HTTP, function key).
-- ``sync_run`` (orchestrator): validate → plan → guard → apply (``apply_batch`` sub-orchestrations) → finish.
-- activities ``validate_run``, ``plan_run``, ``apply_chunk``, ``finish_run``, ``check_set_deadline``.
+- ``sync_run`` (orchestrator): validate → claim the tenant's sync slot (``wait_for_slot`` while another run
+  holds it) → plan → guard → apply (``apply_batch`` sub-orchestrations) → finish → release the slot.
+- activities ``validate_run``, ``claim_slot``, ``plan_run``, ``apply_chunk``, ``finish_run``,
+  ``release_slot``, ``check_set_deadline``. An activity returns ``{"error", "permanent": true}`` for an error
+  another attempt cannot cure (:mod:`sync.app.permanent`); the run then fails at once instead of retrying.
 """
 
 from __future__ import annotations
@@ -24,9 +27,19 @@ from typing import Any
 import azure.durable_functions as df
 import azure.functions as func
 
-from sync.app import activities, apply_activity, finish_activity, http_api, nightly_run, starts, uploads
+from sync.app import (
+    activities,
+    apply_activity,
+    finish_activity,
+    http_api,
+    nightly_run,
+    slot_activities,
+    starts,
+    uploads,
+)
 from sync.app.orchestration import (
     APPROVAL_EVENT,
+    QUEUE_POLLS_PER_GENERATION,
     RETRY_FIRST_INTERVAL_MS,
     RETRY_MAX_ATTEMPTS,
     RunInput,
@@ -36,10 +49,13 @@ from sync.app.orchestration import (
     apply_batches,
     decision_of,
     first_line,
+    next_queue_poll,
     pause_after_wave,
+    queue_gave_up,
     seconds_between,
     waves,
 )
+from sync.app.permanent import is_permanent_result, run_activity
 from sync.app.runtime import Runtime
 from sync.errors import SettingsError
 from sync.settings import Settings
@@ -76,6 +92,8 @@ def run_options() -> RunOptions:
         chunk_operations=settings.apply_chunk_operations,
         quota_scale=settings.graph_quota_scale,
         approval_timeout_hours=settings.approval_timeout_hours,
+        queue_poll_seconds=settings.queue_poll_seconds,
+        queue_max_hours=settings.queue_max_hours,
     )
 
 
@@ -165,9 +183,27 @@ def _http(answer: http_api.Answer) -> func.HttpResponse:
 # --- orchestrators (deterministic: only context.* calls and pure helpers) -------------------------------
 
 
+class PermanentFailure(Exception):
+    """An activity reported an error another attempt cannot cure; the run ends ``failed`` with it."""
+
+
 def _call(context: df.DurableOrchestrationContext, activity: str, payload: dict[str, Any]) -> Any:
     """An activity call, retried on failure (transient faults) as ``RETRY`` says; results are JSON objects."""
     return context.call_activity_with_retry(activity, RETRY, payload, expected_type=dict)
+
+
+def _step(
+    context: df.DurableOrchestrationContext, activity: str, payload: dict[str, Any]
+) -> Generator[Any, Any, Any]:
+    """An activity's result; :class:`PermanentFailure` when it reported a permanent error (no retry)."""
+    result = yield _call(context, activity, payload)
+    _raise_if_permanent(result)
+    return result
+
+
+def _raise_if_permanent(result: Any) -> None:
+    if is_permanent_result(result):
+        raise PermanentFailure(str(result["error"]))
 
 
 @app.orchestration_trigger(context_name="context")
@@ -179,7 +215,17 @@ def sync_run(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any
     except Exception as err:  # an activity failed for good: the run ends `failed`, with the reason recorded
         outcome = {"error": first_line(err)}
     context.set_custom_status({"stage": "finish"})
-    return (yield _call(context, "finish_run", {**base, **outcome}))
+    report: Any = None
+    failure: Exception | None = None
+    try:
+        report = yield from _step(context, "finish_run", {**base, **outcome})
+    except Exception as err:
+        failure = err
+    # Every way out frees the tenant's sync slot (a run that never took it changes nothing).
+    yield _call(context, "release_slot", base)
+    if failure is not None:
+        raise failure
+    return report
 
 
 def _run_stages(
@@ -187,14 +233,27 @@ def _run_stages(
 ) -> Generator[Any, Any, dict[str, Any]]:
     context.set_custom_status({"stage": "validate"})
     started = context.current_utc_datetime.isoformat()
-    validated = yield _call(context, "validate_run", {**base, "started_at": started})
+    validated = yield from _step(context, "validate_run", {**base, "started_at": started})
     if not validated["accepted"]:
         return {"validated": validated}
+    timings: dict[str, float] = {}
+    claim = yield from _step(context, "claim_slot", base)
+    if not claim["granted"]:
+        context.set_custom_status({"stage": "queued", "behind": claim["holder"]})
+        queued_at = context.current_utc_datetime
+        waited = yield context.call_sub_orchestrator(
+            "wait_for_slot",
+            {**base, "since": queued_at.isoformat(), "holder": claim["holder"]},
+            f"{run.run_id}:queue",
+            expected_type=dict,
+        )
+        timings["queue"] = seconds_between(queued_at, context.current_utc_datetime)
+        if not waited["granted"]:
+            return {"validated": validated, "error": queue_gave_up(waited["holder"], run.options)}
     context.set_custom_status({"stage": "plan"})
     today = context.current_utc_datetime.date().isoformat()
-    planned = yield _call(context, "plan_run", {**base, "validated": validated, "today": today})
+    planned = yield from _step(context, "plan_run", {**base, "validated": validated, "today": today})
     decision = None
-    timings: dict[str, float] = {}
     if planned["held"]:
         context.set_custom_status({"stage": "guard", "held": True, "reasons": planned["reasons"]})
         held_at = context.current_utc_datetime
@@ -239,6 +298,28 @@ def _run_stages(
 
 
 @app.orchestration_trigger(context_name="context")
+def wait_for_slot(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """A queued run: ask for the sync slot every ``queue_poll_seconds`` until it is granted or
+    ``queue_max_hours`` after ``since`` have passed. Continues as new every few polls (bounded history)."""
+    wait = context.get_input(expected_type=dict)
+    run = RunInput.from_json(wait["run"])
+    since = datetime.fromisoformat(wait["since"])
+    holder = str(wait["holder"])
+    for _ in range(QUEUE_POLLS_PER_GENERATION):
+        poll_at = next_queue_poll(context.current_utc_datetime, since, run.options)
+        if poll_at is None:
+            return {"granted": False, "holder": holder}
+        context.set_custom_status({"stage": "queued", "behind": holder})
+        yield context.create_timer(poll_at)
+        claim = yield from _step(context, "claim_slot", {"run": wait["run"]})
+        if claim["granted"]:
+            return {"granted": True}
+        holder = str(claim["holder"])
+    context.continue_as_new({**wait, "holder": holder})
+    return None
+
+
+@app.orchestration_trigger(context_name="context")
 def apply_batch(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     batch = context.get_input(expected_type=dict)
     options = RunOptions.from_json(batch["options"])
@@ -255,6 +336,8 @@ def apply_batch(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
                 for start, end in wave
             ]
         )
+        for result in results:
+            _raise_if_permanent(result)
         wave_totals: dict[str, int] = {}
         for result in results:
             wave_totals = add_totals(wave_totals, result)
@@ -271,35 +354,47 @@ def apply_batch(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
 def set_deadline(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     watch = context.get_input(expected_type=dict)
     yield context.create_timer(context.current_utc_datetime + timedelta(minutes=float(watch["wait_minutes"])))
-    return (yield _call(context, "check_set_deadline", watch))
+    return (yield from _step(context, "check_set_deadline", watch))
 
 
-# --- activities (idempotent; retried by the orchestrators) -----------------------------------------------
+# --- activities (idempotent; retried by the orchestrators unless they report a permanent error) ------------
 
 
 @app.activity_trigger(input_name="payload")
 def validate_run(payload: dict[str, Any]) -> dict[str, Any]:
-    return activities.validate_run(runtime(), payload)
+    return run_activity("validate_run", lambda p: activities.validate_run(runtime(), p), payload)
+
+
+@app.activity_trigger(input_name="payload")
+def claim_slot(payload: dict[str, Any]) -> dict[str, Any]:
+    return run_activity("claim_slot", lambda p: slot_activities.claim_slot(runtime(), p), payload)
 
 
 @app.activity_trigger(input_name="payload")
 def plan_run(payload: dict[str, Any]) -> dict[str, Any]:
-    return activities.plan_run(runtime(), payload)
+    return run_activity("plan_run", lambda p: activities.plan_run(runtime(), p), payload)
 
 
 @app.activity_trigger(input_name="payload")
 def apply_chunk(payload: dict[str, Any]) -> dict[str, Any]:
-    return apply_activity.apply_chunk(runtime(), payload)
+    return run_activity("apply_chunk", lambda p: apply_activity.apply_chunk(runtime(), p), payload)
 
 
 @app.activity_trigger(input_name="payload")
 def finish_run(payload: dict[str, Any]) -> dict[str, Any]:
-    return finish_activity.finish_run(runtime(), payload)
+    return run_activity("finish_run", lambda p: finish_activity.finish_run(runtime(), p), payload)
+
+
+@app.activity_trigger(input_name="payload")
+def release_slot(payload: dict[str, Any]) -> dict[str, Any]:
+    return run_activity("release_slot", lambda p: slot_activities.release_slot(runtime(), p), payload)
 
 
 @app.activity_trigger(input_name="payload")
 def check_set_deadline(payload: dict[str, Any]) -> dict[str, Any]:
-    return finish_activity.check_set_deadline(runtime(), payload)
+    return run_activity(
+        "check_set_deadline", lambda p: finish_activity.check_set_deadline(runtime(), p), payload
+    )
 
 
 if os.environ.get("FUNCTIONS_WORKER_RUNTIME"):

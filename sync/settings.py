@@ -28,6 +28,9 @@ DEFAULT_SET_WAIT_MINUTES = 60.0
 DEFAULT_GRAPH_QUOTA_SCALE = 1.0
 DEFAULT_APPLY_CHUNK_OPERATIONS = 200
 DEFAULT_APPROVAL_TIMEOUT_HOURS = 72.0
+DEFAULT_QUEUE_POLL_SECONDS = 60.0
+DEFAULT_QUEUE_MAX_HOURS = 6.0
+DEFAULT_SLOT_STALE_HOURS = 96.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +71,13 @@ class Settings:
     #: Managed identity (client id) for Entra ID-authenticated ingestion, from
     #: ``APPLICATIONINSIGHTS_AUTHENTICATION_STRING`` (``ClientId=<id>;Authorization=AAD``).
     app_insights_client_id: str | None = None
+    #: How often a run queued behind another one asks again for the tenant's sync slot.
+    queue_poll_seconds: float = DEFAULT_QUEUE_POLL_SECONDS
+    #: How long a run waits for the sync slot before it ends ``failed``.
+    queue_max_hours: float = DEFAULT_QUEUE_MAX_HOURS
+    #: A slot taken longer ago than this is taken over (its holder crashed); longer than any run, including
+    #: its wait for an approval.
+    slot_stale_hours: float = DEFAULT_SLOT_STALE_HOURS
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -83,6 +93,17 @@ class Settings:
         scale = reader.positive_float("GRAPH_QUOTA_SCALE", DEFAULT_GRAPH_QUOTA_SCALE)
         chunk = reader.positive_int("APPLY_CHUNK_OPERATIONS", DEFAULT_APPLY_CHUNK_OPERATIONS)
         approval = reader.positive_float("APPROVAL_TIMEOUT_HOURS", DEFAULT_APPROVAL_TIMEOUT_HOURS)
+        poll = reader.positive_float("SYNC_QUEUE_POLL_SECONDS", DEFAULT_QUEUE_POLL_SECONDS)
+        queue_max = reader.positive_float("SYNC_QUEUE_MAX_HOURS", DEFAULT_QUEUE_MAX_HOURS)
+        stale = reader.positive_float("SYNC_SLOT_STALE_HOURS", DEFAULT_SLOT_STALE_HOURS)
+        if stale <= approval:
+            reader.problems.append(
+                (
+                    "SYNC_SLOT_STALE_HOURS",
+                    f"{stale:g} must be longer than APPROVAL_TIMEOUT_HOURS ({approval:g}): a held run keeps "
+                    "the sync slot while it waits for an approval",
+                )
+            )
         storage = reader.storage("AzureWebJobsStorage")
         task_hub = reader.task_hub("DURABLE_TASK_HUB")
         insights = reader.optional("APPLICATIONINSIGHTS_CONNECTION_STRING")
@@ -104,6 +125,9 @@ class Settings:
             task_hub=task_hub,
             app_insights_connection_string=insights,
             app_insights_client_id=insights_client,
+            queue_poll_seconds=poll,
+            queue_max_hours=queue_max,
+            slot_stale_hours=stale,
         )
 
 

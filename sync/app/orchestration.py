@@ -31,6 +31,11 @@ APPROVAL_EVENT = "approval"
 #: Activity retry policy (transient faults: storage or Graph unavailable, a worker recycled).
 RETRY_FIRST_INTERVAL_MS = 5_000
 RETRY_MAX_ATTEMPTS = 4
+#: Defaults of ``SYNC_QUEUE_POLL_SECONDS`` and ``SYNC_QUEUE_MAX_HOURS`` (see :mod:`sync.settings`).
+QUEUE_POLL_SECONDS = 60.0
+QUEUE_MAX_HOURS = 6.0
+#: Polls of the sync slot per generation of ``wait_for_slot`` before it continues as new (bounded history).
+QUEUE_POLLS_PER_GENERATION = 30
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +45,9 @@ class RunOptions:
     parallel_chunks: int = 4
     writes_per_second: float = GRAPH_WRITES_PER_SECOND
     approval_timeout_hours: float = 72.0
+    #: A run queued behind another one asks again for the sync slot this often, for at most this long.
+    queue_poll_seconds: float = QUEUE_POLL_SECONDS
+    queue_max_hours: float = QUEUE_MAX_HOURS
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +56,8 @@ class RunOptions:
             "parallel_chunks": self.parallel_chunks,
             "writes_per_second": self.writes_per_second,
             "approval_timeout_hours": self.approval_timeout_hours,
+            "queue_poll_seconds": self.queue_poll_seconds,
+            "queue_max_hours": self.queue_max_hours,
         }
 
     @classmethod
@@ -58,16 +68,27 @@ class RunOptions:
             parallel_chunks=int(data["parallel_chunks"]),
             writes_per_second=float(data["writes_per_second"]),
             approval_timeout_hours=float(data["approval_timeout_hours"]),
+            # Inputs of runs started before the sync slot existed have no queue options.
+            queue_poll_seconds=float(data.get("queue_poll_seconds", QUEUE_POLL_SECONDS)),
+            queue_max_hours=float(data.get("queue_max_hours", QUEUE_MAX_HOURS)),
         )
 
     @classmethod
     def from_settings(
-        cls, *, chunk_operations: int, quota_scale: float, approval_timeout_hours: float
+        cls,
+        *,
+        chunk_operations: int,
+        quota_scale: float,
+        approval_timeout_hours: float,
+        queue_poll_seconds: float = QUEUE_POLL_SECONDS,
+        queue_max_hours: float = QUEUE_MAX_HOURS,
     ) -> RunOptions:
         return cls(
             chunk_operations=chunk_operations,
             writes_per_second=GRAPH_WRITES_PER_SECOND * quota_scale,
             approval_timeout_hours=approval_timeout_hours,
+            queue_poll_seconds=queue_poll_seconds,
+            queue_max_hours=queue_max_hours,
         )
 
 
@@ -152,6 +173,24 @@ def decision_of(event: Any) -> str:
 
 def apply_batch_id(run_id: str, index: int) -> str:
     return f"{run_id}:apply:{index:04d}"
+
+
+def next_queue_poll(now: datetime, queued_since: datetime, options: RunOptions) -> datetime | None:
+    """When a queued run next asks for the sync slot: one poll interval on, the last time at the end of the
+    maximum wait; ``None`` once that has passed (the run gives up)."""
+    deadline = queued_since + timedelta(hours=options.queue_max_hours)
+    if now >= deadline:
+        return None
+    return min(now + timedelta(seconds=options.queue_poll_seconds), deadline)
+
+
+def queue_gave_up(holder: str, options: RunOptions) -> str:
+    """The reason a run that waited the whole time for the sync slot ends ``failed``."""
+    return (
+        f"gave up after waiting {options.queue_max_hours:g} h for the sync slot: run {holder} held it all "
+        "that time (see `python -m sync runs`); start this run again once that one has finished, or raise "
+        "SYNC_QUEUE_MAX_HOURS"
+    )
 
 
 def first_line(error: BaseException, limit: int = 300) -> str:

@@ -7,6 +7,7 @@ import logging
 import tempfile
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from sync.settings import Settings
 from sync.storage.blob_store import BlobStore
 from sync.storage.clients import blob_service, table_service
 from sync.storage.run_records import RunStore, TableRunStore
+from sync.storage.sync_slot import BlobSyncSlot, SyncSlot
 from sync.telemetry import Telemetry, configure
 
 DirectoryOpener = Callable[[str], Directory]
@@ -54,6 +56,15 @@ class Runtime:
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("sync.app"))
     #: Per-process cache of expensive objects (the open directory, the last plan read).
     cache: dict[str, Any] = field(default_factory=dict)
+    #: The tenant's sync slot; ``None`` = the slot blob in ``REPORTS_CONTAINER``.
+    slot: SyncSlot | None = None
+
+    def sync_slot(self) -> SyncSlot:
+        """The tenant's sync slot (one run plans and applies at a time)."""
+        if self.slot is not None:
+            return self.slot
+        stale = timedelta(hours=self.settings.slot_stale_hours)
+        return BlobSyncSlot(self.blobs, self.settings.reports_container, stale_after=stale)
 
     def directory(self) -> Directory:
         """The directory of ``SYNC_TENANT``, opened once per process."""

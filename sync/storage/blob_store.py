@@ -20,6 +20,22 @@ if TYPE_CHECKING:
     from azure.storage.blob import BlobServiceClient
 
 
+class BlobMissing(SourceError):
+    """A blob the run needs does not exist (deleted since the run started): trying again cannot help."""
+
+
+class BlobChanged(SourceError):
+    """A blob changed while the run was reading it: the new version starts its own run."""
+
+
+@dataclass(frozen=True, slots=True)
+class Versioned:
+    """A blob's content and the ETag of that version (for a conditional replace or delete)."""
+
+    data: bytes
+    etag: str
+
+
 @dataclass(frozen=True, slots=True)
 class BlobInfo:
     name: str
@@ -88,9 +104,9 @@ class BlobStore:
         try:
             return bytes(blob.download_blob(**options).readall())
         except ResourceNotFoundError as err:
-            raise SourceError(f"blob {container}/{path} does not exist; upload it and try again") from err
+            raise BlobMissing(f"blob {container}/{path} does not exist; upload it and try again") from err
         except ResourceModifiedError as err:
-            raise SourceError(
+            raise BlobChanged(
                 f"blob {container}/{path} changed while the run was reading it; "
                 "the new version starts its own run"
             ) from err
@@ -139,6 +155,44 @@ class BlobStore:
         try:
             blob.upload_blob(data, overwrite=False)
         except ResourceExistsError:
+            return False
+        return True
+
+    def read_versioned(self, container: str, path: str) -> Versioned | None:
+        """The blob's content with its ETag; ``None`` when it does not exist."""
+        from azure.core.exceptions import HttpResponseError, ResourceNotFoundError
+
+        blob = self._service.get_blob_client(container, path)
+        try:
+            download = blob.download_blob()
+            return Versioned(bytes(download.readall()), str(download.properties.etag))
+        except ResourceNotFoundError:
+            return None
+        except HttpResponseError as err:
+            raise SourceError(f"cannot read blob {container}/{path}: {err.reason}") from err
+
+    def replace_if(self, container: str, path: str, data: bytes, *, etag: str) -> bool:
+        """Overwrite the blob only if it is still the version ``etag`` (``If-Match``): ``True`` when it was.
+        Of concurrent callers holding the same ETag, storage lets exactly one through."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+        blob = self._service.get_blob_client(container, path)
+        try:
+            blob.upload_blob(data, overwrite=True, etag=etag, match_condition=MatchConditions.IfNotModified)
+        except (ResourceModifiedError, ResourceNotFoundError):
+            return False
+        return True
+
+    def delete_if(self, container: str, path: str, *, etag: str) -> bool:
+        """Delete the blob only if it is still the version ``etag``: ``True`` when this call deleted it."""
+        from azure.core import MatchConditions
+        from azure.core.exceptions import ResourceModifiedError, ResourceNotFoundError
+
+        blob = self._service.get_blob_client(container, path)
+        try:
+            blob.delete_blob(etag=etag, match_condition=MatchConditions.IfNotModified)
+        except (ResourceModifiedError, ResourceNotFoundError):
             return False
         return True
 

@@ -19,9 +19,10 @@ from sync.errors import UsageError
 if TYPE_CHECKING:
     from azure.data.tables import TableServiceClient
 
-#: States a record may be in: ``running`` while a run is under way, then one of ``clever-csv.md`` §8.
-STATES = ("running", "completed", "completed_with_warnings", "completed_with_errors", "failed", "held")
-FINAL_STATES = frozenset(STATES[1:])
+#: States a record may be in: ``queued`` while the run waits for the tenant's sync slot (another run holds
+#: it), ``running`` while it is under way, then one of ``clever-csv.md`` §8.
+FINAL_STATES = frozenset(("completed", "completed_with_warnings", "completed_with_errors", "failed", "held"))
+STATES = ("queued", "running", *sorted(FINAL_STATES))
 _PARTITION = "run"
 
 
@@ -34,7 +35,7 @@ class RunRecord:
     #: What was synced: ``<container>/<folder>`` of a file set, or ``clever_api``.
     source: str
     status: str = "running"
-    #: Last stage reached: validate, plan, guard, apply, report.
+    #: Last stage reached: validate, queued (waiting for the sync slot), plan, guard, apply, report.
     stage: str = "validate"
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None

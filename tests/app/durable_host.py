@@ -8,6 +8,9 @@ history in the host's JSON format (``OrchestratorStarted``, ``ExecutionStarted``
 asked for, performs them (activities through a callable, sub-orchestrations recursively, timers by moving
 the clock), appends their outcomes to the history and repeats until the orchestrator is done.
 
+An orchestrator that continues as new starts again from a fresh history with its new input, as the host
+does; :attr:`InstanceResult.generations` counts how often.
+
 Retries follow the host's semantics for ``call_activity_with_retry``: a failed attempt is a ``TaskFailed``
 followed by a retry timer and, if attempts remain, a new ``TaskScheduled``; after the last attempt the host
 still waits for one more timer before the orchestrator sees the failure.
@@ -29,7 +32,7 @@ SUB_CREATED, SUB_COMPLETED, SUB_FAILED, TIMER_CREATED, TIMER_FIRED = 7, 8, 9, 10
 ORCHESTRATOR_STARTED, ORCHESTRATOR_COMPLETED, EVENT_RAISED = 12, 13, 15
 # Action types the orchestrator returns.
 CALL_ACTIVITY, CALL_ACTIVITY_WITH_RETRY, CALL_SUB, CALL_SUB_WITH_RETRY = 0, 1, 2, 3
-CREATE_TIMER, WAIT_FOR_EVENT = 5, 6
+CONTINUE_AS_NEW, CREATE_TIMER, WAIT_FOR_EVENT = 4, 5, 6
 
 
 class ActivityFault(Exception):
@@ -49,6 +52,8 @@ class InstanceResult:
     custom_status: Any
     history: list[dict[str, Any]]
     children: list[InstanceResult] = field(default_factory=list)
+    #: Histories this instance went through: 1, plus one per ``continue_as_new``.
+    generations: int = 1
 
     @property
     def largest_history(self) -> int:
@@ -112,6 +117,17 @@ class _Instance:
         self.timer_of_action: dict[int, int] = {}
         self.waiting: set[str] = set()
         self.known_actions = 0
+        self.generations = 1
+
+    def continue_as_new(self, input_json: str) -> None:
+        """Start the next generation: the new input, an empty history, nothing in flight."""
+        self.input_json = input_json
+        self.history, self.sequence, self.known_actions = [], 0, 0
+        self.pending, self.timer_of_action, self.waiting = {}, {}, set()
+        self.generations += 1
+        self.host.tick()
+        self.event(ORCHESTRATOR_STARTED)
+        self.event(EXECUTION_STARTED, Name=self.name, Version="", Input=self.input_json)
 
     # -- history ---------------------------------------------------------------------------------------
 
@@ -155,6 +171,12 @@ class _Instance:
         while True:
             state, error = self.invoke()
             actions = [action for group in state.get("actions", []) for action in group]
+            renewal = [action for action in actions if action["actionType"] == CONTINUE_AS_NEW]
+            if error is None and renewal:
+                self.event(EXECUTION_COMPLETED, OrchestrationStatus=4, Result=None)  # ContinuedAsNew
+                self.event(ORCHESTRATOR_COMPLETED)
+                self.continue_as_new(renewal[-1]["input"])
+                continue
             if error is not None or state.get("isDone"):
                 self.schedule(actions)
                 result = json.dumps(state.get("output")) if error is None else None
@@ -168,6 +190,7 @@ class _Instance:
                     state.get("customStatus"),
                     self.history,
                     self.children,
+                    self.generations,
                 )
             self.schedule(actions)
             self.event(ORCHESTRATOR_COMPLETED)
@@ -224,8 +247,11 @@ class _Instance:
         """Complete everything in flight; only when nothing is, raise an awaited event or fire a timer."""
         busy = {key: work for key, work in self.pending.items() if work.kind in ("activity", "sub")}
         if busy:
+            started = self.history[-1]
             for event_id in sorted(busy)[: 1 if self.host.one_completion_per_episode else None]:
                 self.complete(event_id, self.pending.pop(event_id))
+            # The episode starts once its completions are in (a sub-orchestration may take hours).
+            started["Timestamp"] = self.host.clock.strftime(DATETIME_STRING_FORMAT)
             return
         for name in sorted(self.waiting):
             if name not in self.host.events and self.host.on_wait is not None:

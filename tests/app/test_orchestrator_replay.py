@@ -18,12 +18,13 @@ from tests.app.app_functions import orchestrators
 from tests.app.durable_host import TASK_FAILED, ActivityFault, DurableHost, InstanceResult
 
 RUN_ID = "upload-0123456789abcdef"
+OTHER_RUN = "nightly-2026-09-01"
 PLAN_REF = {"blob": "reports/runs/upload-0123456789abcdef/plan.json", "plan_id": "p" * 32}
 
 
 @dataclass
 class FakeActivities:
-    """The five activities of a run, answering as the real ones would for a plan with ``slices``."""
+    """The activities of a run, answering as the real ones would for a plan with ``slices``."""
 
     slices: list[list[int]]
     held: bool = False
@@ -34,12 +35,31 @@ class FakeActivities:
     applied: list[tuple[int, int, datetime]] = field(default_factory=list)
     finished: dict[str, Any] | None = None
     payloads: list[str] = field(default_factory=list)
+    #: Claims of the sync slot refused (another run holds it) before one is granted.
+    slot_refusals: int = 0
+    #: Who holds the slot while claims are refused.
+    slot_holder: str = OTHER_RUN
+    #: Activity name -> the message of a permanent error it reports (``{"error", "permanent": true}``).
+    permanent: dict[str, str] = field(default_factory=dict)
+    claims: list[datetime] = field(default_factory=list)
+    releases: int = 0
 
     def __call__(self, name: str, payload: Any, attempt: int) -> Any:
         self.payloads.append(json.dumps(payload))
         start = payload.get("start") if name == "apply_chunk" else None
         if attempt <= self.faults.get((name, start), 0):
             raise ActivityFault(f"{name} attempt {attempt}: storage answered 503 Server Busy")
+        if name in self.permanent:
+            return {"error": f"{name}: {self.permanent[name]}", "permanent": True}
+        if name == "claim_slot":
+            assert self.host is not None
+            self.claims.append(self.host.clock)
+            if len(self.claims) <= self.slot_refusals:
+                return {"granted": False, "holder": self.slot_holder, "since": "2026-09-01T01:00:00+00:00"}
+            return {"granted": True}
+        if name == "release_slot":
+            self.releases += 1
+            return {"released": True}
         if name == "validate_run":
             roster = f"reports/runs/{RUN_ID}/roster" if self.accepted else None
             return {
@@ -110,10 +130,19 @@ def test_a_full_run_validates_plans_applies_each_operation_once_phase_by_phase_a
     names = activity_names(result)
     assert [e["Name"] for e in result.history if e["EventType"] == 4] == [
         "validate_run",
+        "claim_slot",
         "plan_run",
         "finish_run",
+        "release_slot",
     ]
-    assert set(names) == {"validate_run", "plan_run", "apply_chunk", "finish_run"}
+    assert set(names) == {
+        "validate_run",
+        "claim_slot",
+        "plan_run",
+        "apply_chunk",
+        "finish_run",
+        "release_slot",
+    }
 
 
 def test_activities_receive_references_never_roster_or_plan_data() -> None:
@@ -131,7 +160,7 @@ def test_a_set_that_fails_validation_goes_straight_to_the_report_without_plannin
     fakes = FakeActivities(slices=[[0, 100]], accepted=False)
     result = replay(fakes)
 
-    assert activity_names(result) == ["validate_run", "finish_run"]
+    assert activity_names(result) == ["validate_run", "finish_run", "release_slot"]
     assert fakes.finished is not None and fakes.finished["validated"]["accepted"] is False
 
 
