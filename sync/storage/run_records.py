@@ -235,7 +235,10 @@ class TableRunStore:
         self.table_name = table
 
     def put_run(self, record: RunRecord) -> None:
-        self._table.upsert_entity(_to_entity(record))
+        from azure.data.tables import UpdateMode
+
+        # Replace, not merge: a field cleared in the record (a queued run's message) is cleared in the row.
+        self._table.upsert_entity(_to_entity(record), mode=UpdateMode.REPLACE)
 
     def get_run(self, run_id: str) -> RunRecord:
         from azure.core.exceptions import ResourceNotFoundError

@@ -237,3 +237,47 @@ def test_the_same_drift_twice_in_one_day_is_repaired_both_times(
             summary = json.loads(runtime.blobs.read_text(reports, f"runs/{run.instance_id}/summary.json"))
             plan_ids.append(summary["plan_id"])
     assert plan_ids[0] == plan_ids[1]
+
+
+def test_two_sets_uploaded_at_once_run_one_after_the_other_the_second_planning_on_the_first_ones_result(
+    app: Any, graph: tuple[str, Path], tmp_path: Path
+) -> None:
+    """Both uploads start a run; the first takes the tenant's sync slot, the second is queued behind it and
+    plans only once the first has applied, so it finds nothing left to change instead of creating everyone
+    a second time from a stale snapshot."""
+    runtime, _ = app
+    _, tenant_path = graph
+    client = FakeDurableClient()
+    upload(runtime, client, EXAMPLE_SET, "contoso/first")
+    upload(runtime, client, EXAMPLE_SET, "contoso/second")
+    first, second = client.starts_of("sync_run")
+    first_host = DurableHost(orchestrators(), run_activity, clock=FALL)
+    # The first run has validated and holds the slot when the second one arrives.
+    run_activity("validate_run", {"run": first.input, "started_at": FALL.isoformat()}, 1)
+    assert run_activity("claim_slot", {"run": first.input}, 1) == {"granted": True}
+    seen: list[tuple[str, str]] = []
+
+    def second_run_activity(name: str, payload: Any, attempt: int) -> Any:
+        if name == "claim_slot" and seen:  # the second run's first poll: meanwhile the first run finishes
+            record = runtime.runs.get_run(second.instance_id)
+            seen.append((record.status, record.message or ""))
+            result = first_host.run(first.orchestrator, first.instance_id, first.input)
+            assert result.output["status"] == "completed"
+        answer = run_activity(name, payload, attempt)
+        if name == "claim_slot" and not seen:
+            seen.append(("claim", json.dumps(answer)))
+        return answer
+
+    second_host = DurableHost(orchestrators(), second_run_activity, clock=FALL)
+    result = second_host.run(second.orchestrator, second.instance_id, second.input)
+
+    refusal = json.loads(seen[0][1])
+    assert (refusal["granted"], refusal["holder"]) == (False, first.instance_id)
+    assert seen[1][0] == "queued" and f"queued behind run {first.instance_id}" in seen[1][1]
+    assert result.output["status"] == "completed"
+    assert {result.output["counts"][key] for key in CHANGE_KEYS} == {0}
+    [(state, _)] = expected_states(tmp_path, [(EXAMPLE_SET, FALL.date())])
+    assert comparable(dump_state(tenant_path)) == state
+    record = runtime.runs.get_run(second.instance_id)
+    assert record.status == "completed" and record.message is None and record.timings["queue"] > 0
+    assert runtime.sync_slot().holder() is None

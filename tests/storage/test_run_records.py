@@ -104,3 +104,26 @@ def test_a_cli_run_stopped_before_its_report_is_listed_as_unfinished(tmp_path: P
     assert (newest.run_id, newest.status, newest.trigger) == ("20260901T030000Z-123456", "unfinished", "cli")
     assert newest.message is not None and "plan 123456 has no summary.json" in newest.message
     assert (oldest.run_id, oldest.status) == ("20260901T020000Z-abcdef", "completed")
+
+
+def test_a_queued_run_shown_as_queued_loses_its_queue_message_once_it_runs(store: RunStore) -> None:
+    queued = RunRecord(
+        "upload-2",
+        "Contoso USD",
+        "upload",
+        "uploads/contoso/second",
+        status="queued",
+        stage="queued",
+        started_at=START,
+        message="queued behind run upload-1",
+    )
+    store.put_run(queued)
+    assert (store.get_run("upload-2").status, store.get_run("upload-2").message) == (
+        "queued",
+        "queued behind run upload-1",
+    )
+
+    store.put_run(RunRecord("upload-2", "Contoso USD", "upload", "uploads/contoso/second", started_at=START))
+
+    running = store.get_run("upload-2")
+    assert (running.status, running.stage, running.message) == ("running", "validate", None)
