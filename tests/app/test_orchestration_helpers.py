@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sync.app.orchestration import (
     RunInput,
     RunOptions,
     apply_batches,
     chunk_ranges,
+    next_queue_poll,
     pause_after_wave,
     waves,
 )
@@ -48,3 +49,36 @@ def test_the_run_input_round_trips_through_json() -> None:
     run = RunInput("upload-1", "upload", SetRef("uploads", "term", {"students.csv": '"0x1"'}), RunOptions())
 
     assert RunInput.from_json(run.to_json()) == run
+
+
+def test_the_input_of_a_run_started_before_the_sync_slot_existed_still_reads_with_default_queue_options() -> (
+    None
+):
+    old = RunOptions(queue_poll_seconds=5.0, queue_max_hours=1.0).to_json()
+    del old["queue_poll_seconds"], old["queue_max_hours"]
+
+    options = RunOptions.from_json(old)
+
+    assert (options.queue_poll_seconds, options.queue_max_hours) == (60.0, 6.0)
+
+
+def test_the_queue_options_come_from_the_settings_and_survive_the_run_input() -> None:
+    options = RunOptions.from_settings(
+        chunk_operations=100,
+        quota_scale=1.0,
+        approval_timeout_hours=72.0,
+        queue_poll_seconds=30.0,
+        queue_max_hours=2.0,
+    )
+
+    assert RunOptions.from_json(options.to_json()) == options
+    assert (options.queue_poll_seconds, options.queue_max_hours) == (30.0, 2.0)
+
+
+def test_a_queued_run_polls_every_interval_then_once_at_the_deadline_then_gives_up() -> None:
+    since = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
+    options = RunOptions(queue_poll_seconds=600.0, queue_max_hours=0.25)
+
+    assert next_queue_poll(since, since, options) == since + timedelta(minutes=10)
+    assert next_queue_poll(since + timedelta(minutes=10), since, options) == since + timedelta(minutes=15)
+    assert next_queue_poll(since + timedelta(minutes=15), since, options) is None

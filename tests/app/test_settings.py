@@ -142,3 +142,36 @@ def test_an_endless_or_undefined_number_is_refused(raw: str) -> None:
 )
 def test_graph_and_a_graph_endpoint_are_accepted_as_the_tenant(tenant: str) -> None:
     assert Settings.from_env({**VALID, "SYNC_TENANT": tenant}).tenant == tenant
+
+
+def test_the_sync_slot_settings_default_to_a_minute_six_hours_and_four_days() -> None:
+    settings = Settings.from_env(VALID)
+
+    assert (settings.queue_poll_seconds, settings.queue_max_hours, settings.slot_stale_hours) == (60, 6, 96)
+
+
+def test_the_sync_slot_settings_are_read_and_bad_ones_listed_together() -> None:
+    settings = Settings.from_env(
+        {
+            **VALID,
+            "SYNC_QUEUE_POLL_SECONDS": "30",
+            "SYNC_QUEUE_MAX_HOURS": "1.5",
+            "SYNC_SLOT_STALE_HOURS": "100",
+        }
+    )
+    assert (settings.queue_poll_seconds, settings.queue_max_hours, settings.slot_stale_hours) == (
+        30,
+        1.5,
+        100,
+    )
+
+    problems = problems_of({**VALID, "SYNC_QUEUE_POLL_SECONDS": "0", "SYNC_QUEUE_MAX_HOURS": "a while"})
+    assert set(problems) == {"SYNC_QUEUE_POLL_SECONDS", "SYNC_QUEUE_MAX_HOURS"}
+    assert "'a while' is not a number greater than 0" in problems["SYNC_QUEUE_MAX_HOURS"]
+
+
+def test_a_stale_limit_shorter_than_the_approval_wait_is_refused() -> None:
+    problems = problems_of({**VALID, "APPROVAL_TIMEOUT_HOURS": "72", "SYNC_SLOT_STALE_HOURS": "48"})
+
+    assert set(problems) == {"SYNC_SLOT_STALE_HOURS"}
+    assert "longer than APPROVAL_TIMEOUT_HOURS (72)" in problems["SYNC_SLOT_STALE_HOURS"]
