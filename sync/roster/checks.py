@@ -223,25 +223,39 @@ def unknown_references(
 def positions(values: pa.ChunkedArray, targets: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int32]:
     """Position of each value in ``targets`` (``-1`` when absent or null), as a NumPy array.
 
-    A column that repeats values in runs (an enrollments file sorted by section or by student) is looked up
+    A column that repeats values in runs (an enrollments file sorted by section or by student; told from its
+    first values) is looked up
     one run at a time: comparing neighbours is far cheaper than hashing every value."""
     rows = len(values)
     if rows == 0:
         return np.zeros(0, dtype=np.int32)
-    runs = values.num_chunks
-    for chunk in values.chunks:
-        if len(chunk) > 1:
-            runs += int(pc.sum(pc.fill_null(pc.not_equal(chunk[1:], chunk[:-1]), True)).as_py() or 0)
-    if runs * 4 >= rows:
-        return _int32(pc.fill_null(pc.index_in(values, value_set=targets), -1))
+    if not _in_runs(values.slice(0, _RUN_SAMPLE)):
+        return _int32(_found(pc.index_in(values, value_set=targets)))
     encoded = [pc.run_end_encode(chunk) for chunk in values.chunks if len(chunk)]
     found = _int32(
-        pc.fill_null(
-            pc.index_in(pa.chunked_array([e.values for e in encoded], values.type), value_set=targets), -1
-        )
+        _found(pc.index_in(pa.chunked_array([e.values for e in encoded], values.type), value_set=targets))
     )
     lengths = np.concatenate([np.diff(_int32(e.run_ends), prepend=0) for e in encoded])
     return np.repeat(found, lengths)
+
+
+#: Values looked at to tell whether a column repeats values in runs (either way gives the same positions;
+#: the guess only picks the faster one).
+_RUN_SAMPLE = 1 << 16
+
+
+def _in_runs(values: pa.ChunkedArray) -> bool:
+    """Whether ``values`` has on average four or more values per run of equal neighbours."""
+    runs: int = values.num_chunks
+    for chunk in values.chunks:
+        if len(chunk) > 1:
+            runs += int(pc.sum(pc.fill_null(pc.not_equal(chunk[1:], chunk[:-1]), True)).as_py() or 0)
+    return runs * 4 < len(values)
+
+
+def _found(indices: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+    """Positions from ``index_in`` with ``-1`` for a value not found."""
+    return pc.fill_null(indices, -1) if indices.null_count else indices
 
 
 def as_int64(array: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int64]:

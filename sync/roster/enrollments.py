@@ -63,25 +63,39 @@ def find_positions(
     section = positions(enrollments["Section_id"], sections)
     student = positions(enrollments["Student_id"], students)
     school = positions(enrollments["School_id"], schools)
+    return Positions(section, student, school, _repeated_pairs(section, student, len(students)))
+
+
+def _repeated_pairs(
+    section: npt.NDArray[np.int32], student: npt.NDArray[np.int32], students: int
+) -> npt.NDArray[np.bool_]:
+    """Which enrollments repeat the (section, student) pair of an earlier one (rows with an unknown id are
+    never repeats)."""
     repeat = np.zeros(len(section), dtype=bool)
     both = (section >= 0) & (student >= 0)
-    key = section.astype(np.int64) * max(len(students), 1) + student
-    if not both.all():
-        key = key[both]
-    if len(key) and bool((key[1:] >= key[:-1]).all()):
-        # Sorted by section, then student (as exports usually are): a repeat is next to its original.
-        repeated = np.zeros(len(key), dtype=bool)
-        repeated[1:] = key[1:] == key[:-1]
+    kept = None if both.all() else np.flatnonzero(both)
+    sec, stu = (section, student) if kept is None else (section[kept], student[kept])
+    if len(sec) < 2:
+        return repeat
+    # Sorted by section, then student (as exports usually are), a repeat is next to its original: told
+    # from the neighbours' differences, without building a pair key.
+    section_step = np.diff(sec)
+    same_section = section_step == 0
+    student_step = np.diff(stu)
+    if not (section_step < 0).any() and not (same_section & (student_step < 0)).any():
+        repeated = np.zeros(len(sec), dtype=bool)
+        repeated[1:] = same_section & (student_step == 0)
         if repeated.any():
-            repeat[np.flatnonzero(both)[repeated] if not both.all() else repeated] = True
-        return Positions(section, student, school, repeat)
+            repeat[repeated if kept is None else kept[repeated]] = True
+        return repeat
+    key = sec.astype(np.int64) * max(students, 1) + stu
     ordered = np.sort(key)
     if (ordered[1:] == ordered[:-1]).any():
         order = np.argsort(key, kind="stable")
         repeated = np.zeros(len(key), dtype=bool)
         repeated[order[1:]] = key[order[1:]] == key[order[:-1]]
-        repeat[np.flatnonzero(both)[repeated] if not both.all() else repeated] = True
-    return Positions(section, student, school, repeat)
+        repeat[repeated if kept is None else kept[repeated]] = True
+    return repeat
 
 
 def check_enrollments(

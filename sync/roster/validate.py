@@ -348,11 +348,7 @@ class _State:
         if entities.num_rows != before:
             contacts = contacts.filter(pc.is_in(contacts["Student_id"], value_set=entities["Student_id"]))
         self.valid["students"] = contacts.num_rows
-        any_contact = pc.is_valid(contacts[CONTACT_COLUMNS[0]])
-        for name in CONTACT_COLUMNS[1:]:
-            any_contact = pc.or_(any_contact, pc.is_valid(contacts[name]))
-        contacts = contacts.filter(any_contact)
-        return entities, contacts
+        return entities, _with_contact(contacts)
 
     def _people(self, kind: str, school_ids: pa.ChunkedArray) -> tuple[pa.Table, pa.Table]:
         """Teachers or staff: one entity per id, one link row per (id, school)."""
@@ -428,6 +424,19 @@ def _filter_columns(columns: dict[str, pa.ChunkedArray], keep: pa.Array | None) 
         out.update(zip(names[start : start + _FILTER_BATCH], kept, strict=True))
         del batch, kept
     return pa.table(out)
+
+
+def _with_contact(contacts: pa.Table) -> pa.Table:
+    """The rows of ``contacts`` that have a value in some contact column (all of them, without a copy, when
+    one column is never blank)."""
+    if any(contacts[name].null_count == 0 for name in CONTACT_COLUMNS):
+        return contacts
+    any_contact = pc.is_valid(contacts[CONTACT_COLUMNS[0]])
+    for name in CONTACT_COLUMNS[1:]:
+        any_contact = pc.or_(any_contact, pc.is_valid(contacts[name]))
+    if any_contact.null_count == 0 and pc.all(any_contact).as_py():
+        return contacts
+    return contacts.filter(any_contact)
 
 
 def _without_row(table: pa.Table) -> pa.Table:

@@ -1,0 +1,103 @@
+"""Shortcuts taken on large clean files give the same answers as the general path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from sync.roster.checks import positions
+from sync.roster.enrollments import find_positions
+from sync.roster.validate import validate_folder
+from tests.roster.csvset import write_set
+
+
+def _enrollments(sections: list[str], students: list[str]) -> pa.Table:
+    return pa.table(
+        {
+            "Section_id": pa.chunked_array([pa.array(sections, pa.string())]),
+            "Student_id": pa.chunked_array([pa.array(students, pa.string())]),
+            "School_id": pa.chunked_array([pa.array(["S1"] * len(sections), pa.string())]),
+        }
+    )
+
+
+def _repeats(sections: list[str], students: list[str]) -> list[int]:
+    found = find_positions(
+        _enrollments(sections, students),
+        pa.chunked_array([pa.array(["A", "B", "C"])]),
+        pa.chunked_array([pa.array(["1", "2", "3"])]),
+        pa.chunked_array([pa.array(["S1"])]),
+    )
+    return np.flatnonzero(found.repeat).tolist()
+
+
+def test_a_sorted_file_marks_only_the_later_copy_of_a_pair() -> None:
+    assert _repeats(["A", "A", "A", "B", "B"], ["1", "2", "2", "1", "3"]) == [2]
+
+
+def test_a_pair_repeated_after_an_unknown_row_is_still_next_to_its_original() -> None:
+    assert _repeats(["A", "A", "X", "A", "B"], ["1", "2", "2", "2", "1"]) == [3]
+
+
+def test_rows_with_an_unknown_id_are_never_repeats() -> None:
+    assert _repeats(["X", "X", "A", "A"], ["1", "1", "9", "9"]) == []
+
+
+def test_a_student_going_back_within_a_section_takes_the_unsorted_path() -> None:
+    assert _repeats(["A", "A", "A", "A"], ["2", "1", "3", "2"]) == [3]
+
+
+def test_a_section_going_back_takes_the_unsorted_path() -> None:
+    assert _repeats(["B", "A", "B", "A"], ["1", "1", "1", "2"]) == [2]
+
+
+def test_a_sorted_file_without_repeats_has_none() -> None:
+    assert _repeats(["A", "A", "B", "C"], ["1", "3", "3", "1"]) == []
+
+
+def _index_in(values: pa.ChunkedArray, targets: pa.Array) -> list[int]:
+    return pc.fill_null(pc.index_in(values, value_set=targets), -1).to_pylist()
+
+
+def test_positions_of_a_column_in_runs_only_at_its_start_match_a_plain_look_up() -> None:
+    targets = pa.array([f"id{i}" for i in range(0, 100_000, 7)])
+    head = [f"id{i // 50}" for i in range(70_000)]
+    tail = [f"id{i}" for i in range(50_000)]
+    values = pa.chunked_array([pa.array(head), pa.array(tail)])
+    assert positions(values, targets).tolist() == _index_in(values, targets)
+
+
+def test_positions_of_a_column_in_runs_only_after_its_start_match_a_plain_look_up() -> None:
+    targets = pa.array([f"id{i}" for i in range(0, 100_000, 7)])
+    head = [f"id{i}" for i in range(70_000)]
+    tail = [f"id{i // 50}" for i in range(50_000)]
+    values = pa.chunked_array([pa.array(head), pa.array([*tail, None])])
+    assert positions(values, targets).tolist() == _index_in(values, targets)
+
+
+def test_students_who_all_have_a_contact_keep_every_contact_row(tmp_path: Path) -> None:
+    students = (
+        "School_id,Student_id,First_name,Last_name,Username,Contact_name,Contact_phone\n"
+        "S1,100,Ann,Lee,ann,Mom,\n"
+        "S1,100,Ann,Lee,ann,Dad,555\n"
+        "S2,101,Bob,Ray,bob,,555\n"
+    )
+    result = validate_folder(write_set(tmp_path, {"students.csv": students}))
+    assert result.roster is not None
+    contacts = result.roster.student_contacts
+    assert contacts["Student_id"].to_pylist() == ["100", "100", "101"]
+    assert contacts["Contact_name"].to_pylist() == ["Mom", "Dad", None]
+
+
+def test_a_student_row_without_any_contact_is_no_contact_row(tmp_path: Path) -> None:
+    students = (
+        "School_id,Student_id,First_name,Last_name,Username,Contact_name,Contact_phone\n"
+        "S1,100,Ann,Lee,ann,Mom,\n"
+        "S2,101,Bob,Ray,bob,,\n"
+    )
+    result = validate_folder(write_set(tmp_path, {"students.csv": students}))
+    assert result.roster is not None
+    assert result.roster.student_contacts["Student_id"].to_pylist() == ["100"]
