@@ -250,6 +250,9 @@ def _run_stages(
         timings["queue"] = seconds_between(queued_at, context.current_utc_datetime)
         if not waited["granted"]:
             return {"validated": validated, "error": queue_gave_up(waited["holder"], run.options)}
+        claim = waited
+    if claim.get("superseded_by"):  # a re-sync of a set older than one accepted meanwhile: nothing to do
+        return {"validated": validated, "superseded_by": claim["superseded_by"], "timings": timings}
     context.set_custom_status({"stage": "plan"})
     today = context.current_utc_datetime.date().isoformat()
     planned = yield from _step(context, "plan_run", {**base, "validated": validated, "today": today})
@@ -313,7 +316,7 @@ def wait_for_slot(context: df.DurableOrchestrationContext) -> Generator[Any, Any
         yield context.create_timer(poll_at)
         claim = yield from _step(context, "claim_slot", {"run": wait["run"]})
         if claim["granted"]:
-            return {"granted": True}
+            return claim
         holder = str(claim["holder"])
     context.continue_as_new({**wait, "holder": holder})
     return None

@@ -109,6 +109,14 @@ def finish_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
         message = error or (f"held plan {decision}" if status is RunStatus.HELD else None)
         if not error and outcome is not None and outcome.error:
             message = outcome.error
+        superseded_by = payload.get("superseded_by")
+        set_etags = record.set_etags
+        if superseded_by and not error:
+            message = (
+                f"nothing re-synced: run {superseded_by} completed a newer set while this run waited for the "
+                "sync slot"
+            )
+            set_etags = {}  # so the next re-sync picks that newer set, not this run's older one
         finished = record.finish(
             status.value,
             at=datetime.now(UTC),
@@ -117,6 +125,7 @@ def finish_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
             report=report,
             decision=decision,
             message=message,
+            set_etags=set_etags,
             timings={**record.timings, **dict(payload.get("timings") or {}), "report": since(clock)},
         )
         rt.runs.put_run(finished)

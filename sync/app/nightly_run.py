@@ -17,12 +17,28 @@ ACCEPTED = frozenset({"completed", "completed_with_warnings", "completed_with_er
 _HISTORY = 200
 
 
+def last_accepted_record(rt: Runtime) -> RunRecord | None:
+    """The record of the newest run that completed a file set (``None`` if none)."""
+    return next((r for r in rt.runs.list_runs(limit=_HISTORY) if r.status in ACCEPTED and r.set_etags), None)
+
+
+def superseding_run(rt: Runtime, run: RunInput) -> RunRecord | None:
+    """For a re-sync of the last accepted set: the run that completed another set (or another version of it)
+    since this run picked its set, so re-syncing it now would undo that run; ``None`` otherwise."""
+    if not run.resync or run.set_ref is None:
+        return None
+    record = last_accepted_record(rt)
+    if record is None or record.run_id == run.run_id:
+        return None
+    if (record.source, dict(record.set_etags)) == (run.set_ref.location, dict(run.set_ref.etags)):
+        return None
+    return record
+
+
 def last_accepted_set(rt: Runtime) -> SetRef | None:
     """The newest file set whose run completed, as it is in the upload container now (``None`` if none, or
     if its folder no longer holds all five files)."""
-    record: RunRecord | None = next(
-        (r for r in rt.runs.list_runs(limit=_HISTORY) if r.status in ACCEPTED and r.set_etags), None
-    )
+    record = last_accepted_record(rt)
     if record is None:
         return None
     container, _, folder = record.source.partition("/")
@@ -41,7 +57,7 @@ def resync_input(rt: Runtime, *, run_id: str, trigger: str, options: RunOptions)
     set_ref = last_accepted_set(rt)
     if set_ref is None:
         return None
-    return RunInput(run_id, trigger, set_ref, options)
+    return RunInput(run_id, trigger, set_ref, options, resync=True)
 
 
 def start_for_night(rt: Runtime, *, now: datetime, options: RunOptions) -> Start | None:

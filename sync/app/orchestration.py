@@ -102,6 +102,9 @@ class RunInput:
     #: The file set to sync; ``None`` when the profile's source is the Clever API.
     set_ref: SetRef | None
     options: RunOptions = field(default_factory=RunOptions)
+    #: The set is the last accepted one, picked when the run started (nightly, or a manual run without a
+    #: folder): a set accepted while the run waited for the sync slot supersedes it.
+    resync: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -109,6 +112,7 @@ class RunInput:
             "trigger": self.trigger,
             "set": self.set_ref.to_json() if self.set_ref else None,
             "options": self.options.to_json(),
+            "resync": self.resync,
         }
 
     @classmethod
@@ -119,6 +123,7 @@ class RunInput:
             trigger=str(data["trigger"]),
             set_ref=SetRef.from_json(set_data) if set_data else None,
             options=RunOptions.from_json(data["options"]),
+            resync=bool(data.get("resync", False)),
         )
 
 

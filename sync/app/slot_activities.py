@@ -4,6 +4,10 @@ validation, before it snapshots the directory, and releases it after its report,
 Both are idempotent: a claim replayed or retried by the run holding the slot is granted again, a release by a
 run that does not hold it (any more) changes nothing. A refused claim marks the run record ``queued`` with the
 run it waits for, so ``python -m sync runs`` and ``GET /api/runs/{id}`` show it as queued.
+
+A granted claim of a re-sync (nightly, or manual without a folder) says ``superseded_by`` when another set
+was accepted since the run picked the last accepted one: the run then ends without planning instead of
+putting the older set back.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
+from sync.app.nightly_run import superseding_run
 from sync.app.orchestration import RunInput
 from sync.app.run_files import current_record
 from sync.app.runtime import Runtime
@@ -47,6 +52,9 @@ def claim_slot(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
             )
         if record.status == QUEUED:
             rt.runs.put_run(replace(record, status="running", stage="plan", message=None))
+        newer = superseding_run(rt, run)
+        if newer is not None:
+            return {"granted": True, "superseded_by": newer.run_id, "source": newer.source}
         return {"granted": True}
     holder = claim.holder
     message = (

@@ -281,3 +281,61 @@ def test_two_sets_uploaded_at_once_run_one_after_the_other_the_second_planning_o
     record = runtime.runs.get_run(second.instance_id)
     assert record.status == "completed" and record.message is None and record.timings["queue"] > 0
     assert runtime.sync_slot().holder() is None
+
+
+def test_a_nightly_run_queued_behind_a_newer_set_does_not_put_the_older_set_back(
+    app: Any, graph: tuple[str, Path], tmp_path: Path
+) -> None:
+    """The nightly run picks the last accepted set (fall) while the spring set's run holds the slot; once
+    spring is applied, re-syncing fall would undo it, so the nightly run ends without planning."""
+    runtime, _ = app
+    _, tenant_path = graph
+    client = FakeDurableClient()
+    upload(runtime, client, EXAMPLE_SET, "contoso/fall")
+    [fall] = client.starts_of("sync_run")
+    DurableHost(orchestrators(), run_activity, clock=FALL).run(
+        fall.orchestrator, fall.instance_id, fall.input
+    )
+    upload(runtime, client, NEXT_TERM, "contoso/spring")
+    [spring] = client.starts_of("sync_run")[1:]
+    run_activity("validate_run", {"run": spring.input, "started_at": SPRING.isoformat()}, 1)
+    assert run_activity("claim_slot", {"run": spring.input}, 1) == {"granted": True}
+    asyncio.run(
+        user_functions()["nightly"].client_function(timer=TimerRequest(past_due=False), client=client)
+    )
+    [night] = client.starts_of("sync_run")[2:]
+    assert night.input["set"] == fall.input["set"] and night.input["resync"] is True
+
+    def approve(instance_id: str, event: str) -> Any:
+        return {"decision": "approved"}
+
+    claims: list[dict[str, Any]] = []
+
+    def night_activity(name: str, payload: Any, attempt: int) -> Any:
+        if name == "claim_slot" and claims:  # while the nightly run waits, the spring run is approved
+            spring_host = DurableHost(orchestrators(), run_activity, clock=SPRING, on_wait=approve)
+            done = spring_host.run(spring.orchestrator, spring.instance_id, spring.input)
+            assert done.output["status"] == "completed"
+        answer = run_activity(name, payload, attempt)
+        if name == "claim_slot":
+            claims.append(answer)
+        return answer
+
+    result = DurableHost(orchestrators(), night_activity, clock=SPRING).run(
+        night.orchestrator, night.instance_id, night.input
+    )
+
+    assert claims[0]["granted"] is False
+    upload_container = runtime.settings.upload_container
+    assert claims[1] == {
+        "granted": True,
+        "superseded_by": spring.instance_id,
+        "source": f"{upload_container}/contoso/spring",
+    }
+    assert result.output["status"] == "completed"
+    (_, _), (state, _) = expected_states(tmp_path, [(EXAMPLE_SET, FALL.date()), (NEXT_TERM, SPRING.date())])
+    assert comparable(dump_state(tenant_path)) == state
+    record = runtime.runs.get_run(night.instance_id)
+    assert record.message is not None and f"run {spring.instance_id} completed a newer set" in record.message
+    last = nightly_run.last_accepted_set(runtime)
+    assert last is not None and last.location == f"{upload_container}/contoso/spring"

@@ -41,6 +41,8 @@ class FakeActivities:
     slot_holder: str = OTHER_RUN
     #: Activity name -> the message of a permanent error it reports (``{"error", "permanent": true}``).
     permanent: dict[str, str] = field(default_factory=dict)
+    #: The run a granted claim names as having completed a newer set (a re-sync then has nothing to do).
+    superseded_by: str | None = None
     claims: list[datetime] = field(default_factory=list)
     releases: int = 0
 
@@ -56,6 +58,8 @@ class FakeActivities:
             self.claims.append(self.host.clock)
             if len(self.claims) <= self.slot_refusals:
                 return {"granted": False, "holder": self.slot_holder, "since": "2026-09-01T01:00:00+00:00"}
+            if self.superseded_by is not None:
+                return {"granted": True, "superseded_by": self.superseded_by, "source": "uploads/newer"}
             return {"granted": True}
         if name == "release_slot":
             self.releases += 1

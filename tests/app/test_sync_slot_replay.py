@@ -95,6 +95,7 @@ EXITS: dict[str, dict[str, Any]] = {
     "a permanent failure": {"permanent": {"plan_run": "profile.toml is not valid"}},
     "a chunk failing for good": {"faults": {("apply_chunk", 200): 99}},
     "gave up waiting for the slot": {"slot_refusals": 10**6},
+    "superseded by a newer set": {"slot_refusals": 2, "superseded_by": OTHER_RUN},
 }
 
 
@@ -148,3 +149,15 @@ def test_a_transient_error_is_still_retried_before_the_run_goes_on() -> None:
 
     assert scheduled(result).count("claim_slot") == 3
     assert fakes.finished is not None and "error" not in fakes.finished
+
+
+@pytest.mark.parametrize("refusals", [0, 2])
+def test_a_resync_superseded_by_a_newer_set_ends_without_planning(refusals: int) -> None:
+    fakes = FakeActivities(slices=[[0, 300]], slot_refusals=refusals, superseded_by=OTHER_RUN)
+    result = replay(fakes, options=POLL)
+
+    assert result.error is None
+    assert scheduled(result) == ["validate_run", "claim_slot", "finish_run", "release_slot"]
+    assert fakes.applied == []
+    assert fakes.finished is not None and fakes.finished["superseded_by"] == OTHER_RUN
+    assert "planned" not in fakes.finished and "error" not in fakes.finished
