@@ -11,7 +11,6 @@ from azure.functions.timer import TimerRequest
 import function_app
 from sync.app.orchestration import RunInput, RunOptions
 from sync.app.runtime import Runtime
-from sync.errors import SettingsError
 from sync.storage.run_records import RunRecord
 from tests.app.app_functions import user_functions
 from tests.storage.app_runtime import EXAMPLE_PROFILE, EXAMPLE_SET, FakeDurableClient, azurite_runtime
@@ -100,5 +99,8 @@ def test_a_clever_api_run_without_its_token_setting_fails_naming_the_setting(run
     runtime.blobs.write_bytes(container, path, text.encode("utf-8"), content_type="text/plain")
     run = RunInput("nightly-2026-09-01", "nightly", None, RunOptions())
 
-    with pytest.raises(SettingsError, match="CLEVER_TOKEN"):
-        user_functions()["validate_run"]({"run": run.to_json(), "started_at": START.isoformat()})
+    result = user_functions()["validate_run"]({"run": run.to_json(), "started_at": START.isoformat()})
+
+    # A missing setting is permanent: the activity says so instead of failing four times.
+    assert result["permanent"] is True
+    assert result["error"].startswith("validate_run: invalid settings: CLEVER_TOKEN")

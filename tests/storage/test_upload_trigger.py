@@ -163,7 +163,7 @@ def test_a_set_with_errors_gets_its_findings_beside_it_and_writes_nothing_to_the
     assert directory.snapshots == 0 and directory.applied == []
     assert runtime.runs.get_run(run.instance_id).status == "failed"
     assert [event["status"] for event in telemetry.events] == ["failed"]
-    assert [name for name, _, _ in host.calls] == ["validate_run", "finish_run"]
+    assert [name for name, _, _ in host.calls] == ["validate_run", "finish_run", "release_slot"]
 
     # The host may run the last activity again (a lost result): the run stays finished, one event only.
     again = run_activity("finish_run", host.calls[-1][1], 2)
