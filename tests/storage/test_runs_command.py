@@ -95,3 +95,29 @@ def test_runs_with_an_http_table_url_and_no_connection_string_says_what_to_set(
     err = capsys.readouterr().err
     assert "set AZURE_STORAGE_CONNECTION_STRING (UseDevelopmentStorage=true for Azurite)" in err
     assert "Token credential" not in err
+
+
+def test_runs_shows_a_run_waiting_for_the_sync_slot_as_queued(
+    azurite: str, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    table = f"runs{uuid.uuid4().hex[:10]}"
+    store = TableRunStore(TableServiceClient.from_connection_string(azurite), table)
+    store.put_run(
+        RunRecord(
+            "nightly-2026-09-02",
+            "Contoso USD",
+            "nightly",
+            "uploads/contoso",
+            status="queued",
+            stage="queued",
+            started_at=START + timedelta(days=1),
+            message="queued behind run upload-1",
+        )
+    )
+    store.put_run(completed("upload-1", 1))
+    monkeypatch.setenv("AZURE_STORAGE_CONNECTION_STRING", azurite)
+
+    assert main(["runs", "--table-url", f"http://127.0.0.1/devstoreaccount1/{table}"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[1].split()[2:4] == ["queued", "nightly"] and lines[1].endswith("nightly-2026-09-02")
+    assert lines[2].split()[2] == "completed"
