@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
@@ -44,6 +45,9 @@ _SPECIAL = re.compile(rb'["\r\n]')
 #: Block sizes the parser is given, in turn: a record must fit in one block. The first suits every real
 #: roster; a larger one is tried only when a record (one huge value) does not fit, up to a sane limit.
 BLOCK_SIZES = (1 << 22, 1 << 26)
+#: Bytes scanned at a time for bytes from 0x80 up, and how many of those :func:`_known_utf8` decodes at most.
+_UTF8_PIECE = 1 << 20
+_UTF8_HIGH_BYTES = 1 << 22
 
 
 class CsvFolderSource:
@@ -148,7 +152,13 @@ def parse_csv_bytes(
     try:
         # With quotes, rows rejected here may be values over several lines: the serial parse that would
         # number them waits until the record scan says which.
-        table, bad = _parse(body, len(names), newlines=False, serial=not has_quote)
+        table, bad = _parse(
+            body,
+            len(names),
+            newlines=False,
+            serial=not has_quote,
+            check_utf8=not _known_utf8(data, body_start),
+        )
     except pa.ArrowInvalid:
         table, bad = None, []
     if (
@@ -250,8 +260,41 @@ def _first_record(data: Bytes, start: int) -> tuple[int, int]:
         pos = at + 1
 
 
+def _known_utf8(data: Bytes, start: int) -> bool:
+    """Whether ``data[start:]`` is shown to be UTF-8 cheaply, so that the parser may skip its own check of
+    every value (the same table either way). Bytes under 0x80 are UTF-8 on their own, and a character of
+    several bytes is a run of bytes from 0x80 up: only those runs are decoded, each apart. A body with many
+    such bytes (or an invalid one) is left to the parser's check."""
+    view = np.frombuffer(data, dtype=np.uint8)
+    found: list[npt.NDArray[np.int64]] = []
+    count = 0
+    for offset in range(start, len(view), _UTF8_PIECE):
+        high = np.flatnonzero(view[offset : offset + _UTF8_PIECE] >= 0x80)
+        count += len(high)
+        if count > _UTF8_HIGH_BYTES:
+            return False
+        if len(high):
+            found.append(high + offset)
+    if not found:
+        return True
+    where = np.concatenate(found)
+    # A line feed before each run keeps a character from running on into the next run.
+    runs = np.insert(view[where], np.flatnonzero(np.diff(where) != 1) + 1, 0x0A)
+    try:
+        runs.tobytes().decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
+
+
 def _parse(
-    body: pa.Buffer, width: int, *, newlines: bool, threads: bool = True, serial: bool = True
+    body: pa.Buffer,
+    width: int,
+    *,
+    newlines: bool,
+    threads: bool = True,
+    serial: bool = True,
+    check_utf8: bool = True,
 ) -> tuple[pa.Table, list[tuple[int | None, int, str]]]:
     """Parse ``body`` into ``width`` string columns; rejected rows come back as ``(number, fields, text)``.
 
@@ -266,13 +309,15 @@ def _parse(
         return pa.table({n: pa.array([], pa.string()) for n in column_names}), []
     if threads:
         try:
-            return _read(body, column_names, newlines=newlines, threads=True, bad=None), []
+            return _read(
+                body, column_names, newlines=newlines, threads=True, bad=None, check_utf8=check_utf8
+            ), []
         except pa.ArrowInvalid as err:
             if _too_long(err) or not serial:
                 raise
     bad: list[tuple[int | None, int, str]] = []
     with _quiet_undecodable_rows():
-        table = _read(body, column_names, newlines=newlines, threads=False, bad=bad)
+        table = _read(body, column_names, newlines=newlines, threads=False, bad=bad, check_utf8=check_utf8)
     bad.sort(key=lambda row: row[0] if row[0] is not None else -1)
     return table, bad
 
@@ -284,6 +329,7 @@ def _read(
     newlines: bool,
     threads: bool,
     bad: list[tuple[int | None, int, str]] | None,
+    check_utf8: bool = True,
 ) -> pa.Table:
     """One ``read_csv``, retried with a larger block when a record does not fit in one."""
 
@@ -310,6 +356,7 @@ def _read(
                     null_values=[""],
                     strings_can_be_null=True,
                     quoted_strings_can_be_null=True,
+                    check_utf8=check_utf8,
                 ),
             )
         except pa.ArrowInvalid as err:

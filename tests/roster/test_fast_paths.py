@@ -7,7 +7,9 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+import pytest
 
+from sync.roster import reader
 from sync.roster.checks import positions
 from sync.roster.enrollments import find_positions
 from sync.roster.validate import validate_folder
@@ -101,3 +103,34 @@ def test_a_student_row_without_any_contact_is_no_contact_row(tmp_path: Path) -> 
     result = validate_folder(write_set(tmp_path, {"students.csv": students}))
     assert result.roster is not None
     assert result.roster.student_contacts["Student_id"].to_pylist() == ["100"]
+
+
+def test_a_character_split_between_two_decoded_pieces_is_still_utf8(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reader, "_UTF8_PIECE", 3)
+    data = "S1,Zoë\nS2,José\n".encode()
+    assert reader._known_utf8(data, 0)
+    raw, findings = reader.parse_csv_bytes(b"School_id,School_name\n" + data, "schools", "schools.csv")
+    assert findings == []
+    assert raw is not None
+    assert raw.table.column(1).to_pylist() == ["Zoë", "José"]
+
+
+def test_a_body_cut_inside_a_character_or_with_a_stray_byte_is_not_utf8() -> None:
+    assert not reader._known_utf8("S1,José".encode()[:-1], 0)
+    assert not reader._known_utf8(b"S1,\xff\n", 0)
+    assert not reader._known_utf8(b"S1,\xed\xa0\x80\n", 0)  # a lone surrogate
+    assert not reader._known_utf8(b"S1,\xc3,\xa9\n", 0)  # a character's bytes parted by a comma
+
+
+def test_a_body_with_many_bytes_from_0x80_up_is_left_to_the_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(reader, "_UTF8_HIGH_BYTES", 3)
+    assert reader._known_utf8("S1,Zoë\n".encode(), 0)
+    assert not reader._known_utf8("S1,Zoë,José\n".encode(), 0)
+
+
+def test_a_body_that_is_not_utf8_is_still_reported_on_its_line() -> None:
+    raw, findings = reader.parse_csv_bytes(
+        b"School_id,School_name\nS1,ok\nS2,b\xffd\n", "schools", "schools.csv"
+    )
+    assert raw is None
+    assert [(f.code, f.line) for f in findings] == [("invalid_encoding", 3)]
