@@ -5,6 +5,8 @@ key at fault and says what to do; the CLI prints it on one line and exits 2, nev
   - :class:`UsageError` — a bad command line or a missing/unreadable input (folder, file, setting).
   - :class:`SettingsError` — one or more app settings are missing or invalid (all listed at once).
   - :class:`DirectoryUnavailable` — the directory (local tenant file, Graph) cannot be reached at all.
+    - :class:`DirectoryAccessRefused` — it can be reached but refuses the credentials (HTTP 401 / 403):
+      another attempt is refused again until an admin grants the permissions.
   - :class:`SourceError` — a roster source (blob container, Clever API) failed in a way that is not a
     finding about the data (authentication refused, service down after retries).
 
@@ -29,6 +31,10 @@ class SettingsError(SyncError):
 
 
 class DirectoryUnavailable(SyncError):
+    pass
+
+
+class DirectoryAccessRefused(DirectoryUnavailable):
     pass
 
 

@@ -12,6 +12,7 @@ Permanent:
 - :class:`~sync.profile.ProfileError` — the profile TOML is invalid;
 - :class:`~sync.engine.planner.ProfileExpired` — the profile's ``stop_date`` has passed;
 - a blob of the run's set deleted or changed since the run started (a new upload starts its own run);
+- :class:`~sync.errors.DirectoryAccessRefused` — Graph refused the app's credentials or permissions;
 - a Clever API answer in the 4xx range other than 429 (a refused token, a bad route): the same request is
   refused again.
 """
@@ -23,11 +24,19 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from sync.engine.planner import ProfileExpired
-from sync.errors import SettingsError, SourceError, UsageError
+from sync.errors import DirectoryAccessRefused, SettingsError, SourceError, UsageError
 from sync.profile import ProfileError
 from sync.storage.blob_store import BlobChanged, BlobMissing
 
-PERMANENT = (UsageError, SettingsError, ProfileError, ProfileExpired, BlobMissing, BlobChanged)
+PERMANENT = (
+    UsageError,
+    SettingsError,
+    ProfileError,
+    ProfileExpired,
+    BlobMissing,
+    BlobChanged,
+    DirectoryAccessRefused,
+)
 #: Longest reason kept (the run record's message and the report's ``error``).
 REASON_LIMIT = 500
 LOG = logging.getLogger("sync.app")

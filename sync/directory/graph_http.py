@@ -22,7 +22,7 @@ from kiota_http.middleware import ParametersNameDecodingHandler, RedirectHandler
 from msgraph_core import GraphClientFactory
 
 from sync.directory.graph_stats import Counters
-from sync.errors import DirectoryUnavailable
+from sync.errors import DirectoryAccessRefused
 
 #: Gives a bearer token (``None``: send no Authorization header).
 TokenProvider = Callable[[], Awaitable[str | None]]
@@ -159,7 +159,7 @@ class GraphHttp:
         headers = _lower(response.headers)
         body = _json(response)
         if response.status_code in (401, 403):
-            raise DirectoryUnavailable(
+            raise DirectoryAccessRefused(
                 f"Microsoft Graph refused the credentials (HTTP {response.status_code}, "
                 f"{SubResponse(response.status_code, headers, body).code}); check the app's permissions "
                 "and AZURE_TENANT_ID"

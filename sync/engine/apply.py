@@ -23,7 +23,7 @@ from sync.engine.changes import count_changes
 from sync.engine.journal import Journal
 from sync.engine.plan import Plan
 from sync.engine.user_ops import REDACTED
-from sync.errors import DirectoryUnavailable
+from sync.errors import DirectoryAccessRefused, DirectoryUnavailable
 from sync.findings import Finding, Severity
 
 log = logging.getLogger(__name__)
@@ -127,6 +127,8 @@ def _apply_batch(
         try:
             answers = directory.apply([op for _, op in sendable])
             break
+        except DirectoryAccessRefused:
+            raise  # refused again on every attempt until an admin grants the permissions
         except DirectoryUnavailable as err:
             if attempt == len(retry_delays):
                 return f"the directory is unavailable ({err}); run again to resume where this run stopped"

@@ -10,7 +10,7 @@ import pytest
 from sync.app.permanent import REASON_LIMIT, is_permanent, is_permanent_result, run_activity
 from sync.clever.client import _ClientError
 from sync.engine.planner import ProfileExpired
-from sync.errors import DirectoryUnavailable, SettingsError, SourceError, UsageError
+from sync.errors import DirectoryAccessRefused, DirectoryUnavailable, SettingsError, SourceError, UsageError
 from sync.profile import ProfileError
 from sync.storage.blob_store import BlobChanged, BlobMissing
 
@@ -23,6 +23,7 @@ PERMANENT = [
     BlobChanged("blob uploads/x/students.csv changed while the run was reading it"),
     _ClientError(401, "the Clever API refused the district token"),
     _ClientError(404, "the Clever API answered 404 for /sections"),
+    DirectoryAccessRefused("Microsoft Graph refused the credentials (HTTP 403, Authorization_RequestDenied)"),
 ]
 TRANSIENT = [
     DirectoryUnavailable("Graph unreachable"),

@@ -6,11 +6,13 @@ import asyncio
 from collections.abc import Sequence
 
 import httpx
+import pytest
 
 from sync.directory.graph_batch import BatchDispatcher, RetryPolicy
 from sync.directory.graph_http import GraphHttp, SubRequest, SubResponse, build_client, failure
 from sync.directory.graph_pacing import Pacer, Quota
 from sync.directory.graph_stats import Counters
+from sync.errors import DirectoryAccessRefused
 from tests.directory.graph_fakes import BASE, Answer, FakeGraph, Item, error
 
 FAST = RetryPolicy(attempts=5, backoff_s=0.001, max_backoff_s=0.01)
@@ -82,6 +84,14 @@ def test_a_whole_batch_refused_with_503_is_sent_again_in_full() -> None:
     assert all(answer.status == 204 for answer in answers)
     assert [len(batch) for batch in fake.batches] == [4, 4]
     assert counters.retries == 4
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_batch_refused_for_the_credentials_raises_access_refused_without_a_retry(status: int) -> None:
+    fake = FakeGraph(batch_faults=[(status, {})] * 3)
+    with pytest.raises(DirectoryAccessRefused, match=f"HTTP {status}"):
+        _dispatch(fake, _writes(2))
+    assert len(fake.batch_headers) == 1
 
 
 def test_a_timed_out_batch_is_retried_and_then_answered() -> None:

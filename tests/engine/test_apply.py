@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import date
 from pathlib import Path
@@ -11,11 +12,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from sync.directory.model import OperationResult, OpKind
+from sync.directory.model import Operation, OperationResult, OpKind
 from sync.engine.apply import apply_plan
 from sync.engine.journal import MemoryJournal, SqliteJournal
 from sync.engine.plan import PHASE_OF
 from sync.engine.planner import make_plan
+from sync.errors import DirectoryAccessRefused
 from sync.profile import DeletionPolicy
 from tests.engine.fakes import Killed, MemoryDirectory, RosterBuilder, make_profile
 
@@ -115,6 +117,20 @@ def test_an_unavailable_directory_is_retried_with_backoff() -> None:
     outcome = apply_plan(plan, directory, MemoryJournal(), sleep=slept.append, retry_delays=(0.5, 1.0, 2.0))
     assert outcome.complete
     assert slept == [0.5, 1.0]
+
+
+class RefusingDirectory(MemoryDirectory):
+    def apply(self, operations: Sequence[Operation]) -> list[OperationResult]:
+        raise DirectoryAccessRefused("Microsoft Graph refused the credentials (HTTP 403)")
+
+
+def test_a_directory_that_refuses_the_credentials_is_not_retried() -> None:
+    directory = RefusingDirectory()
+    plan = make_plan(district().build(), PROFILE, directory.snapshot(), TODAY)
+    slept: list[float] = []
+    with pytest.raises(DirectoryAccessRefused, match="HTTP 403"):
+        apply_plan(plan, directory, MemoryJournal(), sleep=slept.append, retry_delays=(0.5, 1.0, 2.0))
+    assert slept == []
 
 
 def test_a_directory_that_stays_unavailable_stops_the_run_cleanly_and_a_rerun_resumes() -> None:
