@@ -255,12 +255,15 @@ class GraphDirectory:
     async def _refresh_resource(self, resource: Resource) -> None:
         link = self._cache.delta_link(resource)
         try:
-            delta = await self._reader.delta(link or resource.url)
+            await self._read_round(resource, link)
         except DeltaExpired:
             self._cache.forget_delta(resource)
-            link = None
-            delta = await self._reader.delta(resource.url)
-        self._cache.apply_round(resource, delta.items, delta.delta_link, full=link is None)
+            await self._read_round(resource, None)
+
+    async def _read_round(self, resource: Resource, link: str | None) -> None:
+        """One delta round streamed into the cache; applied with its new link only if it completes."""
+        with self._cache.round(resource, full=link is None) as staged:
+            staged.commit(await self._reader.delta(link or resource.url, staged.add_page))
 
     def _unresolved(self, operation: Operation) -> bool:
         if operation.kind in _REMOVALS:

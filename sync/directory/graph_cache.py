@@ -2,9 +2,13 @@
 
 Each Graph resource read by delta has its objects (``objects``: kind, id, JSON) and, for groups and
 administrative units, its links (``links``: container, member, relation), plus the delta link to ask
-next time (``deltas``). One delta round is applied in one transaction together with its new delta link,
-so a process killed half-way leaves the cache as it was before the round. A round without a stored link
-(first run, or after ``410``) replaces what the cache held for that resource.
+next time (``deltas``). A delta round streams in: each page is written to ``staged`` as it arrives (one
+short transaction per page, so a district-sized round is never held in memory), and only when the round
+has reached its ``@odata.deltaLink`` are the staged items applied to ``objects`` / ``links`` in one
+transaction together with the new link. A round that fails (an error, ``410``) discards its staged pages;
+a process killed half-way leaves staged rows that the next round of that resource clears first. Either
+way the cache is as it was before the round. A round without a stored link (first run, or after ``410``)
+replaces what the cache held for that resource.
 
 The file holds directory data (names, UPNs): it lives where the caller says (``.sync/graph-cache/``),
 never in logs.
@@ -14,8 +18,11 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from itertools import groupby
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +36,8 @@ CREATE TABLE IF NOT EXISTS links (container_id TEXT NOT NULL, member_id TEXT NOT
 CREATE INDEX IF NOT EXISTS links_member ON links (member_id);
 CREATE TABLE IF NOT EXISTS deltas (resource TEXT PRIMARY KEY, link TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS staged (resource TEXT NOT NULL, seq INTEGER NOT NULL, item TEXT NOT NULL,
+                                   PRIMARY KEY (resource, seq)) WITHOUT ROWID;
 """
 
 
@@ -96,12 +105,22 @@ def _relations(resource: Resource) -> list[str]:
     return sorted({relation for types in resource.link_arrays.values() for relation in types.values()})
 
 
+#: Which link relations a snapshot keeps for each kind of container.
+CONTAINER_RELATIONS: Mapping[str, tuple[str, ...]] = {
+    "class": ("owner", "member"),
+    "group": ("owner", "member"),
+    "school": ("user", "class"),
+}
+_FETCH = 1024
+
+
 class GraphCache:
     def __init__(self, path: Path) -> None:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")  # a cache: a lost last commit is read again
             self._db.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as err:
             raise UsageError(
@@ -112,7 +131,8 @@ class GraphCache:
     def reset(self) -> None:
         """Forget everything (another tenant answers at this address): the next rounds read in full."""
         self._db.executescript(
-            "DELETE FROM objects; DELETE FROM links; DELETE FROM deltas; DELETE FROM meta;"
+            "DELETE FROM objects; DELETE FROM links; DELETE FROM deltas; DELETE FROM meta; "
+            "DELETE FROM staged;"
         )
 
     def close(self) -> None:
@@ -129,35 +149,75 @@ class GraphCache:
     def forget_delta(self, resource: Resource) -> None:
         self._db.execute("DELETE FROM deltas WHERE resource = ?", (resource.name,))
 
+    @contextmanager
+    def round(self, resource: Resource, *, full: bool) -> Iterator[StagedRound]:
+        """A delta round of ``resource``: pages go to :meth:`StagedRound.add_page` as they arrive, and
+        :meth:`StagedRound.commit` applies them with the new delta link. Leaving the block any other way
+        (an error, ``410``, a cancelled task, no commit) discards the staged pages and changes nothing.
+        ``full``: the round lists everything (what it does not list is gone)."""
+        self._discard(resource)  # pages a killed process staged
+        staged = StagedRound(self, resource, full=full)
+        try:
+            yield staged
+        finally:
+            if not staged.committed:
+                self._discard(resource)
+
     def apply_round(
         self, resource: Resource, items: Sequence[Mapping[str, Any]], delta_link: str, *, full: bool
     ) -> None:
-        """Apply one delta round and store its link, atomically. ``full``: the round lists everything."""
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
+        """Apply one delta round already in hand and store its link, atomically."""
+        with self.round(resource, full=full) as staged:
+            staged.add_page(items)
+            staged.commit(delta_link)
+
+    def _discard(self, resource: Resource) -> None:
+        self._db.execute("DELETE FROM staged WHERE resource = ?", (resource.name,))
+
+    def _stage(self, resource: Resource, first: int, items: Sequence[Mapping[str, Any]]) -> None:
+        rows = [
+            (resource.name, first + offset, json.dumps(item, separators=(",", ":")))
+            for offset, item in enumerate(items)
+        ]
+        self._transaction(
+            lambda db: db.executemany("INSERT INTO staged (resource, seq, item) VALUES (?, ?, ?)", rows)
+        )
+
+    def _commit(self, resource: Resource, delta_link: str, *, full: bool) -> None:
+        def apply(db: sqlite3.Connection) -> None:
+            relations = _relations(resource)
             if full:
                 if resource.kind is not None:
                     db.execute("DELETE FROM objects WHERE kind = ?", (resource.kind,))
-                for relation in _relations(resource):
+                for relation in relations:
                     db.execute("DELETE FROM links WHERE relation = ?", (relation,))
-            for item in items:
-                self._apply_item(resource, item)
+            rows = db.execute("SELECT item FROM staged WHERE resource = ? ORDER BY seq", (resource.name,))
+            while chunk := rows.fetchmany(_FETCH):
+                for (text,) in chunk:
+                    self._apply_item(resource, relations, json.loads(text))
+            db.execute("DELETE FROM staged WHERE resource = ?", (resource.name,))
             db.execute(
                 "INSERT INTO deltas (resource, link) VALUES (?, ?) ON CONFLICT (resource) DO UPDATE "
                 "SET link = excluded.link",
                 (resource.name, delta_link),
             )
             self.set_meta(f"query:{resource.name}", resource.url)
+
+        self._transaction(apply)
+
+    def _transaction(self, work: Callable[[sqlite3.Connection], object]) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            work(db)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
 
-    def _apply_item(self, resource: Resource, item: Mapping[str, Any]) -> None:
+    def _apply_item(self, resource: Resource, relations: Sequence[str], item: Mapping[str, Any]) -> None:
         db = self._db
         object_id = str(item["id"])
-        relations = _relations(resource)
         if "@removed" in item:
             if resource.kind is not None:
                 db.execute("DELETE FROM objects WHERE kind = ? AND id = ?", (resource.kind, object_id))
@@ -182,30 +242,77 @@ class GraphCache:
                 (resource.kind, object_id, json.dumps(data, sort_keys=True)),
             )
         for array, types in resource.link_arrays.items():
-            for link in item.get(array) or ():
-                if not isinstance(link, Mapping) or "id" not in link:
-                    continue
-                relation = types.get(str(link.get("@odata.type", USER)), types.get(USER, "member"))
-                if "@removed" in link:
-                    db.execute(
-                        "DELETE FROM links WHERE container_id = ? AND member_id = ? AND relation = ?",
-                        (object_id, str(link["id"]), relation),
-                    )
-                else:
-                    db.execute(
-                        "INSERT OR IGNORE INTO links (container_id, member_id, relation) VALUES (?, ?, ?)",
-                        (object_id, str(link["id"]), relation),
-                    )
+            changes = [
+                (
+                    "@removed" in link,
+                    (
+                        object_id,
+                        str(link["id"]),
+                        types.get(str(link.get("@odata.type", USER)), types.get(USER, "member")),
+                    ),
+                )
+                for link in item.get(array) or ()
+                if isinstance(link, Mapping) and "id" in link
+            ]
+            for removed, run in groupby(changes, key=itemgetter(0)):  # in order: a key may come twice
+                db.executemany(_REMOVE_LINK if removed else _ADD_LINK, (key for _, key in run))
 
-    def objects(self, kind: str) -> Iterator[dict[str, Any]]:
-        for (data,) in self._db.execute("SELECT data FROM objects WHERE kind = ? ORDER BY id", (kind,)):
-            yield json.loads(data)
+    def objects(self, kind: str, *, unless: str | None = None) -> Iterator[dict[str, Any]]:
+        """The objects of ``kind`` by id; ``unless``: leaving out those that are also of that kind."""
+        if unless is None:
+            rows = self._db.execute("SELECT data FROM objects WHERE kind = ? ORDER BY id", (kind,))
+        else:
+            rows = self._db.execute(
+                "SELECT data FROM objects AS o WHERE kind = ? AND NOT EXISTS "
+                "(SELECT 1 FROM objects AS x WHERE x.kind = ? AND x.id = o.id) ORDER BY id",
+                (kind, unless),
+            )
+        while chunk := rows.fetchmany(_FETCH):
+            for (data,) in chunk:
+                yield json.loads(data)
 
-    def links(self) -> list[tuple[str, str, str]]:
+    def joined(self, kind: str, other: str) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+        """Each object of ``kind`` by id with the object of kind ``other`` of the same id (``{}`` if none):
+        a user and its education user, a class and its group."""
         rows = self._db.execute(
-            "SELECT container_id, member_id, relation FROM links ORDER BY container_id, relation, member_id"
+            "SELECT o.data, x.data FROM objects AS o LEFT JOIN objects AS x ON x.kind = ? AND x.id = o.id "
+            "WHERE o.kind = ? ORDER BY o.id",
+            (other, kind),
         )
-        return [(str(a), str(b), str(c)) for a, b, c in rows]
+        while chunk := rows.fetchmany(_FETCH):
+            for data, extra in chunk:
+                yield json.loads(data), json.loads(extra) if extra is not None else {}
+
+    def container_links(
+        self, containers: Iterable[tuple[str, str]], *, chunk: int = 65536
+    ) -> Iterator[list[tuple[str, str, str]]]:
+        """The links of ``containers`` (id, kind of :data:`CONTAINER_RELATIONS`) whose relation that kind
+        keeps, ordered by container, relation, member, in lists of at most ``chunk`` rows (SQLite joins
+        and filters; nothing is held beyond one chunk)."""
+        db = self._db
+        db.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS wanted (id TEXT NOT NULL, relation TEXT NOT NULL, "
+            "PRIMARY KEY (id, relation)) WITHOUT ROWID"
+        )
+        db.execute("DELETE FROM temp.wanted")
+        db.executemany(
+            "INSERT OR IGNORE INTO temp.wanted (id, relation) VALUES (?, ?)",
+            (
+                (container, relation)
+                for container, kind in containers
+                for relation in CONTAINER_RELATIONS[kind]
+            ),
+        )
+        try:
+            rows = db.execute(
+                "SELECT l.container_id, l.member_id, l.relation FROM temp.wanted AS w JOIN links AS l "
+                "ON l.container_id = w.id AND l.relation = w.relation "
+                "ORDER BY l.container_id, l.relation, l.member_id"
+            )
+            while block := rows.fetchmany(chunk):
+                yield block
+        finally:
+            db.execute("DELETE FROM temp.wanted")
 
     def get_meta(self, key: str) -> str | None:
         row = self._db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
@@ -217,3 +324,36 @@ class GraphCache:
             "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             (key, value),
         )
+
+
+_ADD_LINK = "INSERT OR IGNORE INTO links (container_id, member_id, relation) VALUES (?, ?, ?)"
+_REMOVE_LINK = "DELETE FROM links WHERE container_id = ? AND member_id = ? AND relation = ?"
+
+
+class StagedRound:
+    """One delta round being read: its pages are staged as they arrive, applied only on :meth:`commit`."""
+
+    def __init__(self, cache: GraphCache, resource: Resource, *, full: bool) -> None:
+        self._cache = cache
+        self._resource = resource
+        self._full = full
+        self._staged = 0
+        self.committed = False
+
+    @property
+    def staged(self) -> int:
+        """Items staged so far."""
+        return self._staged
+
+    def add_page(self, items: Sequence[Mapping[str, Any]]) -> None:
+        if self.committed:
+            raise RuntimeError("a committed round takes no more pages")
+        self._cache._stage(self._resource, self._staged, items)
+        self._staged += len(items)
+
+    def commit(self, delta_link: str) -> None:
+        """Apply the staged items and store ``delta_link``, in one transaction."""
+        if self.committed:
+            raise RuntimeError("a round is committed once")
+        self._cache._commit(self._resource, delta_link, full=self._full)
+        self.committed = True

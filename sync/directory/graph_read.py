@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
@@ -19,11 +18,8 @@ class DeltaExpired(Exception):
     """The server no longer knows a delta token (``410``): start that resource over."""
 
 
-@dataclass(frozen=True, slots=True)
-class DeltaRound:
-    #: Objects as the pages gave them, in order (an object may appear more than once).
-    items: list[Mapping[str, Any]]
-    delta_link: str
+#: Takes each page's objects as the page gives them, in order (an object may appear more than once).
+PageSink = Callable[[list[Mapping[str, Any]]], None]
 
 
 def filter_url(path: str, prop: str, value: str, *, select: str = "id") -> str:
@@ -64,10 +60,11 @@ class GraphReader:
             f"(last: {answer.code}); check the network and try again"
         )
 
-    async def delta(self, url: str) -> DeltaRound:
+    async def delta(self, url: str, on_page: PageSink) -> str:
         """Follow ``@odata.nextLink`` from ``url`` (a first-round query or a stored delta link) to the
-        ``@odata.deltaLink``."""
-        items: list[Mapping[str, Any]] = []
+        ``@odata.deltaLink`` and return it; each page's objects go to ``on_page`` as the page arrives, so
+        a round is never held whole. Raises (``DeltaExpired``, ``DirectoryUnavailable``) part-way: the
+        caller must then discard the pages it was given."""
         while True:
             answer = await self.get(url)
             if answer.status == 410:
@@ -76,7 +73,7 @@ class GraphReader:
                 raise DirectoryUnavailable(
                     f"Microsoft Graph refused a delta read ({answer.status} {answer.code}: {answer.message})"
                 )
-            items.extend(item for item in answer.body.get("value", []) if isinstance(item, Mapping))
+            on_page([item for item in answer.body.get("value", []) if isinstance(item, Mapping)])
             next_link = answer.body.get("@odata.nextLink")
             if next_link:
                 url = str(next_link)
@@ -84,7 +81,7 @@ class GraphReader:
             delta_link = answer.body.get("@odata.deltaLink")
             if not delta_link:
                 raise DirectoryUnavailable("a delta round ended without @odata.deltaLink")
-            return DeltaRound(items, str(delta_link))
+            return str(delta_link)
 
     async def list_all(self, url: str) -> list[Mapping[str, Any]]:
         items: list[Mapping[str, Any]] = []

@@ -81,9 +81,20 @@ def _is_security_group(data: Mapping[str, Any]) -> bool:
     return "Unified" not in (data.get("groupTypes") or ()) and data.get("securityEnabled") is True
 
 
+def _memberships(cache: GraphCache, containers: Iterable[tuple[str, str]]) -> pa.Table:
+    """The links of the snapshot's containers, fetched from SQLite in chunks straight into Arrow."""
+    batches = [
+        pa.record_batch(
+            [pa.array([row[column] for row in rows], pa.string()) for column in range(3)],
+            schema=MEMBERSHIP_SCHEMA,
+        )
+        for rows in cache.container_links(containers)
+    ]
+    return pa.Table.from_batches(batches, schema=MEMBERSHIP_SCHEMA)
+
+
 def build_snapshot(cache: GraphCache, subscribed_skus: Iterable[str]) -> SnapshotView:
-    education = {str(item["id"]): item for item in cache.objects("education_user")}
-    users = [_user(base, education.get(str(base["id"]), {})) for base in cache.objects("user")]
+    users = [_user(base, education) for base, education in cache.joined("user", "education_user")]
     schools = [
         DirectorySchool(
             id=str(data["id"]),
@@ -93,10 +104,8 @@ def build_snapshot(cache: GraphCache, subscribed_skus: Iterable[str]) -> Snapsho
         )
         for data in cache.objects("school")
     ]
-    groups_by_id = {str(data["id"]): data for data in cache.objects("group")}
     classes = []
-    for data in cache.objects("class"):
-        group = groups_by_id.get(str(data["id"]), {})
+    for data, group in cache.joined("class", "group"):
         merged = {**group, **data}
         classes.append(
             DirectoryClass(
@@ -107,33 +116,24 @@ def build_snapshot(cache: GraphCache, subscribed_skus: Iterable[str]) -> Snapsho
                 properties=_properties(merged, CLASS_KEYS),
             )
         )
-    class_ids = {item.id for item in classes}
     groups = [
         DirectoryGroup(
-            id=group_id,
+            id=str(data["id"]),
             anchor=group_anchor_of(_text(data.get("mailNickname"))),
             display_name=str(data.get("displayName") or ""),
             mail_nickname=str(data.get("mailNickname") or ""),
             licenses=_licenses(data),
         )
-        for group_id, data in groups_by_id.items()
-        if group_id not in class_ids and _is_security_group(data)
+        for data in cache.objects("group", unless="class")
+        if _is_security_group(data)
     ]
-    group_ids = {item.id for item in groups}
-    school_ids = {item.id for item in schools}
-    rows = [
-        (container, member, relation)
-        for container, member, relation in cache.links()
-        if (relation in ("owner", "member") and (container in class_ids or container in group_ids))
-        or (relation in ("user", "class") and container in school_ids)
-    ]
-    memberships = pa.table(
-        {
-            "container_id": pa.array([row[0] for row in rows], pa.string()),
-            "member_id": pa.array([row[1] for row in rows], pa.string()),
-            "relation": pa.array([row[2] for row in rows], pa.string()),
-        },
-        schema=MEMBERSHIP_SCHEMA,
+    memberships = _memberships(
+        cache,
+        (
+            *((item.id, "class") for item in classes),
+            *((item.id, "group") for item in groups),
+            *((item.id, "school") for item in schools),
+        ),
     )
     anchors: dict[str, str] = {}
     for anchor, directory_id in (
