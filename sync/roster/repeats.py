@@ -106,14 +106,17 @@ def _compare_neighbours(work: pa.Table, spec: FileSpec, file: str) -> _Found:
 
     conflict_run = np.zeros(len(run_start), dtype=bool)
     columns_of: dict[int, list[str]] = {}
-    equal_to_previous = map_columns(lambda name: _equal_shifted(work[name], 1), strict, rows=rows)
-    for name, equal in zip(strict, equal_to_previous, strict=True):
-        differs = same_id.copy()
-        differs[1:] &= ~equal
-        if differs.any():
-            for index in np.unique(run[differs]).tolist():
-                columns_of.setdefault(index, []).append(name)
-                conflict_run[index] = True
+    same_as_previous = map_columns(lambda name: _same_shifted(work[name], 1), strict, rows=rows)
+    # One test of all columns at once; which columns differ is asked only when some do.
+    if same_as_previous and (same_id[1:] & ~_mask(_all(same_as_previous))).any():
+        for name, same in zip(strict, same_as_previous, strict=True):
+            differs = same_id.copy()
+            differs[1:] &= ~_mask(same)
+            if differs.any():
+                for index in np.unique(run[differs]).tolist():
+                    columns_of.setdefault(index, []).append(name)
+                    conflict_run[index] = True
+    del same_as_previous
     conflict = conflict_run[run]
     if conflict.any():
         bad = work.filter(pa.array(conflict)).append_column("_run", pa.array(run[conflict]))
@@ -141,9 +144,9 @@ def _compare_neighbours(work: pa.Table, spec: FileSpec, file: str) -> _Found:
             copy[later[equal]] = True
             continue
         equal = (place >= distance)[distance:]
-        shifted = map_columns(functools.partial(_equal_column, work, distance), spec.may_differ, rows=rows)
-        for same in shifted:
-            equal &= same
+        shifted = map_columns(functools.partial(_same_column, work, distance), spec.may_differ, rows=rows)
+        if shifted:
+            equal &= _mask(_all(shifted))
         copy[distance:] |= equal
     long_run = (np.bincount(run) > _LOOKBACK + 1)[run]
     if long_run.any():
@@ -174,8 +177,13 @@ def _copies_by_hash(rows: pa.Table, keys: list[str]) -> Mask:
     return ~_mask(pc.is_in(positions, value_set=firsts))
 
 
-def _equal_column(table: pa.Table, distance: int, name: str) -> Mask:
-    return _equal_shifted(table[name], distance)
+def _same_column(table: pa.Table, distance: int, name: str) -> pa.ChunkedArray:
+    return _same_shifted(table[name], distance)
+
+
+def _all(masks: list[pa.ChunkedArray]) -> pa.ChunkedArray:
+    """Element-wise AND of boolean arrays without nulls (bitmaps: far cheaper than NumPy masks)."""
+    return functools.reduce(pc.and_, masks)
 
 
 def _ascending(values: pa.ChunkedArray) -> bool:
@@ -190,14 +198,24 @@ def _equal_rows(values: pa.ChunkedArray, rows: np.ndarray, others: np.ndarray) -
 
 def _equal_shifted(values: pa.ChunkedArray, distance: int) -> Mask:
     """``values[i] == values[i - distance]`` for ``i >= distance`` (two nulls are equal)."""
-    return _equal(values[distance:], values[: len(values) - distance])
+    return _mask(_same_shifted(values, distance))
+
+
+def _same_shifted(values: pa.ChunkedArray, distance: int) -> pa.ChunkedArray:
+    """:func:`_equal_shifted` as an Arrow boolean array without nulls."""
+    return _same(values[distance:], values[: len(values) - distance])
 
 
 def _equal(later: pa.ChunkedArray, earlier: pa.ChunkedArray) -> Mask:
+    return _mask(_same(later, earlier))
+
+
+def _same(later: pa.ChunkedArray, earlier: pa.ChunkedArray) -> pa.ChunkedArray:
+    """``later == earlier`` element-wise, two nulls equal, as an Arrow boolean array without nulls."""
     equal = pc.fill_null(pc.equal(later, earlier), False)
     if later.null_count or earlier.null_count:
         equal = pc.or_(equal, pc.and_(pc.is_null(later), pc.is_null(earlier)))
-    return _mask(equal)
+    return equal
 
 
 def _mask(values: pa.ChunkedArray | pa.Array) -> Mask:
