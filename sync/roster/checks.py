@@ -19,6 +19,7 @@ from sync.findings import Finding, Severity
 from sync.roster.columns import FileSpec, Header
 from sync.roster.columnwise import map_columns
 from sync.roster.model import RawFile
+from sync.roster.numeric_ids import numeric_positions
 from sync.roster.values import ACCEPTED, CODES, NORMALISERS, clean
 
 LINE = "_line"
@@ -230,11 +231,9 @@ def positions(values: pa.ChunkedArray, targets: pa.ChunkedArray | pa.Array) -> n
     if rows == 0:
         return np.zeros(0, dtype=np.int32)
     if not _in_runs(values.slice(0, _RUN_SAMPLE)):
-        return _int32(_found(pc.index_in(values, value_set=targets)))
+        return _look_up(values, targets)
     encoded = [pc.run_end_encode(chunk) for chunk in values.chunks if len(chunk)]
-    found = _int32(
-        _found(pc.index_in(pa.chunked_array([e.values for e in encoded], values.type), value_set=targets))
-    )
+    found = _look_up(pa.chunked_array([e.values for e in encoded], values.type), targets)
     lengths = np.concatenate([np.diff(_int32(e.run_ends), prepend=0) for e in encoded])
     return np.repeat(found, lengths)
 
@@ -253,9 +252,13 @@ def _in_runs(values: pa.ChunkedArray) -> bool:
     return runs * 4 < len(values)
 
 
-def _found(indices: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
-    """Positions from ``index_in`` with ``-1`` for a value not found."""
-    return pc.fill_null(indices, -1) if indices.null_count else indices
+def _look_up(values: pa.ChunkedArray, targets: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int32]:
+    """``index_in`` with ``-1`` for a value not found: on the numbers when all ids are plain numbers."""
+    numeric = numeric_positions(values, targets)
+    if numeric is not None:
+        return numeric
+    found = pc.index_in(values, value_set=targets)
+    return _int32(pc.fill_null(found, -1) if found.null_count else found)
 
 
 def as_int64(array: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int64]:
