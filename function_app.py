@@ -3,7 +3,8 @@ function of ``sync.app`` and returns. All logic lives in ``sync/``; this is the 
 ``azure.functions`` and ``azure.durable_functions``.
 
 Functions:
-- ``on_upload`` (blob trigger on ``%UPLOAD_CONTAINER%``): starts one ``sync_run`` per complete file set, or a
+- ``on_upload`` (blob trigger on ``%UPLOAD_CONTAINER%``, bound to a ``BlobClient``: the host passes a
+  reference to the blob, never its content): starts one ``sync_run`` per complete file set, or a
   ``set_deadline`` for a partial one.
 - ``nightly`` (timer, ``%SYNC_SCHEDULE%``): re-syncs the last accepted set, or pulls from the Clever API.
 - ``start_run`` / ``list_runs`` / ``get_run`` / ``decide_run`` (HTTP, function key).
@@ -26,6 +27,7 @@ from typing import Any
 
 import azure.durable_functions as df
 import azure.functions as func
+import azurefunctions.extensions.bindings.blob as blob
 
 from sync.app import (
     activities,
@@ -118,15 +120,18 @@ async def _start(client: df.DurableOrchestrationClient, start: starts.Start | No
 
 
 @app.blob_trigger(
-    arg_name="blob",
+    arg_name="upload",
     path="%UPLOAD_CONTAINER%/{name}",
     connection="AzureWebJobsStorage",
     source=UPLOAD_TRIGGER_SOURCE,
 )
 @app.durable_client_input(client_name="client")
-async def on_upload(blob: func.InputStream, client: df.DurableOrchestrationClient) -> None:
-    name = (blob.name or "").partition("/")[2]  # "<container>/<path>"
-    start = starts.start_for_upload(runtime(), blob_name=name, now=datetime.now(UTC), options=run_options())
+async def on_upload(upload: blob.BlobClient, client: df.DurableOrchestrationClient) -> None:
+    # An SDK-type binding: the host sends a reference to the blob, never its content (an enrollments.csv
+    # of a large district is hundreds of MB). Only the name is needed; the activities read the files.
+    start = starts.start_for_upload(
+        runtime(), blob_name=upload.blob_name, now=datetime.now(UTC), options=run_options()
+    )
     await _start(client, start)
 
 

@@ -25,6 +25,7 @@ from sync.graphserver import GraphServer
 from sync.profile import load_profile
 from tests.app.app_functions import orchestrators, user_functions
 from tests.app.durable_host import DurableHost
+from tests.app.upload_client import fire_upload
 from tests.storage.app_runtime import EXAMPLE_PROFILE, EXAMPLE_SET, FakeDurableClient, azurite_runtime
 
 NEXT_TERM = EXAMPLE_SET.parent / "district-next-term"
@@ -102,8 +103,7 @@ def upload(runtime: Any, client: FakeDurableClient, source: Path, folder: str) -
     for path in sorted(source.glob("*.csv")):
         data = path.read_bytes()
         runtime.blobs.write_bytes(container, f"{folder}/{path.name}", data, content_type="text/csv")
-        blob = func.blob.InputStream(data=data, name=f"{container}/{folder}/{path.name}", length=len(data))
-        asyncio.run(user_functions()["on_upload"].client_function(blob=blob, client=client))
+        fire_upload(runtime, client, f"{folder}/{path.name}")
 
 
 def http(name: str, client: FakeDurableClient, method: str, url: str, **route: str) -> tuple[int, Any]:

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
 import random
 from concurrent.futures import ThreadPoolExecutor
 
-import azure.functions as func
 import pytest
 
 import function_app
@@ -17,6 +15,7 @@ from sync.app.runtime import Runtime
 from sync.app.uploads import REQUIRED_FILES, set_ref_of, set_run_id
 from tests.app.app_functions import orchestrators, user_functions
 from tests.app.durable_host import DurableHost
+from tests.app.upload_client import fire_upload
 from tests.storage.app_runtime import EXAMPLE_SET, FakeDurableClient, azurite_runtime
 
 
@@ -25,8 +24,8 @@ def trigger_upload(runtime: Runtime, client: FakeDurableClient, folder: str, nam
     container = runtime.settings.upload_container
     path = f"{folder}/{name}"
     runtime.blobs.write_bytes(container, path, data, content_type="text/csv")
-    blob = func.blob.InputStream(data=data, name=f"{container}/{path}", length=len(data))
-    asyncio.run(user_functions()["on_upload"].client_function(blob=blob, client=client))
+    upload = fire_upload(runtime, client, path)
+    assert upload.content_reads() == [], "the trigger is handed a reference and must not read the file"
 
 
 def example_files() -> dict[str, bytes]:
