@@ -40,7 +40,7 @@ DEPLOYED_STORAGE_SETTINGS = {
 class ParamTypeInfo(NamedTuple):
     """The worker's record of one parameter (binding type, annotation) that the bindings are built from."""
 
-    binding_name: str
+    binding_name: str | None
     pytype: Any
 
 

@@ -57,7 +57,7 @@ class RecordingTransport(RequestsTransport):
         super().__init__()
         self.requests: list[tuple[str, str]] = []
 
-    def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:  # type: ignore[override]
+    def send(self, request: HttpRequest, **kwargs: Any) -> HttpResponse:
         self.requests.append((request.method, request.url))
         return super().send(request, **kwargs)
 
