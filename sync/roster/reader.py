@@ -11,6 +11,7 @@ to its first line.
 
 from __future__ import annotations
 
+import codecs
 import csv
 import io
 import mmap
@@ -20,7 +21,9 @@ import stat
 import sys
 import threading
 from collections.abc import Callable, Collection, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -45,9 +48,13 @@ _SPECIAL = re.compile(rb'["\r\n]')
 #: Block sizes the parser is given, in turn: a record must fit in one block. The first suits every real
 #: roster; a larger one is tried only when a record (one huge value) does not fit, up to a sane limit.
 BLOCK_SIZES = (1 << 22, 1 << 26)
-#: Bytes scanned at a time for bytes from 0x80 up, and how many of those :func:`_known_utf8` decodes at most.
+#: Bytes scanned at a time for bytes from 0x80 up; how many of those :func:`_is_utf8` decodes run by run
+#: (beyond that, the whole body is decoded), and the pieces it is then decoded in.
 _UTF8_PIECE = 1 << 20
 _UTF8_HIGH_BYTES = 1 << 22
+_DECODE_PIECE = 1 << 22
+#: Scans of a body while it is parsed (two: files may be read on two threads at once).
+_SCANS = ThreadPoolExecutor(max_workers=2, thread_name_prefix="roster-scan")
 
 
 class CsvFolderSource:
@@ -145,31 +152,59 @@ def parse_csv_bytes(
     first_line = 1 + data[start:body_start].count(break_byte)
     whole = buffer if buffer is not None else _arrow_owned(data)
     body = whole.slice(body_start)
-    # First, parse as if every record were one line (fast, on every core). That is right exactly when the
-    # rows match the lines one to one; otherwise the file is parsed again, record by record.
+    # First, parse as if every record were one line (fast, on every core), without checking that values are
+    # UTF-8, while another thread looks at the body: whether it is UTF-8, its quotes, its lines. That parse is
+    # right exactly when the body is UTF-8 and the rows match the lines one to one; otherwise the file is
+    # parsed again, checked, and (when rows do not match lines) record by record.
+    looked_at = _SCANS.submit(_look_at_body, data, body_start)
     table: pa.Table | None
-    has_quote = data.find(b'"', body_start) != -1
+    failure: pa.ArrowInvalid | None = None
     try:
-        # With quotes, rows rejected here may be values over several lines: the serial parse that would
-        # number them waits until the record scan says which.
-        table, bad = _parse(
-            body,
-            len(names),
-            newlines=False,
-            serial=not has_quote,
-            check_utf8=not _known_utf8(data, body_start),
-        )
+        table, bad = _parse(body, len(names), newlines=False, serial=False, check_utf8=False)
+    except pa.ArrowInvalid as err:
+        table, bad, failure = None, [], err
+    facts = looked_at.result()
+    # With quotes, rows rejected here may be values over several lines: the serial parse that would number
+    # them waits until the record scan says which.
+    try:
+        if not facts.utf8:
+            table, bad = _parse(body, len(names), newlines=False, serial=not facts.has_quote)
+        elif failure is not None and not facts.has_quote and not _too_long(failure):
+            table, bad = _parse(body, len(names), newlines=False, threads=False, check_utf8=False)
     except pa.ArrowInvalid:
         table, bad = None, []
     if (
         table is not None
         and not bad
         and first_line == 2
-        and (not has_quote or count_byte(data, 34, body_start) % 2 == 0)
-        and _one_line_per_row(data, body_start, table.num_rows)
+        and facts.even_quotes
+        and facts.lines == table.num_rows
     ):
         return RawFile(kind=kind, name=name, table=table.rename_columns(names), lines=None), []
     return _parse_exactly(data, whole, kind, name, names, body_start, first_line, table, bad)
+
+
+@dataclass(frozen=True)
+class _Body:
+    """What a scan of a file's body (after the header) says about it."""
+
+    #: The body is UTF-8 (its values need no check by the parser).
+    utf8: bool
+    has_quote: bool
+    #: An even number of quotes (no quote left open).
+    even_quotes: bool
+    #: Lines ended by LF or CRLF (``None`` when a lone carriage return makes the count meaningless).
+    lines: int | None
+
+
+def _look_at_body(data: Bytes, body_start: int) -> _Body:
+    has_quote = data.find(b'"', body_start) != -1
+    return _Body(
+        utf8=_is_utf8(data, body_start),
+        has_quote=has_quote,
+        even_quotes=not has_quote or count_byte(data, 34, body_start) % 2 == 0,
+        lines=_body_lines(data, body_start),
+    )
 
 
 def _arrow_owned(data: Bytes) -> pa.Buffer:
@@ -260,11 +295,10 @@ def _first_record(data: Bytes, start: int) -> tuple[int, int]:
         pos = at + 1
 
 
-def _known_utf8(data: Bytes, start: int) -> bool:
-    """Whether ``data[start:]`` is shown to be UTF-8 cheaply, so that the parser may skip its own check of
-    every value (the same table either way). Bytes under 0x80 are UTF-8 on their own, and a character of
-    several bytes is a run of bytes from 0x80 up: only those runs are decoded, each apart. A body with many
-    such bytes (or an invalid one) is left to the parser's check."""
+def _is_utf8(data: Bytes, start: int) -> bool:
+    """Whether ``data[start:]`` is UTF-8. Bytes under 0x80 are UTF-8 on their own, and a character of several
+    bytes is a run of bytes from 0x80 up: when there are few of those, only their runs are decoded, each
+    apart; otherwise the body is decoded in pieces."""
     view = np.frombuffer(data, dtype=np.uint8)
     found: list[npt.NDArray[np.int64]] = []
     count = 0
@@ -272,7 +306,7 @@ def _known_utf8(data: Bytes, start: int) -> bool:
         high = np.flatnonzero(view[offset : offset + _UTF8_PIECE] >= 0x80)
         count += len(high)
         if count > _UTF8_HIGH_BYTES:
-            return False
+            return _decodes(data, start)
         if len(high):
             found.append(high + offset)
     if not found:
@@ -280,8 +314,15 @@ def _known_utf8(data: Bytes, start: int) -> bool:
     where = np.concatenate(found)
     # A line feed before each run keeps a character from running on into the next run.
     runs = np.insert(view[where], np.flatnonzero(np.diff(where) != 1) + 1, 0x0A)
+    return _decodes(runs.tobytes(), 0)
+
+
+def _decodes(data: Bytes, start: int) -> bool:
+    decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        runs.tobytes().decode("utf-8")
+        for offset in range(start, len(data), _DECODE_PIECE):
+            decoder.decode(data[offset : offset + _DECODE_PIECE])
+        decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return False
     return True
@@ -409,16 +450,15 @@ def _quiet_undecodable_rows() -> Iterator[None]:
                 _HOOK_PREVIOUS = None
 
 
-def _one_line_per_row(data: Bytes, body_start: int, rows: int) -> bool:
-    """Whether the body's lines (ended by LF or CRLF) are exactly ``rows``: no blank line, no record over
-    several lines. A lone carriage return (a line break to the parser, not to this count) says no."""
+def _body_lines(data: Bytes, body_start: int) -> int | None:
+    """The body's lines (ended by LF or CRLF; a last line may lack its end), or ``None`` when a lone carriage
+    return (a line break to the parser, not to this count) makes the count meaningless."""
     if body_start >= len(data):
-        return rows == 0
+        return 0
     line_feeds = count_byte(data, 10, body_start)
     if data.find(b"\r", body_start) != -1 and count_byte(data, 13, body_start) != line_feeds:
-        return False
-    lines = line_feeds + (0 if data[-1:] == b"\n" else 1)
-    return lines == rows
+        return None
+    return line_feeds + (0 if data[-1:] == b"\n" else 1)
 
 
 def _record_lines(

@@ -108,7 +108,7 @@ def test_a_student_row_without_any_contact_is_no_contact_row(tmp_path: Path) -> 
 def test_a_character_split_between_two_decoded_pieces_is_still_utf8(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reader, "_UTF8_PIECE", 3)
     data = "S1,Zoë\nS2,José\n".encode()
-    assert reader._known_utf8(data, 0)
+    assert reader._is_utf8(data, 0)
     raw, findings = reader.parse_csv_bytes(b"School_id,School_name\n" + data, "schools", "schools.csv")
     assert findings == []
     assert raw is not None
@@ -116,16 +116,17 @@ def test_a_character_split_between_two_decoded_pieces_is_still_utf8(monkeypatch:
 
 
 def test_a_body_cut_inside_a_character_or_with_a_stray_byte_is_not_utf8() -> None:
-    assert not reader._known_utf8("S1,José".encode()[:-1], 0)
-    assert not reader._known_utf8(b"S1,\xff\n", 0)
-    assert not reader._known_utf8(b"S1,\xed\xa0\x80\n", 0)  # a lone surrogate
-    assert not reader._known_utf8(b"S1,\xc3,\xa9\n", 0)  # a character's bytes parted by a comma
+    assert not reader._is_utf8("S1,José".encode()[:-1], 0)
+    assert not reader._is_utf8(b"S1,\xff\n", 0)
+    assert not reader._is_utf8(b"S1,\xed\xa0\x80\n", 0)  # a lone surrogate
+    assert not reader._is_utf8(b"S1,\xc3,\xa9\n", 0)  # a character's bytes parted by a comma
 
 
-def test_a_body_with_many_bytes_from_0x80_up_is_left_to_the_parser(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_body_with_many_bytes_from_0x80_up_is_decoded_whole(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reader, "_UTF8_HIGH_BYTES", 3)
-    assert reader._known_utf8("S1,Zoë\n".encode(), 0)
-    assert not reader._known_utf8("S1,Zoë,José\n".encode(), 0)
+    monkeypatch.setattr(reader, "_DECODE_PIECE", 5)
+    assert reader._is_utf8("S1,Zoë,José,Łódź\n".encode(), 0)
+    assert not reader._is_utf8("S1,Zoë,José,Łódź\n".encode()[:-2] + b"\n", 0)
 
 
 def test_a_body_that_is_not_utf8_is_still_reported_on_its_line() -> None:
