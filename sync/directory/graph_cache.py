@@ -2,7 +2,7 @@
 
 Each Graph resource read by delta has its objects (``objects``: kind, id, JSON) and, for groups and
 administrative units, its links (``links``: container, member, relation), plus the delta link to ask
-next time (``deltas``). A delta round streams in: each page is written to ``staged`` as it arrives (one
+next time (``deltas``). A delta round streams in: each page is written to ``staged_items`` as it arrives (one
 short transaction per page, so a district-sized round is never held in memory), and only when the round
 has reached its ``@odata.deltaLink`` are the staged items applied to ``objects`` / ``links`` in one
 transaction together with the new link. A round that fails (an error, ``410``) discards its staged pages;
@@ -36,8 +36,8 @@ CREATE TABLE IF NOT EXISTS links (container_id TEXT NOT NULL, member_id TEXT NOT
 CREATE INDEX IF NOT EXISTS links_member ON links (member_id);
 CREATE TABLE IF NOT EXISTS deltas (resource TEXT PRIMARY KEY, link TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS staged (resource TEXT NOT NULL, seq INTEGER NOT NULL, item TEXT NOT NULL,
-                                   PRIMARY KEY (resource, seq)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS staged_items (seq INTEGER PRIMARY KEY, resource TEXT NOT NULL, item TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS staged_resource ON staged_items (resource);
 """
 
 
@@ -132,7 +132,7 @@ class GraphCache:
         """Forget everything (another tenant answers at this address): the next rounds read in full."""
         self._db.executescript(
             "DELETE FROM objects; DELETE FROM links; DELETE FROM deltas; DELETE FROM meta; "
-            "DELETE FROM staged;"
+            "DELETE FROM staged_items;"
         )
 
     def close(self) -> None:
@@ -172,15 +172,12 @@ class GraphCache:
             staged.commit(delta_link)
 
     def _discard(self, resource: Resource) -> None:
-        self._db.execute("DELETE FROM staged WHERE resource = ?", (resource.name,))
+        self._db.execute("DELETE FROM staged_items WHERE resource = ?", (resource.name,))
 
-    def _stage(self, resource: Resource, first: int, items: Sequence[Mapping[str, Any]]) -> None:
-        rows = [
-            (resource.name, first + offset, json.dumps(item, separators=(",", ":")))
-            for offset, item in enumerate(items)
-        ]
+    def _stage(self, resource: Resource, items: Sequence[Mapping[str, Any]]) -> None:
+        rows = [(resource.name, json.dumps(item, separators=(",", ":"))) for item in items]
         self._transaction(
-            lambda db: db.executemany("INSERT INTO staged (resource, seq, item) VALUES (?, ?, ?)", rows)
+            lambda db: db.executemany("INSERT INTO staged_items (resource, item) VALUES (?, ?)", rows)
         )
 
     def _commit(self, resource: Resource, delta_link: str, *, full: bool) -> None:
@@ -191,11 +188,13 @@ class GraphCache:
                     db.execute("DELETE FROM objects WHERE kind = ?", (resource.kind,))
                 for relation in relations:
                     db.execute("DELETE FROM links WHERE relation = ?", (relation,))
-            rows = db.execute("SELECT item FROM staged WHERE resource = ? ORDER BY seq", (resource.name,))
+            rows = db.execute(
+                "SELECT item FROM staged_items WHERE resource = ? ORDER BY seq", (resource.name,)
+            )
             while chunk := rows.fetchmany(_FETCH):
                 for (text,) in chunk:
                     self._apply_item(resource, relations, json.loads(text))
-            db.execute("DELETE FROM staged WHERE resource = ?", (resource.name,))
+            db.execute("DELETE FROM staged_items WHERE resource = ?", (resource.name,))
             db.execute(
                 "INSERT INTO deltas (resource, link) VALUES (?, ?) ON CONFLICT (resource) DO UPDATE "
                 "SET link = excluded.link",
@@ -348,7 +347,7 @@ class StagedRound:
     def add_page(self, items: Sequence[Mapping[str, Any]]) -> None:
         if self.committed:
             raise RuntimeError("a committed round takes no more pages")
-        self._cache._stage(self._resource, self._staged, items)
+        self._cache._stage(self._resource, items)
         self._staged += len(items)
 
     def commit(self, delta_link: str) -> None:

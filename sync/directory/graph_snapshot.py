@@ -4,9 +4,10 @@ classes from ``externalId``, security groups (not Unified, not classes) from ``m
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import pyarrow as pa
 
@@ -33,6 +34,9 @@ SCHOOL_KEYS = (
 )  # fmt: skip
 
 
+_T = TypeVar("_T", bound=Hashable)
+
+
 @dataclass(frozen=True)
 class SnapshotView:
     snapshot: DirectorySnapshot
@@ -44,23 +48,59 @@ def _text(value: Any) -> str | None:
     return value if isinstance(value, str) and value else None
 
 
-def _properties(data: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
-    return {key: data[key] for key in keys if data.get(key) is not None}
+#: Top-level properties whose values repeat across a district (nested values are shared unless unique).
+_REPEATED = frozenset({"givenName", "surname", "middleName", "grade"})
+#: Nested properties that name one record: one copy each anyway.
+_UNIQUE = frozenset({"externalId", "studentNumber", "teacherNumber", "classCode"})
 
 
-def _licenses(data: Mapping[str, Any]) -> frozenset[str]:
-    """The SKU ids of ``assignedLicenses`` (a user's include those inherited from its groups)."""
-    return frozenset(
-        str(item["skuId"])
-        for item in data.get("assignedLicenses") or ()
-        if isinstance(item, Mapping) and item.get("skuId")
-    )
+class _Shared:
+    """One copy of each repeated value across the snapshot (each cached row is parsed on its own, so
+    without this every user holds its own "grade", "US", role, licence set and nested keys: at district
+    scale that is about a third of the snapshot's memory). The values are immutable strings and
+    frozensets; dicts are never shared."""
+
+    def __init__(self) -> None:
+        self._values: dict[Hashable, Any] = {}
+
+    def one(self, value: _T) -> _T:
+        found: _T = self._values.setdefault(value, value)
+        return found
+
+    def properties(self, data: Mapping[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+        return {
+            key: self.one(value) if key in _REPEATED and isinstance(value, str) else self._nested(value)
+            for key in keys
+            if (value := data.get(key)) is not None
+        }
+
+    def _nested(self, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value
+        return {
+            sys.intern(key): self.one(item)
+            if isinstance(item, str) and key not in _UNIQUE
+            else self._nested(item)
+            for key, item in value.items()
+        }
+
+    def licenses(self, data: Mapping[str, Any]) -> frozenset[str]:
+        """The SKU ids of ``assignedLicenses`` (a user's include those inherited from its groups)."""
+        return self.one(
+            frozenset(
+                str(item["skuId"])
+                for item in data.get("assignedLicenses") or ()
+                if isinstance(item, Mapping) and item.get("skuId")
+            )
+        )
+
+    def text(self, value: Any) -> str | None:
+        return self.one(value) if isinstance(value, str) and value else None
 
 
-def _user(base: Mapping[str, Any], education: Mapping[str, Any]) -> DirectoryUser:
+def _user(base: Mapping[str, Any], education: Mapping[str, Any], shared: _Shared) -> DirectoryUser:
     merged = {**base, **education}
-    role = _text(merged.get("primaryRole"))
-    licenses = _licenses(merged)
+    role = shared.text(merged.get("primaryRole"))
     return DirectoryUser(
         id=str(merged["id"]),
         user_principal_name=str(merged.get("userPrincipalName") or ""),
@@ -69,11 +109,11 @@ def _user(base: Mapping[str, Any], education: Mapping[str, Any]) -> DirectoryUse
         mail_nickname=_text(merged.get("mailNickname")),
         employee_id=_text(merged.get("employeeId")),
         on_premises_sam_account_name=_text(merged.get("onPremisesSamAccountName")),
-        usage_location=_text(merged.get("usageLocation")),
+        usage_location=shared.text(merged.get("usageLocation")),
         anchor=user_anchor(role, merged),
         primary_role=role if role not in (None, "none") else None,
-        properties=_properties(merged, USER_KEYS),
-        licenses=licenses,
+        properties=shared.properties(merged, USER_KEYS),
+        licenses=shared.licenses(merged),
     )
 
 
@@ -94,13 +134,14 @@ def _memberships(cache: GraphCache, containers: Iterable[tuple[str, str]]) -> pa
 
 
 def build_snapshot(cache: GraphCache, subscribed_skus: Iterable[str]) -> SnapshotView:
-    users = [_user(base, education) for base, education in cache.joined("user", "education_user")]
+    shared = _Shared()
+    users = [_user(base, education, shared) for base, education in cache.joined("user", "education_user")]
     schools = [
         DirectorySchool(
             id=str(data["id"]),
             anchor=school_anchor_of(_text(data.get("externalId"))),
             display_name=str(data.get("displayName") or ""),
-            properties=_properties(data, SCHOOL_KEYS),
+            properties=shared.properties(data, SCHOOL_KEYS),
         )
         for data in cache.objects("school")
     ]
@@ -113,7 +154,7 @@ def build_snapshot(cache: GraphCache, subscribed_skus: Iterable[str]) -> Snapsho
                 anchor=class_anchor_of(_text(data.get("externalId"))),
                 display_name=str(merged.get("displayName") or ""),
                 mail_nickname=str(merged.get("mailNickname") or ""),
-                properties=_properties(merged, CLASS_KEYS),
+                properties=shared.properties(merged, CLASS_KEYS),
             )
         )
     groups = [
@@ -122,7 +163,7 @@ def build_snapshot(cache: GraphCache, subscribed_skus: Iterable[str]) -> Snapsho
             anchor=group_anchor_of(_text(data.get("mailNickname"))),
             display_name=str(data.get("displayName") or ""),
             mail_nickname=str(data.get("mailNickname") or ""),
-            licenses=_licenses(data),
+            licenses=shared.licenses(data),
         )
         for data in cache.objects("group", unless="class")
         if _is_security_group(data)

@@ -220,7 +220,7 @@ def cache_state(folder: Path, resource: str = "users") -> tuple[list[Any], ...]:
             db.execute("SELECT kind, id, data FROM objects ORDER BY kind, id").fetchall(),
             db.execute("SELECT * FROM links ORDER BY 1, 2, 3").fetchall(),
             db.execute("SELECT link FROM deltas WHERE resource = ?", (resource,)).fetchall(),
-            db.execute("SELECT * FROM staged").fetchall(),
+            db.execute("SELECT * FROM staged_items").fetchall(),
         )
 
 
@@ -330,7 +330,7 @@ def test_pages_a_killed_process_staged_are_cleared_by_the_next_round(
 ) -> None:
     users = BY_NAME["users"]
     with sqlite3.connect(tmp_path / "cache.sqlite") as other:  # what a process killed mid-round leaves
-        other.execute("INSERT INTO staged (resource, seq, item) VALUES ('users', 0, '{\"id\": \"ghost\"}')")
+        other.execute("INSERT INTO staged_items (resource, item) VALUES ('users', '{\"id\": \"ghost\"}')")
     with cache.round(users, full=True) as staged:
         staged.add_page([user("a", "Ann")])
         staged.commit("link-1")
