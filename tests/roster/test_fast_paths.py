@@ -13,6 +13,7 @@ from sync.roster import reader
 from sync.roster.checks import positions
 from sync.roster.enrollments import find_positions
 from sync.roster.validate import validate_folder
+from sync.roster.values import normalise_email
 from tests.roster.csvset import write_set
 
 
@@ -135,3 +136,17 @@ def test_a_body_that_is_not_utf8_is_still_reported_on_its_line() -> None:
     )
     assert raw is None
     assert [(f.code, f.line) for f in findings] == [("invalid_encoding", 3)]
+
+
+def test_emails_that_are_all_valid_come_back_lower_cased_with_blanks_kept() -> None:
+    emails = pa.chunked_array([pa.array(["Ann@School.ORG", None]), pa.array(["bob@x.io"])])
+    normalised, invalid = normalise_email(emails)
+    assert normalised.to_pylist() == ["ann@school.org", None, "bob@x.io"]
+    assert invalid.to_pylist() == [False, False, False]
+
+
+def test_an_invalid_email_among_valid_ones_is_the_only_one_dropped() -> None:
+    emails = pa.chunked_array([pa.array(["Ann@School.ORG", "not an address", None])])
+    normalised, invalid = normalise_email(emails)
+    assert normalised.to_pylist() == ["ann@school.org", None, None]
+    assert invalid.to_pylist() == [False, True, False]
