@@ -11,6 +11,9 @@ Graph server (``python -m sync.graphserver``, its own process), then in a fresh 
 - a **full snapshot**: every delta round from scratch into the SQLite cache, then ``build_snapshot``;
 - a **quiet snapshot** right after (nothing changed: one page per resource, the snapshot rebuilt).
 
+Peak memory is reported after the imports, after the delta reads (just before ``build_snapshot``, which
+the child wraps to look) and after the full snapshot.
+
 The child reports its peak resident memory (``VmHWM``, interpreter and imports included), the requests
 and a digest of the snapshot (users, schools, classes, groups, memberships), so two checkouts can be
 compared: ``--code DIR`` runs the child with ``DIR`` first on ``PYTHONPATH`` (e.g. a ``git worktree`` of
@@ -65,9 +68,17 @@ def _digest(snapshot: Any) -> str:
 
 
 def child(base_url: str, cache_dir: Path) -> None:
+    import sync.directory.graph as graph
     from sync.directory.graph import GraphDirectory, static_token
 
     figures: dict[str, Any] = {"peak_mb_imports": _peak_mb()}
+    build = vars(graph)["build_snapshot"]
+
+    def measured_build(*args: Any) -> Any:  # the peak of the delta reads, before the snapshot is built
+        figures.setdefault("peak_mb_reads", _peak_mb())
+        return build(*args)
+
+    vars(graph)["build_snapshot"] = measured_build
     with GraphDirectory(
         base_url, cache_dir=cache_dir, token=static_token("bench"), quota_scale=1000.0
     ) as directory:
@@ -171,7 +182,8 @@ def main(argv: Sequence[str] | None = None) -> None:
             f"  full snapshot   {figures['full_seconds']:.1f} s "
             f"({figures['full_cpu_seconds']:.1f} s CPU in the adapter), "
             f"{figures['full_requests']:,} requests, "
-            f"peak {figures['peak_mb_full']:.0f} MB (imports {figures['peak_mb_imports']:.0f} MB)\n"
+            f"peak {figures['peak_mb_full']:.0f} MB (imports {figures['peak_mb_imports']:.0f} MB, "
+            f"delta reads {figures['peak_mb_reads']:.0f} MB)\n"
             f"  quiet snapshot  {figures['quiet_seconds']:.1f} s, {figures['quiet_requests']} requests; "
             f"cache file {figures['cache_mb']:.0f} MB; digest {figures['digest']}"
         )
