@@ -170,12 +170,17 @@ NORMALISERS: dict[Kind, Normaliser] = {
 
 def clean(array: ArrayLike) -> pa.ChunkedArray:
     """Values as strings, trimmed, blanks as nulls. A chunk that has no value to trim or blank is kept as is
-    (checked on the first and last byte of each value, without a regex)."""
+    (checked on its bytes, or on the first and last byte of each value, without a regex)."""
     if isinstance(array, pa.Array):
         array = pa.chunked_array([array], type=array.type)
     if not pa.types.is_string(array.type):
         array = pc.cast(array, pa.string())
-    return pa.chunked_array([_clean_chunk(chunk) for chunk in array.chunks], type=pa.string())
+    chunks = []
+    whole = True
+    for chunk in array.chunks:
+        cleaned, whole = _clean_chunk(chunk, whole_bytes=whole)
+        chunks.append(cleaned)
+    return pa.chunked_array(chunks, type=pa.string())
 
 
 #: A first or last byte that may need trimming is ASCII white space or a control byte (< 33), or any
@@ -184,9 +189,14 @@ def clean(array: ArrayLike) -> pa.ChunkedArray:
 _PRINTABLE = np.uint8(128 - 33)
 
 
-def _clean_chunk(chunk: pa.Array) -> pa.Array:
+def _clean_chunk(chunk: pa.Array, *, whole_bytes: bool) -> tuple[pa.Array, bool]:
+    """The chunk cleaned, and whether the next chunk of the column is worth testing byte by byte.
+
+    ``whole_bytes``: first test all the chunk's bytes at once (two reductions, no gather): when none could
+    need trimming, neither can a first or last byte. A column with a space inside its values (names,
+    addresses) fails that test, and its later chunks go straight to the first and last bytes."""
     if len(chunk) == 0 or chunk.null_count == len(chunk):
-        return chunk
+        return chunk, whole_bytes
     validity, offsets_buffer, data_buffer = chunk.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
     starts, ends = offsets[:-1], offsets[1:]
@@ -194,14 +204,17 @@ def _clean_chunk(chunk: pa.Array) -> pa.Array:
     needs_trim = False
     if data_buffer is not None and data_buffer.size:
         data = np.frombuffer(data_buffer, dtype=np.uint8)
-        first = np.take(data, starts, mode="clip")
-        last = np.take(data, ends - 1, mode="clip")
-        edge = (first - np.uint8(33) >= _PRINTABLE) | (last - np.uint8(33) >= _PRINTABLE)
-        needs_trim = bool(np.any(edge & filled))
+        used = data[offsets[0] : offsets[-1]]
+        if not (whole_bytes and (not len(used) or (int(used.min()) >= 33 and int(used.max()) < 128))):
+            whole_bytes = False
+            first = np.take(data, starts, mode="clip")
+            last = np.take(data, ends - 1, mode="clip")
+            edge = (first - np.uint8(33) >= _PRINTABLE) | (last - np.uint8(33) >= _PRINTABLE)
+            needs_trim = bool(np.any(edge & filled))
     if not needs_trim and not _has_blank(chunk, validity, filled):
-        return chunk
+        return chunk, whole_bytes
     trimmed = pc.utf8_trim_whitespace(chunk) if needs_trim else chunk
-    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed), whole_bytes
 
 
 def _has_blank(chunk: pa.Array, validity: pa.Buffer | None, filled: np.ndarray) -> bool:

@@ -13,7 +13,7 @@ from sync.roster import reader
 from sync.roster.checks import positions
 from sync.roster.enrollments import find_positions
 from sync.roster.validate import validate_folder
-from sync.roster.values import normalise_email
+from sync.roster.values import clean, normalise_email
 from tests.roster.csvset import write_set
 
 
@@ -150,3 +150,23 @@ def test_an_invalid_email_among_valid_ones_is_the_only_one_dropped() -> None:
     normalised, invalid = normalise_email(emails)
     assert normalised.to_pylist() == ["ann@school.org", None, None]
     assert invalid.to_pylist() == [False, True, False]
+
+
+def test_a_value_to_trim_in_a_later_chunk_of_a_clean_column_is_trimmed() -> None:
+    column = pa.chunked_array([pa.array(["A1", "B2"]), pa.array(["C3 ", "", "D4"])])
+    assert clean(column).to_pylist() == ["A1", "B2", "C3", None, "D4"]
+
+
+def test_a_column_with_spaces_inside_still_trims_its_later_chunks() -> None:
+    column = pa.chunked_array(
+        [pa.array(["Elm Street", "Oak Road"]), pa.array(["\u00a0Pine Lane", "Ash Way"])]
+    )
+    assert clean(column).to_pylist() == ["Elm Street", "Oak Road", "Pine Lane", "Ash Way"]
+
+
+def test_a_clean_column_is_handed_back_without_a_copy() -> None:
+    column = pa.chunked_array([pa.array(["A1", None]), pa.array(["Zoë K", "x y"])])
+    cleaned = clean(column)
+    assert [chunk.buffers()[2].address for chunk in cleaned.chunks] == [
+        chunk.buffers()[2].address for chunk in column.chunks
+    ]
