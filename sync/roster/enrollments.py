@@ -32,6 +32,9 @@ from sync.roster.checks import (
 from sync.roster.columns import ENROLLMENTS
 from sync.roster.columnwise import map_columns
 
+#: Enrollments compared with their neighbours at a time.
+_BLOCK = 1 << 18
+
 
 @dataclass(frozen=True)
 class Positions:
@@ -81,13 +84,17 @@ def _repeated_pairs(
     if len(sec) < 2:
         return repeat
     # Sorted by section, then student (as exports usually are), a repeat is next to its original: told
-    # from the neighbours' differences, without building a pair key.
-    section_step = np.diff(sec)
-    same_section = section_step == 0
-    student_step = np.diff(stu)
-    if not (section_step < 0).any() and not (same_section & (student_step < 0)).any():
-        repeated = np.zeros(len(sec), dtype=bool)
-        repeated[1:] = same_section & (student_step == 0)
+    # from the neighbours' differences, without building a pair key (a block at a time: small temporaries).
+    repeated = np.zeros(len(sec), dtype=bool)
+    for start in range(1, len(sec), _BLOCK):
+        stop = min(start + _BLOCK, len(sec))
+        section_step = sec[start:stop] - sec[start - 1 : stop - 1]
+        student_step = stu[start:stop] - stu[start - 1 : stop - 1]
+        same_section = section_step == 0
+        if (section_step < 0).any() or (same_section & (student_step < 0)).any():
+            break
+        repeated[start:stop] = same_section & (student_step == 0)
+    else:
         if repeated.any():
             repeat[repeated if kept is None else kept[repeated]] = True
         return repeat

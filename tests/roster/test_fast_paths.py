@@ -9,7 +9,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from sync.roster import reader
+from sync.roster import enrollments, reader
 from sync.roster.checks import positions
 from sync.roster.enrollments import find_positions
 from sync.roster.validate import validate_folder
@@ -170,3 +170,15 @@ def test_a_clean_column_is_handed_back_without_a_copy() -> None:
     assert [chunk.buffers()[2].address for chunk in cleaned.chunks] == [
         chunk.buffers()[2].address for chunk in column.chunks
     ]
+
+
+def test_pairs_compared_a_few_at_a_time_find_repeats_across_blocks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(enrollments, "_BLOCK", 2)
+    assert _repeats(["A", "A", "A", "B", "B", "B"], ["1", "2", "2", "1", "3", "3"]) == [2, 5]
+
+
+def test_a_file_that_goes_back_in_a_later_block_takes_the_unsorted_path(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(enrollments, "_BLOCK", 2)
+    assert _repeats(["A", "A", "B", "B", "A", "B"], ["1", "2", "1", "3", "2", "3"]) == [4, 5]
