@@ -245,12 +245,25 @@ class GraphDirectory:
             if self._cache.get_meta("tenant") != tenant:
                 self._cache.reset()  # a cache of another tenant (or of none yet) is no use
                 self._cache.set_meta("tenant", tenant)
-            await asyncio.gather(*(self._refresh_resource(resource) for resource in RESOURCES))
+            await self._refresh_resources()
             skus = await self._reader.list_all("/subscribedSkus?$select=skuId,skuPartNumber")
             view = build_snapshot(self._cache, (str(item["skuId"]) for item in skus if item.get("skuId")))
             self._anchors.replace(view.anchors)
             self._loaded = True
             return view.snapshot
+
+    async def _refresh_resources(self) -> None:
+        """Every resource's delta round at once. If one fails, the others are cancelled (discarding the
+        pages they staged) before the error goes up: no round outlives the refresh that started it, so
+        none can stage into, or commit, the next refresh's round of its resource."""
+        tasks = [asyncio.ensure_future(self._refresh_resource(resource)) for resource in RESOURCES]
+        try:
+            await asyncio.gather(*tasks)
+        except BaseException:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
 
     async def _refresh_resource(self, resource: Resource) -> None:
         link = self._cache.delta_link(resource)

@@ -4,7 +4,9 @@ pages and can refuse any one page."""
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,9 +39,11 @@ class PagedRounds:
     page_size: int
     refuse: set[tuple[str, int, int]] = field(default_factory=set)
     expired: set[str] = field(default_factory=set)
+    #: Seconds a ``(path, round, page)`` takes to be answered.
+    hold: dict[tuple[str, int, int], float] = field(default_factory=dict)
     pages: list[tuple[str, int, int]] = field(default_factory=list)
 
-    def handle(self, request: httpx.Request) -> httpx.Response:
+    async def handle(self, request: httpx.Request) -> httpx.Response:
         path = request.url.path.removeprefix("/v1.0")
         if path == "/subscribedSkus":
             return httpx.Response(200, json={"value": [{"skuId": "sku-1", "skuPartNumber": "X"}]})
@@ -51,6 +55,7 @@ class PagedRounds:
             return httpx.Response(410, json={"error": {"code": "SyncStateNotFound", "message": "gone"}})
         page = (path, number, skip // self.page_size)
         self.pages.append(page)
+        await asyncio.sleep(self.hold.get(page, 0.0))
         if page in self.refuse:
             self.refuse.discard(page)
             return httpx.Response(400, json={"error": {"code": "BadRequest", "message": "refused"}})
@@ -254,6 +259,34 @@ def test_a_round_refused_after_some_pages_leaves_cache_and_delta_link_as_they_we
     else:
         assert ("c005", "u155", "member") in link_set(after_failure)
         assert ("c002", "u0026", "member") not in link_set(after_failure)
+
+
+def test_when_one_round_fails_the_rounds_still_reading_are_stopped_and_commit_nothing(tmp_path: Path) -> None:
+    rounds = with_second_round(district(students=200, classes=20, per_class=14), "/users/delta")
+    rounds["/groups/delta"].append(
+        [{"id": f"c{c:03}", "members@delta": [{"@odata.type": USER, "id": "u0199"}]} for c in range(8)]
+    )
+    fake = PagedRounds(rounds, page_size=2)
+    with open_directory(fake, tmp_path / "cache") as directory:
+        directory.snapshot()
+        before = cache_state(tmp_path / "cache", "users")
+        # users' round (4 pages) has staged two pages and waits for its third when groups' fails
+        fake.hold.update({("/users/delta", 1, 2): 0.3, ("/groups/delta", 1, 3): 0.1})
+        fake.refuse.add(("/groups/delta", 1, 3))
+        with pytest.raises(DirectoryUnavailable):
+            directory.snapshot()
+        assert [page for page in fake.pages if page[:2] == ("/users/delta", 1)] == [
+            ("/users/delta", 1, 0),
+            ("/users/delta", 1, 1),
+            ("/users/delta", 1, 2),
+        ]
+        time.sleep(0.6)  # long enough for an orphaned users round to finish and commit
+        assert cache_state(tmp_path / "cache", "users") == before
+        assert len([page for page in fake.pages if page[:2] == ("/users/delta", 1)]) == 3
+        fake.hold.clear()
+        again = directory.snapshot()
+    assert "u0100" not in {user.id for user in again.users}
+    assert ("c007", "u0199", "member") in link_set(again)
 
 
 def test_a_full_round_refused_part_way_after_an_expired_link_keeps_the_cached_objects(tmp_path: Path) -> None:
