@@ -138,10 +138,14 @@ def _compare_neighbours(work: pa.Table, spec: FileSpec, file: str) -> _Found:
         later = np.flatnonzero(place >= distance)
         if len(later) * 4 < rows:
             # Few rows this far into their id (a third contact…): compare just those with their partner.
-            equal = np.ones(len(later), dtype=bool)
-            for name in spec.may_differ:
-                equal &= _equal_rows(work[name], later, later - distance)
-            copy[later[equal]] = True
+            chosen, partners = _rows_mask(later, rows), _rows_mask(later - distance, rows)
+            same = map_columns(
+                functools.partial(_same_rows, work, chosen, partners), spec.may_differ, rows=rows
+            )
+            if same:
+                copy[later[_mask(_all(same))]] = True
+            else:
+                copy[later] = True
             continue
         equal = (place >= distance)[distance:]
         shifted = map_columns(functools.partial(_same_column, work, distance), spec.may_differ, rows=rows)
@@ -191,9 +195,17 @@ def _ascending(values: pa.ChunkedArray) -> bool:
     return bool(pc.all(pc.less_equal(values[:-1], values[1:])).as_py())
 
 
-def _equal_rows(values: pa.ChunkedArray, rows: np.ndarray, others: np.ndarray) -> Mask:
-    """``values[rows[k]] == values[others[k]]`` (two nulls are equal)."""
-    return _equal(values.take(pa.array(rows)), values.take(pa.array(others)))
+def _same_rows(table: pa.Table, chosen: pa.Array, partners: pa.Array, name: str) -> pa.ChunkedArray:
+    return _same(table[name].filter(chosen), table[name].filter(partners))
+
+
+def _rows_mask(rows: npt.NDArray[np.int64], size: int) -> pa.Array:
+    """A filter that keeps ``rows`` (ascending): filtering two columns with the masks of two ascending row
+    lists pairs their values in order, without the copy of the whole column that a ``take`` on a chunked
+    column makes."""
+    mask = np.zeros(size, dtype=bool)
+    mask[rows] = True
+    return pa.array(mask)
 
 
 def _equal_shifted(values: pa.ChunkedArray, distance: int) -> Mask:
@@ -204,10 +216,6 @@ def _equal_shifted(values: pa.ChunkedArray, distance: int) -> Mask:
 def _same_shifted(values: pa.ChunkedArray, distance: int) -> pa.ChunkedArray:
     """:func:`_equal_shifted` as an Arrow boolean array without nulls."""
     return _same(values[distance:], values[: len(values) - distance])
-
-
-def _equal(later: pa.ChunkedArray, earlier: pa.ChunkedArray) -> Mask:
-    return _mask(_same(later, earlier))
 
 
 def _same(later: pa.ChunkedArray, earlier: pa.ChunkedArray) -> pa.ChunkedArray:

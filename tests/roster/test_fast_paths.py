@@ -182,3 +182,21 @@ def test_a_file_that_goes_back_in_a_later_block_takes_the_unsorted_path(
 ) -> None:
     monkeypatch.setattr(enrollments, "_BLOCK", 2)
     assert _repeats(["A", "A", "B", "B", "A", "B"], ["1", "2", "1", "3", "2", "3"]) == [4, 5]
+
+
+def _students_with_third_contacts() -> str:
+    rows = ["School_id,Student_id,Grade,Contact_name,Contact_phone"]
+    rows += ["S1,100,9,Mom,", "S1,100,9,Dad,555", "S1,100,9,Mom,"]  # the third repeats the first
+    rows += ["S1,101,9,Mom,1", "S1,101,9,Dad,2", "S1,101,9,Mom,3"]  # the third differs in its phone
+    rows += [f"S2,{n},7,Aunt,{n}" for n in range(200, 230)]
+    return "\n".join(rows) + "\n"
+
+
+def test_a_third_contact_among_many_single_rows_is_compared_with_the_first(tmp_path: Path) -> None:
+    result = validate_folder(write_set(tmp_path, {"students.csv": _students_with_third_contacts()}))
+    assert [(f.line, f.record_id) for f in result.findings if f.code == "duplicate_row"] == [(4, "100")]
+    assert result.roster is not None
+    contacts = result.roster.student_contacts.filter(
+        pc.is_in(result.roster.student_contacts["Student_id"], pa.array(["100", "101"]))
+    )
+    assert contacts["Contact_phone"].to_pylist() == [None, "555", "1", "2", "3"]
