@@ -271,7 +271,7 @@ def test_when_one_round_fails_the_rounds_still_reading_are_stopped_and_commit_no
         directory.snapshot()
         before = cache_state(tmp_path / "cache", "users")
         # users' round (4 pages) has staged two pages and waits for its third when groups' fails
-        fake.hold.update({("/users/delta", 1, 2): 0.3, ("/groups/delta", 1, 3): 0.1})
+        fake.hold.update({("/users/delta", 1, 2): 0.5, ("/groups/delta", 1, 3): 0.2})
         fake.refuse.add(("/groups/delta", 1, 3))
         with pytest.raises(DirectoryUnavailable):
             directory.snapshot()
@@ -280,7 +280,7 @@ def test_when_one_round_fails_the_rounds_still_reading_are_stopped_and_commit_no
             ("/users/delta", 1, 1),
             ("/users/delta", 1, 2),
         ]
-        time.sleep(0.6)  # long enough for an orphaned users round to finish and commit
+        time.sleep(0.8)  # long enough for an orphaned users round to finish and commit
         assert cache_state(tmp_path / "cache", "users") == before
         assert len([page for page in fake.pages if page[:2] == ("/users/delta", 1)]) == 3
         fake.hold.clear()
