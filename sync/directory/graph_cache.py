@@ -156,7 +156,10 @@ class GraphCache:
         (an error, ``410``, a cancelled task, no commit) discards the staged pages and changes nothing.
         ``full``: the round lists everything (what it does not list is gone)."""
         self._discard(resource)  # pages a killed process staged
-        staged = StagedRound(self, resource, full=full)
+        staged = StagedRound(
+            lambda items: self._stage(resource, items),
+            lambda delta_link: self._commit(resource, delta_link, full=full),
+        )
         try:
             yield staged
         finally:
@@ -332,10 +335,11 @@ _REMOVE_LINK = "DELETE FROM links WHERE container_id = ? AND member_id = ? AND r
 class StagedRound:
     """One delta round being read: its pages are staged as they arrive, applied only on :meth:`commit`."""
 
-    def __init__(self, cache: GraphCache, resource: Resource, *, full: bool) -> None:
-        self._cache = cache
-        self._resource = resource
-        self._full = full
+    def __init__(
+        self, stage: Callable[[Sequence[Mapping[str, Any]]], None], apply: Callable[[str], None]
+    ) -> None:
+        self._stage = stage
+        self._apply = apply
         self._staged = 0
         self.committed = False
 
@@ -347,12 +351,12 @@ class StagedRound:
     def add_page(self, items: Sequence[Mapping[str, Any]]) -> None:
         if self.committed:
             raise RuntimeError("a committed round takes no more pages")
-        self._cache._stage(self._resource, items)
+        self._stage(items)
         self._staged += len(items)
 
     def commit(self, delta_link: str) -> None:
         """Apply the staged items and store ``delta_link``, in one transaction."""
         if self.committed:
             raise RuntimeError("a round is committed once")
-        self._cache._commit(self._resource, delta_link, full=self._full)
+        self._apply(delta_link)
         self.committed = True
