@@ -11,7 +11,7 @@ from sync.directory.graph_batch import RetryPolicy
 from sync.directory.graph_http import TRANSIENT_STATUSES, GraphHttp, SubResponse
 from sync.directory.graph_pacing import Pacer, retry_after_seconds
 from sync.directory.graph_stats import Counters
-from sync.errors import DirectoryUnavailable
+from sync.errors import DirectoryAccessRefused, DirectoryUnavailable
 
 
 class DeltaExpired(Exception):
@@ -49,7 +49,7 @@ class GraphReader:
                 self._counters.throttled += 1
                 self._pacer.throttled(retry_after_seconds(answer.headers, self._retry.backoff(attempt)))
             if answer.status in (401, 403):
-                raise DirectoryUnavailable(
+                raise DirectoryAccessRefused(
                     f"Microsoft Graph refused the credentials (HTTP {answer.status}, {answer.code}); check "
                     "the app's permissions and AZURE_TENANT_ID"
                 )

@@ -11,7 +11,7 @@ import pytest
 
 from sync.directory.graph import GraphDirectory, static_token
 from sync.directory.graph_batch import RetryPolicy
-from sync.errors import UsageError
+from sync.errors import DirectoryAccessRefused, UsageError
 from tests.directory.graph_fakes import BASE, FakeGraph
 
 FAST = RetryPolicy(attempts=4, backoff_s=0.001, max_backoff_s=0.01)
@@ -236,6 +236,21 @@ def test_reads_answered_429_or_503_wait_and_are_sent_again(tmp_path: Path) -> No
         stats = directory.stats()
     assert len(users) == 4
     assert (stats.throttled, stats.retries) == (1, 2)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_read_refused_for_the_credentials_raises_access_refused_without_a_retry(
+    status: int, tmp_path: Path
+) -> None:
+    fake = seeded()
+    fake.get_faults = [(status, {})] * 50
+    with (
+        open_directory(fake, tmp_path) as directory,
+        pytest.raises(DirectoryAccessRefused, match=f"HTTP {status}"),
+    ):
+        directory.snapshot()
+    refused = [item.url for item in fake.items if item.batch is None]
+    assert refused and len(refused) == len(set(refused))  # each read refused once, never sent again
 
 
 def test_delta_reads_ask_for_the_largest_pages_and_select_only_what_the_sync_needs(tmp_path: Path) -> None:
