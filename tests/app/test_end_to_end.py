@@ -155,12 +155,8 @@ def test_dropping_the_example_set_syncs_the_directory_and_records_a_completed_ru
     assert status == 200 and body["run"]["status"] == "completed"
 
 
-def test_a_rollover_the_guard_holds_is_applied_once_an_operator_approves_it_over_http(
-    app: Any, graph: tuple[str, Path], tmp_path: Path
-) -> None:
-    runtime, _ = app
-    _, tenant_path = graph
-    client = FakeDurableClient()
+def fall_synced_then_spring_uploaded(runtime: Any, client: FakeDurableClient) -> tuple[Any, Any]:
+    """The fall set uploaded and its run carried out; the spring set uploaded: both runs' starts."""
     upload(runtime, client, EXAMPLE_SET, "contoso/fall")
     [fall] = client.starts_of("sync_run")
     DurableHost(orchestrators(), run_activity, clock=FALL).run(
@@ -168,6 +164,16 @@ def test_a_rollover_the_guard_holds_is_applied_once_an_operator_approves_it_over
     )
     upload(runtime, client, NEXT_TERM, "contoso/spring")
     [spring] = client.starts_of("sync_run")[1:]
+    return fall, spring
+
+
+def test_a_rollover_the_guard_holds_is_applied_once_an_operator_approves_it_over_http(
+    app: Any, graph: tuple[str, Path], tmp_path: Path
+) -> None:
+    runtime, _ = app
+    _, tenant_path = graph
+    client = FakeDurableClient()
+    _, spring = fall_synced_then_spring_uploaded(runtime, client)
     seen_while_waiting: list[str] = []
 
     def operator(instance_id: str, event: str) -> Any:
@@ -291,13 +297,7 @@ def test_a_nightly_run_queued_behind_a_newer_set_does_not_put_the_older_set_back
     runtime, _ = app
     _, tenant_path = graph
     client = FakeDurableClient()
-    upload(runtime, client, EXAMPLE_SET, "contoso/fall")
-    [fall] = client.starts_of("sync_run")
-    DurableHost(orchestrators(), run_activity, clock=FALL).run(
-        fall.orchestrator, fall.instance_id, fall.input
-    )
-    upload(runtime, client, NEXT_TERM, "contoso/spring")
-    [spring] = client.starts_of("sync_run")[1:]
+    fall, spring = fall_synced_then_spring_uploaded(runtime, client)
     run_activity("validate_run", {"run": spring.input, "started_at": SPRING.isoformat()}, 1)
     assert run_activity("claim_slot", {"run": spring.input}, 1) == {"granted": True}
     asyncio.run(
