@@ -74,10 +74,11 @@ param logRetentionDays int = 90
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
-// Blob containers and tables of the sync; their names are also the app settings below.
+// Blob containers and tables of the sync; their names are also the app settings below. There is no runs
+// container: each run's files go to the reports container under runs/<run id>/ (sync/app/run_files.py), and
+// run records to the table runs.
 var uploadContainer = 'uploads'
 var reportsContainer = 'reports'
-var runsContainer = 'runs'
 var deploymentContainer = 'deployments'
 var runsTable = 'runs'
 var profileContainer = split(syncProfileBlob, '/')[0]
@@ -115,7 +116,6 @@ module storage 'modules/storage.bicep' = {
     containerNames: union([
       uploadContainer
       reportsContainer
-      runsContainer
       deploymentContainer
     ], [
       profileContainer

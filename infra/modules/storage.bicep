@@ -29,7 +29,7 @@ param skuName string = 'Standard_GRS'
 @maxValue(365)
 param softDeleteRetentionDays int = 14
 
-@description('Blob containers to create: uploads, reports, runs, config, deployments.')
+@description('Blob containers to create: uploads, reports, config, deployments.')
 param containerNames array
 
 @description('Tables to create (the run records).')

@@ -194,7 +194,7 @@ def test_main_creates_the_sync_containers_and_the_runs_table(templates: dict[str
     names = {name: variable(main, name) for name in main["variables"]}
     assert names["uploadContainer"] == "uploads"
     assert names["reportsContainer"] == "reports"
-    assert names["runsContainer"] == "runs"
+    assert "runsContainer" not in names, "run files go to the reports container under runs/<run id>/"
     assert names["deploymentContainer"] == "deployments"
     assert names["runsTable"] == "runs"
     storage = body(main["modules"]["storage"])["params"]
@@ -204,7 +204,6 @@ def test_main_creates_the_sync_containers_and_the_runs_table(templates: dict[str
     assert set(listed) == {
         "uploadContainer",
         "reportsContainer",
-        "runsContainer",
         "deploymentContainer",
         "profileContainer",
     }
