@@ -1,6 +1,6 @@
 """Benchmark: validating a district against merely reading it.
 
-``python -m bench.bench_validate [--sizes S,M,XL] [--data bench/.data] [--seed 1]``
+``python -m bench.bench_validate [--sizes S,M,XL] [--repeat N] [--data bench/.data] [--seed 1]``
 
 For each size the district is generated once and cached in ``<data>/<size>`` (a marker
 ``<data>/<size>.complete`` says the set was written in full, by which seed). Then, each in a fresh
@@ -9,14 +9,18 @@ Python process so that the figures do not bleed into each other:
 - ``read``: ``pyarrow.csv.read_csv`` of the five files, every column a string: the floor for any reader;
 - ``validate``: ``sync.roster.validate.validate_folder(path)``: reading, checks and the roster.
 
-Each child times its own work (imports excluded) and reports its peak resident memory (``VmHWM``, imports
-included). The script prints a table and one JSON line (``{"bench": "validate", ...}``) for tooling.
+Each child times its own work (imports excluded), wall and CPU (user + system, every thread), and reports its
+peak resident memory (``VmHWM``, imports included). With ``--repeat N`` the two run alternately N times and
+the table shows the best of each (the ratio of the best times; the median ratio of the pairs is in the JSON),
+since a shared machine only ever adds time. The script prints a table and one JSON line
+(``{"bench": "validate", ...}``) for tooling.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import subprocess
 import sys
 import time
@@ -42,12 +46,21 @@ def _peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process so far, every thread, user and system."""
+    import resource  # microseconds, where os.times() counts clock ticks
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _read_plain(folder: Path) -> dict[str, Any]:
     import csv
 
     import pyarrow as pa
     import pyarrow.csv as pacsv
 
+    cpu = _cpu_seconds()
     start = time.perf_counter()
     rows = 0
     for kind in FILES:
@@ -56,16 +69,22 @@ def _read_plain(folder: Path) -> dict[str, Any]:
             names = next(csv.reader(handle))
         convert = pacsv.ConvertOptions(column_types=dict.fromkeys(names, pa.string()))
         rows += pacsv.read_csv(path, convert_options=convert).num_rows
-    return {"seconds": time.perf_counter() - start, "rows": rows}
+    return {"seconds": time.perf_counter() - start, "cpu_s": _cpu_seconds() - cpu, "rows": rows}
 
 
 def _validate(folder: Path) -> dict[str, Any]:
     from sync.roster.validate import validate_folder  # written alongside: imported only when measured
 
+    cpu = _cpu_seconds()
     start = time.perf_counter()
     result = validate_folder(folder)
     seconds = time.perf_counter() - start
-    return {"seconds": seconds, "findings": len(result.findings), "status": str(result.status)}
+    return {
+        "seconds": seconds,
+        "cpu_s": _cpu_seconds() - cpu,
+        "findings": len(result.findings),
+        "status": str(result.status),
+    }
 
 
 def child(operation: str, folder: Path) -> None:
@@ -109,30 +128,59 @@ def measure(operation: str, folder: Path) -> dict[str, Any]:
     return figures
 
 
-def run(sizes: Sequence[str], data: Path, seed: int) -> list[dict[str, Any]]:
+def _best(runs: Sequence[dict[str, Any]], operation: str) -> dict[str, Any]:
+    """The fastest run of ``operation`` among ``runs`` (an error when none succeeded)."""
+    done = [r for r in runs if r.get("operation") == operation and "seconds" in r]
+    if not done:
+        failed = [r for r in runs if r.get("operation") == operation]
+        return failed[0] if failed else {"error": f"{operation} did not run"}
+    return min(done, key=lambda r: r["seconds"])
+
+
+def _peak(runs: Sequence[dict[str, Any]], operation: str) -> float | None:
+    """The highest peak memory of the successful runs of ``operation``."""
+    peaks = [r["peak_mb"] for r in runs if r.get("operation") == operation and "peak_mb" in r]
+    return _round(max(peaks), 0) if peaks else None
+
+
+def run(sizes: Sequence[str], data: Path, seed: int, repeat: int = 1) -> list[dict[str, Any]]:
     results = []
     for size in sizes:
         folder, generated = ensure_district(data, size, seed)
         megabytes = sum((folder / f"{k}.csv").stat().st_size for k in FILES) / 1e6
-        read = measure("read", folder)
-        validate = measure("validate", folder)
+        runs = []
+        for _ in range(repeat):  # alternate, so that a busy spell of the machine hits both sides
+            runs.append({"operation": "read", **measure("read", folder)})
+            runs.append({"operation": "validate", **measure("validate", folder)})
+        read, validate = _best(runs, "read"), _best(runs, "validate")
         ratio = (
             validate["seconds"] / read["seconds"] if "seconds" in validate and read.get("seconds") else None
         )
+        pairs = [
+            v["seconds"] / r["seconds"]
+            for r, v in zip(runs[::2], runs[1::2], strict=True)
+            if "seconds" in r and "seconds" in v and r["seconds"]
+        ]
+        cpu_ratio = validate["cpu_s"] / read["cpu_s"] if read.get("cpu_s") and "cpu_s" in validate else None
         results.append(
             {
                 "size": size,
                 "megabytes": round(megabytes, 1),
                 "rows": read.get("rows"),
                 "generate_s": None if generated is None else round(generated, 2),
+                "runs": repeat,
                 "read_s": _round(read.get("seconds")),
                 "validate_s": _round(validate.get("seconds")),
                 "ratio": _round(ratio),
-                "read_peak_mb": _round(read.get("peak_mb"), 0),
-                "validate_peak_mb": _round(validate.get("peak_mb"), 0),
+                "median_pair_ratio": _round(statistics.median(pairs)) if pairs else None,
+                "read_cpu_s": _round(read.get("cpu_s"), 3),
+                "validate_cpu_s": _round(validate.get("cpu_s"), 3),
+                "cpu_ratio": _round(cpu_ratio),
+                "read_peak_mb": _peak(runs, "read"),
+                "validate_peak_mb": _peak(runs, "validate"),
                 "findings": validate.get("findings"),
                 "status": validate.get("status"),
-                "errors": [f["error"] for f in (read, validate) if "error" in f] or None,
+                "errors": sorted({r["error"] for r in runs if "error" in r}) or None,
             }
         )
     return results
@@ -140,6 +188,11 @@ def run(sizes: Sequence[str], data: Path, seed: int) -> list[dict[str, Any]]:
 
 def _round(value: float | None, digits: int = 2) -> float | None:
     return None if value is None else round(value, digits)
+
+
+def _cpu_cell(result: dict[str, Any]) -> str | None:
+    read, validate = result.get("read_cpu_s"), result.get("validate_cpu_s")
+    return None if read is None or validate is None else f"{read} / {validate}"
 
 
 def table(results: Sequence[dict[str, Any]]) -> str:
@@ -150,11 +203,13 @@ def table(results: Sequence[dict[str, Any]]) -> str:
         ("read s", "read_s"),
         ("validate s", "validate_s"),
         ("ratio", "ratio"),
+        ("CPU s read/validate", "cpu"),
         ("read peak MB", "read_peak_mb"),
         ("validate peak MB", "validate_peak_mb"),
         ("findings", "findings"),
     )
     cells = [[label for label, _ in columns]]
+    results = [{**r, "cpu": _cpu_cell(r)} for r in results]
     cells += [
         [
             "-" if r[key] is None else f"{r[key]:,}" if isinstance(r[key], int) else str(r[key])
@@ -181,6 +236,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="cache of generated districts")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="runs of each side, alternating; the best is shown (default 1)"
+    )
     parser.add_argument("--child", nargs=2, metavar=("OPERATION", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -193,7 +251,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         print(f"error: unknown size {', '.join(unknown)}: use {', '.join(SIZES)}", file=sys.stderr)
         return 2
-    results = run(sizes, args.data, args.seed)
+    if args.repeat < 1:
+        print("error: --repeat must be at least 1", file=sys.stderr)
+        return 2
+    results = run(sizes, args.data, args.seed, repeat=args.repeat)
     print(table(results))
     print(json.dumps({"bench": "validate", "seed": args.seed, "results": results}))
     return 0

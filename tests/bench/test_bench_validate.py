@@ -71,3 +71,21 @@ def test_the_last_line_is_json_with_one_result_per_size(
     assert document["bench"] == "validate"
     assert [r["size"] for r in document["results"]] == ["S"]
     assert document["results"][0]["findings"] == 0
+
+
+def test_repeated_runs_alternate_and_report_the_best_of_each_with_cpu_times(tmp_path: Path) -> None:
+    generate_district(tmp_path / "S", TINY)
+    (tmp_path / "S.complete").write_text("seed=1\n")  # the cache marker: the tiny set stands in for S
+    (result,) = bench_validate.run(["S"], tmp_path, seed=1, repeat=2)
+    assert result["runs"] == 2 and result["errors"] is None
+    assert result["read_cpu_s"] > 0 and result["validate_cpu_s"] > 0
+    assert result["cpu_ratio"] == pytest.approx(result["validate_cpu_s"] / result["read_cpu_s"], rel=0.05)
+    assert result["median_pair_ratio"] > 0
+    assert result["rows"] == sum(
+        len((tmp_path / "S" / f"{k}.csv").read_text().splitlines()) - 1 for k in bench_validate.FILES
+    )
+
+
+def test_a_repeat_below_one_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench_validate.main(["--sizes", "S", "--repeat", "0"]) == 2
+    assert "--repeat must be at least 1" in capsys.readouterr().err
