@@ -110,6 +110,11 @@ resource containers 'Microsoft.Storage/storageAccounts/blobServices/containers@2
   }
 }]
 
+// The queue and table services are declared without properties on purpose: no runtime queue or table is
+// created here. The Durable Functions task hub (DURABLE_TASK_HUB) creates its control and work-item queues
+// and its instance and history tables itself at start-up, as the sync identity, which holds Storage Queue
+// Data Contributor and Storage Table Data Contributor on this account (storage-access.bicep). The only table
+// declared here is the sync's own: `runs`, which holds the run records (tableNames).
 resource queueService 'Microsoft.Storage/storageAccounts/queueServices@2023-05-01' = {
   parent: storageAccount
   name: 'default'

@@ -256,6 +256,49 @@ def test_sync_identity_gets_only_the_storage_data_roles_of_the_runtime(
     assert role_id == ROLE_STORAGE_BLOB_DATA_CONTRIBUTOR
 
 
+def module_output(value: Any) -> tuple[str, str] | None:
+    """``(module, output)`` of a ``<module>.outputs.<output>`` expression, or None."""
+    try:
+        outer = value["operator"]["operands"]
+        inner = outer["operand_2"]["operator"]["operands"]
+    except (TypeError, KeyError):
+        return None
+    if inner["operand_1"] != "outputs":
+        return None
+    return outer["operand_1"], inner["operand_2"]
+
+
+def test_the_app_identity_holds_the_queue_and_table_roles_the_durable_task_hub_needs(
+    templates: dict[str, Template],
+) -> None:
+    # storage.bicep declares no runtime queue or table: the task hub creates its own at start-up as the app's
+    # identity, so that identity must hold the queue and table data roles on the same storage account.
+    main = templates["main.bicep"]
+    access = body(main["modules"]["storageAccess"])["params"]
+    app = body(main["modules"]["functionApp"])["params"]
+    assert module_output(access["principalId"]) == ("identity", "principalId")
+    assert module_output(app["identityId"]) == ("identity", "id")
+    assert module_output(app["identityClientId"]) == ("identity", "clientId")
+    assert module_output(access["storageAccountName"]) == ("storage", "name")
+    assert module_output(app["storageAccountName"]) == ("storage", "name")
+    assert module_output(app["queueEndpoint"]) == ("storage", "queueEndpoint")
+    assert module_output(app["tableEndpoint"]) == ("storage", "tableEndpoint")
+
+    template = templates["modules/storage-access.bicep"]
+    loop = template["resources"]["syncRoleAssignments"]["config"]["loop_type"]
+    assert loop["detail"] == {"item_name": "roleId", "array_name": "syncRoles"}
+    grant = body(template["resources"]["syncRoleAssignments"])
+    assert grant["scope"] == "storageAccount"
+    assert grant["properties"]["principalId"] == "principalId"
+    assert grant["properties"]["roleDefinitionId"]["function"]["parameters"]["resource_name_1"] == "roleId"
+    roles = {variable(template, name) for name in variable(template, "syncRoles")}
+    assert {ROLE_STORAGE_QUEUE_DATA_CONTRIBUTOR, ROLE_STORAGE_TABLE_DATA_CONTRIBUTOR} <= roles
+
+    storage = templates["modules/storage.bicep"]["resources"]
+    assert storage["queueService"]["type"] == "Microsoft.Storage/storageAccounts/queueServices"
+    assert storage["tableService"]["type"] == "Microsoft.Storage/storageAccounts/tableServices"
+
+
 # --- function app
 
 
