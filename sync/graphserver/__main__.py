@@ -22,10 +22,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--port", type=_port, default=0, help="TCP port on 127.0.0.1 (0: any free port)")
     parser.add_argument("--quota-scale", type=float, default=1.0, help="throttling budgets × F (default 1)")
     parser.add_argument(
-        "--faults", default="", help="fault shares, e.g. 429=0.03,503=0.03,timeout=0.02,replication=0.02"
+        "--faults",
+        default="",
+        help="fault shares, e.g. 429=0.03,503=0.03,timeout=0.02,replication=0.02,applied-timeout=0.01 "
+        "(applied-timeout: carried out, then answered as a timeout)",
     )
     parser.add_argument("--seed", type=int, default=0, help="seed of the fault draws")
-    parser.add_argument("--timeout-s", type=float, default=2.0, help="how long a timeout fault holds (s)")
+    parser.add_argument(
+        "--timeout-s", type=float, default=2.0, help="how long a timeout or applied-timeout fault holds (s)"
+    )
     parser.add_argument(
         "--replication-ms", type=float, default=2000.0, help="age below which an object can be 'not found'"
     )

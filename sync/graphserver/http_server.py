@@ -88,10 +88,7 @@ class GraphRequestHandler(BaseHTTPRequestHandler):
         if call.path == "/$batch":
             if call.method != "POST":
                 raise GraphError(405, "Request_BadRequest", "$batch accepts POST only.")
-            faulted = pipeline.injected(call)
-            if faulted is not None:
-                return faulted
-            return run_batch(pipeline, call, app=app, tenant=tenant)
+            return pipeline.answer(call, lambda: run_batch(pipeline, call, app=app, tenant=tenant))
         return pipeline.handle(call, app=app, tenant=tenant)
 
     def _send(self, reply: Reply) -> None:

@@ -1,8 +1,9 @@
 """What happens to every call, from the socket or inside ``$batch``: fault draw, throttling, dispatch.
 
-Order: (1) an injected fault answers before anything else, so a faulted call changes nothing; (2) the
-throttler charges the call's resource units and write — a refused call changes nothing; (3) the router
-runs the handler under the store lock. Every reply carries the throttling headers.
+Order: (1) an injected fault answers before anything else, so a faulted call changes nothing — except an
+``applied-timeout``, which lets the call run through (2) and (3), then holds its answer and replaces it with
+a ``504``; (2) the throttler charges the call's resource units and write — a refused call changes nothing;
+(3) the router runs the handler under the store lock. Every reply carries the throttling headers.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sync.graphserver.calls import Call, Reply
+from sync.graphserver.calls import WRITE_METHODS, Call, Reply
 from sync.graphserver.errors import GraphError, error_body
 from sync.graphserver.faults import Fault, FaultInjector
 from sync.graphserver.router import Router
@@ -89,6 +90,20 @@ def referenced_ids(call: Call) -> list[str]:
     return ids
 
 
+def applied_writes(call: Call, reply: Reply) -> int:
+    """How many writes ``reply`` says were carried out: ``call`` itself, or the items of a ``$batch``."""
+    if call.path != "/$batch":
+        return int(call.is_write and 200 <= reply.status < 300)
+    if reply.status != 200 or not isinstance(reply.body, dict) or not isinstance(call.body, dict):
+        return 0
+    methods = {str(item.get("id")): str(item.get("method", "")).upper() for item in call.body["requests"]}
+    return sum(
+        1
+        for item in reply.body.get("responses", [])
+        if 200 <= item["status"] < 300 and methods.get(str(item["id"])) in WRITE_METHODS
+    )
+
+
 class InFlight:
     """How many requests the server is at work on. A client that gave up on a request (a time-out) does
     not stop it: the server finishes it, as Graph may. ``wait_idle`` blocks until none is left."""
@@ -135,11 +150,29 @@ class Pipeline:
         self.in_flight = InFlight()
         self._sleep = sleep
 
-    def injected(self, call: Call) -> Reply | None:
-        """The injected fault for this call, if the draw gives one (a timeout sleeps first)."""
+    def answer(self, call: Call, carry_out: Callable[[], Reply]) -> Reply:
+        """Draw a fault for ``call``. A refusing fault (429, 503, timeout, replication) answers instead of
+        ``carry_out``, which never runs; ``applied-timeout`` runs ``carry_out``, then holds its answer
+        ``timeout_s`` and replaces it with a ``504``; no fault: what ``carry_out`` answers."""
         fault = self.faults.draw()
-        if fault is None:
-            return None
+        if fault is Fault.APPLIED_TIMEOUT:
+            reply = carry_out()
+            self.stats.fault(fault.value)
+            self.stats.add("faulted_writes_applied", applied_writes(call, reply))
+            self._sleep(self.faults.plan.timeout_s)
+            return error_reply(
+                GraphError(
+                    504,
+                    "GatewayTimeout",
+                    "The request timed out (injected fault); it may have been carried out.",
+                )
+            )
+        refusal = None if fault is None else self._refusal(fault, call)
+        return carry_out() if refusal is None else refusal
+
+    def _refusal(self, fault: Fault, call: Call) -> Reply | None:
+        """The answer of a fault that turns ``call`` away (a timeout sleeps first); ``None`` for a replication
+        fault on a call that names no fresh object."""
         plan = self.faults.plan
         if fault is Fault.REPLICATION:
             if not self.fresh.any_fresh(referenced_ids(call)):
@@ -181,9 +214,10 @@ class Pipeline:
 
     def handle(self, call: Call, *, app: str, tenant: str) -> Reply:
         """One call (not a ``$batch`` envelope): fault, throttle, dispatch."""
-        faulted = self.injected(call)
-        if faulted is not None:
-            return faulted
+        return self.answer(call, lambda: self._carry_out(call, app=app, tenant=tenant))
+
+    def _carry_out(self, call: Call, *, app: str, tenant: str) -> Reply:
+        """Throttle and dispatch ``call``."""
         ru = resource_units(call.method, call.path, dict(call.query))
         decision = self.throttler.charge(
             app=app, tenant=tenant, ru=ru, writes=1 if call.is_write else 0, low_priority=call.low_priority

@@ -95,8 +95,8 @@ class GraphServer:
             self.stop()
 
     def stats(self) -> dict[str, Any]:
-        """Counters: requests, batches, batch_items, reads, writes, resource_units, throttled{scope: n},
-        throttled_total, faults{kind: n}."""
+        """Counters: requests, batches, batch_items, reads, writes, resource_units, faulted_writes_applied,
+        throttled{scope: n}, throttled_total, faults{kind: n}."""
         return self._stats.snapshot()
 
     def __enter__(self) -> GraphServer:

@@ -1,5 +1,6 @@
 """Counters the benchmark reads: requests, reads, writes, ``$batch`` items, resource units, 429s by scope,
-faults by kind. Thread-safe; :meth:`Stats.snapshot` is a JSON-able copy."""
+faults by kind, and writes carried out though an ``applied-timeout`` fault hid their answer
+(``faulted_writes_applied``). Thread-safe; :meth:`Stats.snapshot` is a JSON-able copy."""
 
 from __future__ import annotations
 
@@ -31,7 +32,15 @@ class Stats:
         with self._lock:
             data: dict[str, Any] = {
                 name: self._counts[name]
-                for name in ("requests", "batches", "batch_items", "reads", "writes", "resource_units")
+                for name in (
+                    "requests",
+                    "batches",
+                    "batch_items",
+                    "reads",
+                    "writes",
+                    "resource_units",
+                    "faulted_writes_applied",
+                )
             }
             data["throttled"] = dict(sorted(self._throttled.items()))
             data["throttled_total"] = sum(self._throttled.values())

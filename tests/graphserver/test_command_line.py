@@ -25,7 +25,7 @@ def test_the_command_prints_its_base_url_first_and_serves_it(tmp_path: Path) -> 
             "--quota-scale",
             "50",
             "--faults",
-            "429=0.0",
+            "429=0.0,applied-timeout=0.0",
         ],
         cwd=ROOT,
         stdout=subprocess.PIPE,

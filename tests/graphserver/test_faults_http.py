@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 from sync.graphserver import FaultPlan, GraphServer
+from sync.graphserver.calls import Call, Reply
+from sync.graphserver.pipeline import applied_writes
 from tests.graphserver.client import Client
 from tests.graphserver.seed import GRAPH, create_user, user_body
 
@@ -68,6 +70,64 @@ def test_a_timeout_fault_holds_the_answer_then_says_504(tmp_path: Path) -> None:
     assert answer.status == 504
     assert answer.error_code == "GatewayTimeout"
     assert held >= 0.3
+
+
+def test_an_applied_timeout_fault_carries_the_write_out_then_holds_the_answer_and_says_504(
+    tmp_path: Path,
+) -> None:
+    plan = FaultPlan(applied_timeout=1.0, timeout_s=0.3)
+    with GraphServer(tmp_path / "t.db", faults=plan) as server:
+        started = time.monotonic()
+        answer = Client(server.base_url).request("POST", "/education/users", user_body(1))
+        held = time.monotonic() - started
+        stats = server.stats()
+    with GraphServer(tmp_path / "t.db") as clean:
+        stored, _ = Client(clean.base_url).pages("/users?$select=userPrincipalName")
+    assert answer.status == 504 and answer.error_code == "GatewayTimeout"
+    assert held >= 0.3
+    assert [user["userPrincipalName"] for user in stored] == ["user1@school.example.edu"]
+    assert stats["faults"] == {"applied-timeout": 1} and stats["faulted_writes_applied"] == 1
+
+
+def test_an_applied_timeout_fault_on_a_batch_runs_every_item_and_counts_the_writes_that_landed(
+    tmp_path: Path,
+) -> None:
+    # The envelope draws first (the fault), then each item draws (all applied-timeout too, held 0 s each).
+    plan = FaultPlan(applied_timeout=1.0, timeout_s=0.0)
+    with GraphServer(tmp_path / "t.db", faults=plan) as server:
+        answer = Client(server.base_url).batch(
+            {"method": "POST", "url": "/education/users", "body": user_body(1)},
+            {"method": "GET", "url": "/users"},
+        )
+        stats = server.stats()
+    with GraphServer(tmp_path / "t.db") as clean:
+        stored, _ = Client(clean.base_url).pages("/users?$select=userPrincipalName")
+    assert answer.status == 504
+    assert [user["userPrincipalName"] for user in stored] == ["user1@school.example.edu"]
+    # The envelope's answer held only 504 items, so it hid no landed write; the POST item's did.
+    assert stats["faults"] == {"applied-timeout": 3} and stats["faulted_writes_applied"] == 1
+
+
+def test_a_reply_carried_out_in_a_batch_counts_only_its_successful_writes() -> None:
+    batch = Call(
+        "POST",
+        "/$batch",
+        body={
+            "requests": [
+                {"id": "1", "method": "POST", "url": "/users"},
+                {"id": "2", "method": "PATCH", "url": "/users/x"},
+                {"id": "3", "method": "GET", "url": "/users"},
+            ]
+        },
+    )
+    reply = Reply(
+        200,
+        {"responses": [{"id": "1", "status": 201}, {"id": "2", "status": 404}, {"id": "3", "status": 200}]},
+    )
+    assert applied_writes(batch, reply) == 1
+    assert applied_writes(Call("DELETE", "/users/x"), Reply(204)) == 1
+    assert applied_writes(Call("DELETE", "/users/x"), Reply(404)) == 0
+    assert applied_writes(Call("GET", "/users"), Reply(200)) == 0
 
 
 def test_the_server_is_idle_only_once_a_held_request_has_ended_though_its_client_gave_up(
