@@ -291,6 +291,7 @@ class MemoryDirectory:
             return self._missing("the matched account")
         user.anchor = op.target
         user.primary_role = fields.pop("primaryRole", user.primary_role)
+        user.usage_location = fields.pop("usageLocation", user.usage_location)
         _merge(user.properties, fields)
         return OperationResult(True, directory_id=user.id)
 
@@ -301,6 +302,7 @@ class MemoryDirectory:
         user = self.users[found]
         fields = dict(op.fields)
         user.primary_role = fields.pop("primaryRole", user.primary_role)
+        user.usage_location = fields.pop("usageLocation", user.usage_location)
         _merge(user.properties, fields)
         return OperationResult(True)
 

@@ -194,6 +194,34 @@ def test_licences_missing_on_an_account_are_assigned_and_none_are_removed() -> N
     assert plan.changes["licenses_assigned"] == 3
 
 
+def test_a_matched_account_without_a_usage_location_gets_the_profiles_before_its_licences() -> None:
+    """Entra refuses a licence to an account with no usage location: a matched account that has none gets
+    the profile's (linked or already anchored); one that has its own keeps it."""
+    profile = make_profile(
+        usage_location="US",
+        students=replace(make_profile().students, licenses=(SKU_S,)),
+        teachers=replace(make_profile().teachers, licenses=(SKU_T,)),
+    )
+    directory = MemoryDirectory()
+    directory.add_user("ss0@s.example.edu")  # found by the matching rule, linked by this plan
+    directory.add_user("ss1@s.example.edu", anchor="Student_S1", primary_role="student")
+    directory.add_user("tt1@example.edu", usage_location="NZ")
+    plan = make_plan(district(2).build(), profile, directory.snapshot(), TODAY)
+    [link_s0, link_t1] = ops(plan, OpKind.LINK_USER)
+    assert link_s0.fields["usageLocation"] == "US"
+    assert "usageLocation" not in link_t1.fields
+    [update_s1] = ops(plan, OpKind.UPDATE_USER)
+    assert (update_s1.target, update_s1.fields["usageLocation"]) == ("Student_S1", "US")
+    sync_once(district(2).build(), profile, directory, TODAY)  # the licences go in: none fails
+    assert {user.upn: user.usage_location for user in directory.users.values()} == {
+        "ss0@s.example.edu": "US",
+        "ss1@s.example.edu": "US",
+        "tt1@example.edu": "NZ",
+    }
+    assert all(user.licenses for user in directory.users.values())
+    assert make_plan(district(2).build(), profile, directory.snapshot(), TODAY).operations == ()
+
+
 def test_replace_special_characters_sanitises_the_class_nickname() -> None:
     builder = RosterBuilder().school("1").teacher("T1", "1").section("A/B 1", "1", ["T1"])
     plan = make_plan(
