@@ -494,12 +494,61 @@ def test_parameters_are_lower_camel_case(templates: dict[str, Template]) -> None
     assert [name for name in names if not re.fullmatch(r"[a-z][a-zA-Z0-9]*", name)] == []
 
 
+# Variables azd sets itself (azd env new / azd up), which main.parameters.json may use without a default.
+AZD_VARIABLES = {"AZURE_ENV_NAME", "AZURE_LOCATION", "AZURE_PRINCIPAL_ID", "AZURE_RESOURCE_GROUP"}
+AZD_SUBSTITUTION = re.compile(r"\$\{([A-Z][A-Z0-9_]*)(?:=([^}]*))?\}")
+
+
+def azd_parameters() -> dict[str, tuple[str, str | None]]:
+    """``{parameter: (azd variable, default or None)}`` of infra/main.parameters.json."""
+    entries = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    found: dict[str, tuple[str, str | None]] = {}
+    for name, entry in entries.items():
+        match = AZD_SUBSTITUTION.fullmatch(entry["value"])
+        assert match is not None, f"{name}: {entry['value']!r} is not ${{VARIABLE}} or ${{VARIABLE=default}}"
+        found[name] = (match.group(1), match.group(2))
+    return found
+
+
+def bicep_literal(value: Any) -> str:
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def test_every_azd_parameter_is_a_parameter_of_main(templates: dict[str, Template]) -> None:
-    azd = json.loads((INFRA / "main.parameters.json").read_text(encoding="utf-8"))["parameters"]
+    azd = azd_parameters()
     main = templates["main.bicep"]["parameters"]
-    assert set(azd) <= set(main)
+    assert set(azd) - set(main) == set(), "main.parameters.json names parameters main.bicep lacks"
     required = {name for name, parameter in main.items() if parameter["default"] is None}
-    assert required <= set(azd)
+    assert required - set(azd) == set(), "azd cannot pass these required parameters"
+
+
+def test_azd_can_set_every_parameter_of_main_with_the_same_default(templates: dict[str, Template]) -> None:
+    azd = azd_parameters()
+    main = templates["main.bicep"]["parameters"]
+    assert set(main) - set(azd) == set(), "`azd env set` cannot reach these parameters"
+    for name, (azd_variable, default) in azd.items():
+        bicep_default = main[name]["default"]
+        if default is None:
+            # No default in the file: azd sets the variable, or an unset one gives main.bicep's empty default.
+            assert azd_variable in AZD_VARIABLES or bicep_default == "", f"{name}: ${{{azd_variable}}}"
+        else:
+            assert default == bicep_literal(bicep_default), f"{name}: {default!r} != {bicep_default!r}"
+    variables = [azd_variable for azd_variable, _ in azd.values()]
+    assert len(variables) == len(set(variables))
+
+
+def test_the_deployment_guide_lists_every_azd_parameter_with_its_default(
+    templates: dict[str, Template],
+) -> None:
+    guide = (REPO / "docs" / "deployment.md").read_text(encoding="utf-8")
+    rows = dict(re.findall(r"(?m)^\| `([A-Z][A-Z0-9_]*)` \| `([a-zA-Z0-9]+)` \|", guide))
+    azd = azd_parameters()
+    assert rows == {azd_variable: name for name, (azd_variable, _) in azd.items()}
+    main = templates["main.bicep"]["parameters"]
+    for name, (azd_variable, default) in azd.items():
+        if default is not None:
+            row = f"| `{azd_variable}` | `{name}` | `{bicep_literal(main[name]['default'])}` |"
+            assert row in guide, row
 
 
 def test_main_outputs_the_app_the_storage_account_and_the_upload_url(templates: dict[str, Template]) -> None:
