@@ -53,7 +53,8 @@ def matched_user_ops(match: Match, profile: Profile, findings: list[Finding]) ->
         return []  # the nightly common case: nothing to do for this account
     operations: list[Operation] = []
     changed = diff(user.properties, account.properties, _SPECS[user.facet])
-    if skus and not account.licenses.issuperset(skus) and not account.usage_location and profile.usage_location:
+    needs_licences = skus and not account.licenses.issuperset(skus)
+    if needs_licences and not account.usage_location and profile.usage_location:
         # Entra refuses a licence to an account without a usage location (InvalidUserUsageLocation):
         # a matched account gets the profile's, as a new one does. One it has already is never changed.
         changed["usageLocation"] = profile.usage_location
