@@ -226,6 +226,9 @@ output AZURE_STORAGE_ACCOUNT_NAME string = storage.outputs.name
 @description('URL of the container where file sets are dropped (one folder per set).')
 output UPLOAD_CONTAINER_URL string = '${storage.outputs.blobEndpoint}${uploadContainer}'
 
+@description('Name of the upload container; the post-deploy hook subscribes the blob trigger to its BlobCreated events.')
+output UPLOAD_CONTAINER string = uploadContainer
+
 @description('Blob path of the sync profile, <container>/<path>.')
 output SYNC_PROFILE_BLOB string = syncProfileBlob
 

@@ -9,6 +9,7 @@ set -eu
 : "${AZURE_RESOURCE_GROUP:?run through azd (azd deploy / azd up): AZURE_RESOURCE_GROUP is not set}"
 : "${AZURE_FUNCTION_APP_NAME:?run through azd: AZURE_FUNCTION_APP_NAME is not set}"
 : "${UPLOAD_EVENTS_TOPIC:?run through azd: UPLOAD_EVENTS_TOPIC is not set}"
+# An output of main.bicep too; the default covers an environment provisioned before that output existed.
 UPLOAD_CONTAINER="${UPLOAD_CONTAINER:-uploads}"
 SUBSCRIPTION_NAME="uploads-to-sync"
 

@@ -556,6 +556,49 @@ def test_main_outputs_the_app_the_storage_account_and_the_upload_url(templates: 
     assert {"AZURE_FUNCTION_APP_NAME", "AZURE_STORAGE_ACCOUNT_NAME", "UPLOAD_CONTAINER_URL"} <= set(outputs)
 
 
+# Variables azd itself puts in a hook's environment, besides the outputs of main.bicep.
+AZD_HOOK_VARIABLES = {
+    "AZURE_ENV_NAME",
+    "AZURE_LOCATION",
+    "AZURE_SUBSCRIPTION_ID",
+    "AZURE_TENANT_ID",
+    "AZURE_PRINCIPAL_ID",
+    "AZURE_RESOURCE_GROUP",
+}
+
+
+def environment_reads(script: str) -> set[str]:
+    """Variables a POSIX shell script reads before (or without) assigning them: those it takes from the
+    environment. An assignment's right-hand side is read before its name is assigned."""
+    assigned: set[str] = set()
+    read: set[str] = set()
+    for line in script.splitlines():
+        code = line.strip()
+        if not code or code.startswith("#"):
+            continue
+        read |= set(re.findall(r"\$\{?([A-Za-z_][A-Za-z0-9_]*)", code)) - assigned
+        assignment = re.match(r"([A-Za-z_][A-Za-z0-9_]*)=", code)
+        if assignment:
+            assigned.add(assignment.group(1))
+    return read
+
+
+def test_environment_reads_of_a_script_leave_out_its_own_variables() -> None:
+    script = 'a=1\n# ${B}\necho "$a ${C:-x} $D"\nC="${C:-y}"\nE=$(f "$E")\necho "$C $E"\n'
+    assert environment_reads(script) == {"C", "D", "E"}
+
+
+def test_every_variable_the_hook_reads_is_an_output_of_main_or_set_by_azd(
+    templates: dict[str, Template],
+) -> None:
+    hook = (INFRA / "hooks" / "postdeploy.sh").read_text(encoding="utf-8")
+    read = environment_reads(hook)
+    assert {"AZURE_FUNCTION_APP_NAME", "UPLOAD_EVENTS_TOPIC", "UPLOAD_CONTAINER"} <= read
+    outputs = set(templates["main.bicep"]["outputs"])
+    assert read - outputs - AZD_HOOK_VARIABLES == set()
+    assert templates["main.bicep"]["outputs"]["UPLOAD_CONTAINER"]["value"] == "uploadContainer"
+
+
 def test_azd_finds_the_function_app_by_its_service_tag_and_runs_the_hook(
     templates: dict[str, Template],
 ) -> None:
