@@ -66,6 +66,7 @@ CODES: frozenset[str] = frozenset(
         "school_mismatch",
         "empty_section",
         "generated_name",
+        "unknown_school_filter",
         # found at sync time
         "unmatched_entry",
         "duplicate_target_entries",

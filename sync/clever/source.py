@@ -76,8 +76,11 @@ class CleverApiSource:
         clock: Callable[[], float] = time.time,
         sleep: Callable[[float], None] = time.sleep,
         page_size: int = MAX_PAGE_SIZE,
+        profile_name: str = "",
     ) -> None:
         self.settings = settings
+        #: Named in errors about the profile (the school filter).
+        self.profile_name = profile_name
         self._token = token
         self.store = StateStore(state_dir)
         self.include_staff = include_staff
@@ -119,6 +122,7 @@ class CleverApiSource:
             clock=clock,
             sleep=sleep,
             page_size=page_size,
+            profile_name=profile.name,
         )
 
     def __repr__(self) -> str:  # never show the token
@@ -138,14 +142,10 @@ class CleverApiSource:
         ) as client:
             district = self._pull(client, progress)
         school_filter = SchoolFilter.from_settings(self.settings)
-        unknown = school_filter.unknown_names(district.schools.values())
-        if unknown:
-            log.warning(
-                "clever.school_filter names %d school id(s) that match no school: %s",
-                len(unknown),
-                ", ".join(unknown),
-            )
-        return to_raw_files(district, school_filter, include_staff=self.include_staff), []
+        findings = school_filter.check(district.schools.values(), profile_name=self.profile_name)
+        if findings:
+            log.warning("clever.school_filter names %d id(s) that match no school", len(findings))
+        return to_raw_files(district, school_filter, include_staff=self.include_staff), findings
 
     # -- pulls ------------------------------------------------------------------------------------------
     def _pull(self, client: CleverClient, progress: Progress | None) -> PulledDistrict:

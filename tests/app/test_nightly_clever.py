@@ -203,3 +203,27 @@ def test_the_nightly_clever_run_pulls_everything_first_then_only_the_events_and_
     assert comparable(dump_state(tenant_path)) == second_state
     changes = {key: second["counts"][key] for key in CHANGE_KEYS if second["counts"][key]}
     assert changes == {"members_removed": 1}
+
+
+def test_a_nightly_clever_run_whose_school_filter_keeps_no_school_fails_and_writes_nothing(
+    app: Runtime, clever: CleverServer, graph: tuple[str, Path]
+) -> None:
+    runtime = app
+    _, tenant_path = graph
+    text = clever_profile_text(clever).replace(
+        '# school_filter_mode = "deny"     # allow | deny\n# school_filter = ["300"]',
+        'school_filter_mode = "allow"\nschool_filter = ["3O0"]',
+    )
+    assert 'school_filter = ["3O0"]' in text
+    container, path = runtime.settings.profile_blob
+    runtime.blobs.write_bytes(container, path, text.encode("utf-8"), content_type="text/plain")
+
+    run_id, output = run_night(runtime, FIRST_NIGHT)
+
+    assert output["status"] == "failed"
+    record = runtime.runs.get_run(run_id)
+    assert record.status == "failed" and record.message is not None
+    assert "clever.school_filter: the allow-list keeps none of the 3 schools" in record.message
+    assert clever.stats()["v3.1/schools"] == 1  # the pull ran; the filter stopped it
+    state = dump_state(tenant_path)
+    assert (state["users"], state["classes"], state["memberships"]) == ({}, {}, [])

@@ -12,6 +12,7 @@ import pytest
 
 from sync.cleverserver import DEFAULT_TOKEN, CleverServer
 from sync.cli import main
+from sync.directory.factory import open_directory
 from tests.clever.conftest import EXAMPLE_DISTRICT
 
 ROOT = EXAMPLE_DISTRICT.parents[1]
@@ -64,6 +65,30 @@ def test_run_with_the_token_setting_missing_fails_naming_the_setting(
     assert status == 2
     assert "CLEVER_TOKEN: is not set" in capsys.readouterr().err
     assert server.stats()["requests"] == 0
+
+
+def test_run_with_a_school_filter_that_keeps_no_school_fails_before_writing_anything(
+    tmp_path: Path, server: CleverServer, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("CLEVER_TOKEN", DEFAULT_TOKEN)
+    monkeypatch.setenv("SYNC_CLEVER_STATE_DIR", str(tmp_path / "clever-state"))
+    profile = profile_for(server, tmp_path)
+    text = profile.read_text(encoding="utf-8").replace(
+        '# school_filter_mode = "deny"     # allow | deny\n# school_filter = ["300"]',
+        'school_filter_mode = "allow"\nschool_filter = ["3000"]',
+    )
+    assert 'school_filter = ["3000"]' in text
+    profile.write_text(text, encoding="utf-8")
+    tenant = tmp_path / "tenant.db"
+
+    status = main(["run", "--profile", str(profile), "--tenant", str(tenant)])
+
+    assert status == 2
+    error = capsys.readouterr().err
+    assert "clever.school_filter: the allow-list keeps none of the 3 schools" in error
+    assert server.stats()["v3.1/schools"] == 1  # it did pull
+    snapshot = open_directory(str(tenant)).snapshot()
+    assert (snapshot.users, snapshot.schools, snapshot.classes) == ([], [], [])
 
 
 def test_the_server_command_serves_a_district_folder_on_the_port_it_prints() -> None:

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from sync.clever.mapping import to_raw_files
 from sync.clever.records import PulledDistrict
 from sync.clever.school_filter import SchoolFilter
-from sync.profile import CleverApiSettings
+from sync.findings import Severity
+from sync.profile import CleverApiSettings, ProfileError
 from sync.roster.validate import validate_raw
 from tests.clever.builders import school, section, student, teacher
 
@@ -82,3 +85,43 @@ def test_no_filter_keeps_every_school() -> None:
 def test_filter_names_matching_no_school_are_listed_so_a_typo_can_be_reported() -> None:
     schools = two_school_district().schools.values()
     assert SchoolFilter("allow", frozenset({"100", "c-south", "999"})).unknown_names(schools) == ["999"]
+
+
+def test_filter_names_matching_no_school_are_warnings_naming_the_profile_key_and_the_name() -> None:
+    schools = two_school_district().schools.values()
+    findings = SchoolFilter("allow", frozenset({"100", "999", "c-nowhere"})).check(schools, profile_name="P")
+
+    assert [(f.code, f.severity, f.file, f.column, f.record_id) for f in findings] == [
+        ("unknown_school_filter", Severity.WARNING, "profile", "clever.school_filter", "999"),
+        ("unknown_school_filter", Severity.WARNING, "profile", "clever.school_filter", "c-nowhere"),
+    ]
+    assert "'999'" in findings[0].message
+
+
+def test_a_filter_whose_names_all_match_gives_no_findings_and_no_filter_is_not_checked() -> None:
+    schools = list(two_school_district().schools.values())
+    assert SchoolFilter("allow", frozenset({"100", "c-south"})).check(schools, profile_name="P") == []
+    assert SchoolFilter("deny", frozenset({"100"})).check(schools, profile_name="P") == []
+    assert SchoolFilter().check(schools, profile_name="P") == []
+
+
+def test_an_allow_list_that_keeps_no_school_fails_naming_the_profile_and_its_key() -> None:
+    schools = two_school_district().schools.values()
+    with pytest.raises(ProfileError) as caught:
+        SchoolFilter("allow", frozenset({"10O"})).check(schools, profile_name="Contoso")
+
+    assert caught.value.problems[0][0] == "clever.school_filter"
+    assert "profile Contoso" in str(caught.value)
+    assert "allow-list keeps none of the 2 schools" in str(caught.value)
+
+
+def test_a_deny_list_that_names_every_school_fails_too() -> None:
+    schools = two_school_district().schools.values()
+    with pytest.raises(ProfileError, match=r"clever\.school_filter: the deny-list keeps none"):
+        SchoolFilter("deny", frozenset({"100", "c-south"})).check(schools, profile_name="Contoso")
+
+
+def test_a_district_with_no_schools_is_left_to_the_validator() -> None:
+    """No school pulled at all is not the filter's doing: the empty schools file is a file-level error."""
+    findings = SchoolFilter("allow", frozenset({"100"})).check([], profile_name="P")
+    assert [(f.code, f.record_id) for f in findings] == [("unknown_school_filter", "100")]

@@ -20,7 +20,7 @@ from sync.directory.factory import journal_path, open_directory
 from sync.directory.model import Operation
 from sync.engine.journal import SqliteJournal
 from sync.errors import SettingsError, SourceError
-from sync.profile import CleverApiSettings, Profile, load_profile
+from sync.profile import CleverApiSettings, Profile, ProfileError, load_profile
 from sync.roster.model import Roster
 from sync.roster.validate import validate_folder, validate_raw
 from tests.clever.conftest import EXAMPLE_DISTRICT
@@ -271,6 +271,28 @@ def test_the_school_filter_of_the_profile_applies_to_the_pull(tmp_path: Path, se
     assert result.roster.schools.column("School_id").to_pylist() == ["300"]
     assert set(result.roster.sections.column("School_id").to_pylist()) == {"300"}
     assert result.findings == []
+
+
+def test_a_mistyped_school_in_the_filter_is_a_warning_finding_of_the_run(
+    tmp_path: Path, server: CleverServer
+) -> None:
+    profile = clever_profile(server, school_filter_mode="allow", school_filter=("300", "30O"))
+    result = service.validate(source(server, tmp_path / "state", profile=profile), profile)
+
+    assert result.roster is not None
+    assert result.roster.schools.column("School_id").to_pylist() == ["300"]
+    assert [(f.code, f.level, f.column, f.record_id) for f in result.findings] == [
+        ("unknown_school_filter", "warning", "clever.school_filter", "30O")
+    ]
+    assert result.status.value == "completed_with_warnings"
+
+
+def test_an_allow_list_that_keeps_no_school_fails_the_pull_naming_the_profile_key(
+    tmp_path: Path, server: CleverServer
+) -> None:
+    profile = clever_profile(server, school_filter_mode="allow", school_filter=("30O", "3OO"))
+    with pytest.raises(ProfileError, match=r"clever\.school_filter: the allow-list keeps none of the 3"):
+        source(server, tmp_path / "state", profile=profile).read_raw()
 
 
 def test_the_pull_keeps_under_the_rate_limit_waits_out_a_429_and_retries_a_500(tmp_path: Path) -> None:
