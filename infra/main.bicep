@@ -212,6 +212,12 @@ module graphPermissions 'modules/graph-permissions.bicep' = if (grantGraphPermis
   params: {
     principalId: identity.outputs.principalId
   }
+  // Last, so the identity's service principal (created by the identity module first) has had a minute or more
+  // to replicate in Entra ID: a Graph app role assigned to a service principal seconds old can fail with
+  // "Not a valid reference update" (docs/deployment.md, Troubleshooting; `azd provision` again fixes it).
+  dependsOn: [
+    functionApp
+  ]
 }
 
 @description('Resource group holding everything.')

@@ -467,6 +467,16 @@ def test_graph_permissions_module_can_be_switched_off(templates: dict[str, Templ
     assert main["parameters"]["grantGraphPermissions"]["type"] == "bool"
 
 
+def test_graph_permissions_are_granted_after_the_function_app(templates: dict[str, Template]) -> None:
+    # Entra ID replicates the identity's new service principal with a delay; granting last (after the slowest
+    # module, which waits for the storage roles) gives it time. docs/deployment.md says to provision again.
+    main = templates["main.bicep"]["modules"]
+    assert "functionApp" in body(main["graphPermissions"]).get("dependsOn", [])
+    assert "storageAccess" in body(main["functionApp"]).get("dependsOn", [])
+    guide = (REPO / "docs" / "deployment.md").read_text(encoding="utf-8")
+    assert "Not a valid reference update" in guide and "azd provision" in guide
+
+
 def test_bicepconfig_pins_the_graph_extension() -> None:
     text = (INFRA / "bicepconfig.json").read_text(encoding="utf-8")
     config = json.loads("\n".join(line for line in text.splitlines() if not line.lstrip().startswith("//")))
