@@ -7,16 +7,19 @@ events are applied in the order Clever lists them (oldest first).
 
 A user or section created with a new Clever id but the ``sis_id`` of a record already held (a user gone
 300+ days comes back with a new id) replaces that record, so the roster never holds the same SIS id twice.
-Events of other collections (``districts``, ``resources`` …) are ignored.
+Events of other collections (``districts``, ``resources`` …) are ignored, and so are users that hold none of
+the roles pulled (district admins, contacts, staff when staff is not synced): the state keeps what a full pull
+of those roles would hold, so no personal data the sync does not use is kept. A user updated out of every
+pulled role is removed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sync.clever.records import COLLECTIONS, PulledDistrict, Record
+from sync.clever.records import COLLECTIONS, USER_ROLES, PulledDistrict, Record
 
 _ACTIONS = ("created", "updated", "deleted")
 
@@ -30,8 +33,10 @@ class DeltaOutcome:
     counts: Mapping[str, int]
 
 
-def apply_events(district: PulledDistrict, events: Iterable[Mapping[str, Any]]) -> DeltaOutcome:
-    """``district`` with ``events`` applied in order."""
+def apply_events(
+    district: PulledDistrict, events: Iterable[Mapping[str, Any]], *, roles: Collection[str] = USER_ROLES
+) -> DeltaOutcome:
+    """``district`` with ``events`` applied in order; users that hold none of ``roles`` are not kept."""
     collections = {name: _Collection(dict(district.collection(name))) for name in COLLECTIONS}
     counts: dict[str, int] = {}
     last: str | None = None
@@ -49,6 +54,11 @@ def apply_events(district: PulledDistrict, events: Iterable[Mapping[str, Any]]) 
             counts["ignored"] = counts.get("ignored", 0) + 1
             continue
         if action == "deleted":
+            collections[collection].remove(record_id)
+        elif collection == "users" and not _holds_any(record, roles):
+            if record_id not in collections[collection].records:
+                counts["ignored"] = counts.get("ignored", 0) + 1
+                continue
             collections[collection].remove(record_id)
         else:
             collections[collection].put(record_id, record, replace_same_sis_id=action == "created")
@@ -104,3 +114,8 @@ def _sis_keys(record: Record) -> set[tuple[str, str]]:
             if isinstance(value, str) and value.strip():
                 keys.add((str(role), value.strip()))
     return keys
+
+
+def _holds_any(user: Record, roles: Collection[str]) -> bool:
+    held = user.get("roles")
+    return isinstance(held, Mapping) and any(isinstance(held.get(role), Mapping) for role in roles)

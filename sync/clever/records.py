@@ -14,7 +14,8 @@ from typing import Any
 #: Collections pulled, in dependency order (schools first: everything refers to them).
 COLLECTIONS = ("schools", "users", "sections", "terms", "courses")
 #: User roles pulled (``/users?role=…``). Contacts (guardians) and district admins are not pulled: the sync
-#: writes neither to the directory (SDS rejects admins.csv), so their personal data is not fetched.
+#: writes neither to the directory (SDS rejects admins.csv), so their personal data is not fetched, and user
+#: events of someone who holds none of these roles are not kept (``sds-behaviour.md`` §6, a decision).
 USER_ROLES = ("student", "teacher", "staff")
 
 Record = Mapping[str, Any]

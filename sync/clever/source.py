@@ -159,7 +159,7 @@ class CleverApiSource:
                 except EventsWindowMissed:
                     reason = "the last event is no longer in the events window"
                 else:
-                    outcome = apply_events(state.district, events)
+                    outcome = apply_events(state.district, events, roles=self.roles)
                     last = outcome.last_event_id or state.last_event_id
                     self._save(outcome.district, last)
                     self._report(client, "delta", "", outcome.district, outcome.counts)

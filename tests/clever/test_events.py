@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sync.clever.events import apply_events
 from sync.clever.mapping import to_raw_files
 from sync.clever.records import PulledDistrict
@@ -71,3 +73,39 @@ def test_events_of_collections_the_sync_does_not_use_are_ignored_and_counted() -
     assert outcome.district == base()
     assert outcome.counts == {"ignored": 2}
     assert outcome.last_event_id == "e2"
+
+
+def district_admin(clever_id: str) -> dict[str, Any]:
+    return {
+        "id": clever_id,
+        "email": f"{clever_id}@example.edu",
+        "name": {"first": "Grace", "last": "Hopper"},
+        "roles": {"district_admin": {"title": "Superintendent"}},
+    }
+
+
+def test_a_district_admin_created_through_an_event_is_not_kept() -> None:
+    """District admins are not synced (SDS rejects admins.csv), so their records are not held either."""
+    outcome = apply_events(base(), [event("e1", "users.created", district_admin("c-da1"))])
+    assert outcome.district == base()
+    assert outcome.counts == {"ignored": 1}
+
+
+def test_a_teacher_updated_to_hold_only_the_district_admin_role_is_removed() -> None:
+    outcome = apply_events(base(), [event("e1", "users.updated", district_admin("c-t1"))])
+    assert "c-t1" not in outcome.district.users
+    assert outcome.counts == {"users.updated": 1}
+
+
+def test_a_teacher_who_is_also_district_admin_is_kept_whole() -> None:
+    both = teacher("c-t2", "T2", ["c-s1"])
+    both["roles"]["district_admin"] = {"title": "Curriculum lead"}
+    outcome = apply_events(base(), [event("e1", "users.created", both)])
+    assert outcome.district.users["c-t2"] == both
+
+
+def test_a_staff_member_is_kept_only_when_staff_is_among_the_roles_pulled() -> None:
+    staff = {"id": "c-sf1", "roles": {"staff": {"staff_id": "SF1", "schools": ["c-s1"]}}}
+    created = [event("e1", "users.created", staff)]
+    assert "c-sf1" not in apply_events(base(), created, roles=("student", "teacher")).district.users
+    assert "c-sf1" in apply_events(base(), created, roles=("student", "teacher", "staff")).district.users

@@ -24,7 +24,7 @@ from sync.profile import CleverApiSettings, Profile, ProfileError, load_profile
 from sync.roster.model import Roster
 from sync.roster.validate import validate_folder, validate_raw
 from tests.clever.conftest import EXAMPLE_DISTRICT
-from tests.clever.fakes import FakeClock
+from tests.clever.fakes import FakeClock, ScriptedClever
 
 TODAY = date(2026, 9, 1)
 ENV = {"CLEVER_TOKEN": DEFAULT_TOKEN}
@@ -170,6 +170,25 @@ def test_a_full_pull_takes_the_fewest_requests_paging_allows(tmp_path: Path, ser
     assert pulled.last_pull is not None
     assert pulled.last_pull.mode == "full"
     assert pulled.last_pull.requests == minimum == server.stats()["requests"]
+
+
+def test_users_are_pulled_by_the_roles_synced_and_district_admins_never(tmp_path: Path) -> None:
+    """SDS rejects admins.csv, so district admins are not synced and their records are not fetched."""
+    script = ScriptedClever()
+    settings = CleverApiSettings(base_url="https://api.clever.test")
+    for include_staff, expected in ((False, ["student", "teacher"]), (True, ["student", "teacher", "staff"])):
+        script.requests.clear()
+        pulled = CleverApiSource(
+            settings,
+            "t",
+            state_dir=tmp_path / str(include_staff),
+            include_staff=include_staff,
+            transport=script.transport(),
+        )
+        pulled.read_raw()
+        paths = [(r.url.path, r.url.params.get("role")) for r in script.requests]
+        assert [role for path, role in paths if path.endswith("/users")] == expected
+        assert not any(role == "district_admin" for _, role in paths)
 
 
 def test_a_second_run_reads_only_the_events_and_applies_creates_updates_and_deletes(
