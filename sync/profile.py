@@ -81,7 +81,9 @@ class Profile:
     name: str
     source: Source = "csv"
     user_mode: UserMode = "existing"
-    #: Domain of each class's SMTP address (``Section_<id>@<section_domain>``).
+    #: SDS Classic's domain of class addresses (``Section_<id>@<section_domain>``): validated, never
+    #: written. Graph's group ``mail`` is read-only; Exchange derives it from the ``mailNickname`` and the
+    #: tenant's e-mail address policy (see ``examples/profile.toml``).
     section_domain: str = ""
     #: Optional schools.csv columns written to the directory.
     school_properties: frozenset[str] = frozenset()

@@ -222,6 +222,21 @@ def test_a_matched_account_without_a_usage_location_gets_the_profiles_before_its
     assert make_plan(district(2).build(), profile, directory.snapshot(), TODAY).operations == ()
 
 
+def test_section_domain_writes_nothing_graph_gives_a_class_its_address_from_the_nickname() -> None:
+    """A group's ``mail`` is read-only in Graph (Exchange derives it from the mailNickname and the tenant's
+    e-mail address policy), so ``section_domain`` changes no operation: the plan is the same byte for byte,
+    and no operation sends an address."""
+    roster = district().build()
+    without = make_plan(roster, make_profile(), MemoryDirectory().snapshot(), TODAY)
+    with_domain = make_plan(
+        roster, make_profile(section_domain="contoso.edu"), MemoryDirectory().snapshot(), TODAY
+    )
+    assert with_domain.dumps() == without.dumps()
+    [create] = ops(with_domain, OpKind.CREATE_CLASS)
+    assert create.fields["mailNickname"] == "Section_A"
+    assert not [op for op in with_domain.operations if {"mail", "proxyAddresses"} & set(op.fields)]
+
+
 def test_replace_special_characters_sanitises_the_class_nickname() -> None:
     builder = RosterBuilder().school("1").teacher("T1", "1").section("A/B 1", "1", ["T1"])
     plan = make_plan(
