@@ -7,8 +7,11 @@ Rules (``sds-behaviour.md`` §6, Clever developer docs):
 - Lists are paged: the client asks for ``limit`` records (at most 10,000) and follows the ``rel=next`` link
   of each page until a page has no ``next`` link or no records.
 - Rate limit (1,200 requests per minute per token): on ``429`` the client waits until the time in
-  ``X-RateLimit-Reset`` (Unix seconds; ``Retry-After`` or a back-off when absent) and tries again; when a
-  response says ``X-RateLimit-Remaining: 0`` it waits for the reset *before* the next request.
+  ``X-RateLimit-Reset`` (Unix seconds; ``Retry-After`` when absent) and tries again; when a response says
+  ``X-RateLimit-Remaining: 0`` it waits for the reset *before* the next request. When there is no usable
+  wait — neither header, or one that says "now or earlier" because this machine's clock runs ahead of
+  Clever's — it backs off exponentially instead (``backoff_s``, doubling, at most ``MAX_RATE_WAIT_S``), so
+  a skewed clock never turns into ``MAX_RATE_LIMITED`` requests fired back to back.
 - ``5xx`` and connection failures are retried with exponential back-off (``max_retries`` times);
   ``401``/``403`` raise :class:`~sync.errors.SourceError` at once (a refused token does not get better by
   asking again); any other ``4xx`` raises :class:`SourceError` naming the request path.
@@ -209,13 +212,19 @@ class CleverClient:
             self._pause(wait)
 
     def _rate_wait(self, response: httpx.Response, attempt: int) -> float:
+        """Seconds to wait after the ``attempt``-th ``429`` of one request: until the reset Clever names, or
+        the back-off when that is absent or not in the future (clock skew)."""
         self._reset_at = None
         reset = _number(response.headers.get("X-RateLimit-Reset"))
-        if reset is not None:
-            return max(0.0, min(reset - self._clock(), MAX_RATE_WAIT_S))
         retry_after = _number(response.headers.get("Retry-After"))
-        if retry_after is not None:
-            return max(0.0, min(retry_after, MAX_RATE_WAIT_S))
+        if reset is not None:
+            wait = reset - self._clock()
+        elif retry_after is not None:
+            wait = retry_after
+        else:
+            wait = 0.0
+        if wait > 0:
+            return min(wait, MAX_RATE_WAIT_S)
         return float(min(self._backoff_s * 2 ** (attempt - 1), MAX_RATE_WAIT_S))
 
     def _pause(self, seconds: float) -> None:

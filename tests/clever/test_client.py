@@ -7,7 +7,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from sync.clever.client import CleverClient, EventsWindowMissed
+from sync.clever.client import MAX_RATE_LIMITED, MAX_RATE_WAIT_S, CleverClient, EventsWindowMissed
 from sync.errors import SourceError
 from tests.clever.fakes import FakeClock, ScriptedClever, page
 
@@ -86,6 +86,40 @@ def test_waits_until_the_rate_limit_reset_after_a_429_and_then_succeeds() -> Non
     assert [r["id"] for r in client.list_records("schools")] == ["a"]
     assert clock.sleeps == [12.0]
     assert len(script.requests) == 2
+
+
+def test_a_429_whose_reset_has_already_passed_backs_off_exponentially_instead_of_retrying_at_once() -> None:
+    """This machine's clock runs ahead of Clever's: the reset it names is in our past."""
+    clock = FakeClock()
+    past = {"X-RateLimit-Reset": str(clock.now - 30), "X-RateLimit-Remaining": "0"}
+    script = ScriptedClever([(429, past, {"message": "slow"})] * 3 + [(200, {}, page([{"id": "a"}]))])
+    client = client_for(script, clock, backoff_s=0.5)
+
+    assert [r["id"] for r in client.list_records("schools")] == ["a"]
+    assert clock.sleeps == [0.5, 1.0, 2.0]
+    assert len(script.requests) == 4
+
+
+def test_the_back_off_after_429s_without_a_usable_reset_is_bounded_and_still_gives_up() -> None:
+    clock = FakeClock()
+    now = {"X-RateLimit-Reset": str(clock.now)}  # a reset of "now" is no wait either
+    script = ScriptedClever([(429, now, {"message": "slow"})] * (MAX_RATE_LIMITED + 1))
+    client = client_for(script, clock, backoff_s=1.0)
+
+    with pytest.raises(SourceError, match="kept answering 429"):
+        list(client.list_records("schools"))
+    assert clock.sleeps[:8] == [1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0, MAX_RATE_WAIT_S]
+    assert len(clock.sleeps) == MAX_RATE_LIMITED
+    assert max(clock.sleeps) == MAX_RATE_WAIT_S
+
+
+def test_a_429_with_a_retry_after_of_zero_backs_off_too() -> None:
+    clock = FakeClock()
+    script = ScriptedClever([(429, {"Retry-After": "0"}, {}), (200, {}, page([{"id": "a"}]))])
+    client = client_for(script, clock, backoff_s=0.25)
+
+    assert [r["id"] for r in client.list_records("schools")] == ["a"]
+    assert clock.sleeps == [0.25]
 
 
 def test_waits_for_the_reset_before_the_next_request_when_no_requests_remain() -> None:
