@@ -23,7 +23,11 @@ Decisions:
 - **Enrollments** come from each section's ``students[]``.
 - **References** to records that were not pulled (not shared with the app) are kept, so the validator
   reports them as ``unknown_reference`` like a broken CSV reference; references to records dropped by the
-  school filter are dropped silently (see :mod:`sync.clever.school_filter`).
+  school filter are dropped silently (see :mod:`sync.clever.school_filter`). A section's ``term_id`` or
+  ``course`` naming a term or course that was not pulled (not shared, or deleted with no event yet for the
+  section) has no CSV column to carry it, so the mapping itself reports it: warning ``unknown_reference`` on
+  the section (column ``Term_name`` / ``Course_name``), whose ``Term_*`` / ``Course_*`` values stay empty —
+  the section itself is synced, as with an unknown co-teacher.
 - **Quirks left to the validator:** an email without ``@`` is passed through and reported as
   ``invalid_email`` with the record's id, exactly as in a CSV file.
 - **Not carried by the Clever API** (so always null): ``Course_description``, ``Password``, the
@@ -40,6 +44,7 @@ import pyarrow as pa
 
 from sync.clever.records import PulledDistrict, Record
 from sync.clever.school_filter import SchoolFilter
+from sync.findings import Finding, Severity
 from sync.roster.columns import (
     CO_TEACHER_COLUMNS,
     CONTACT_COLUMNS,
@@ -89,14 +94,29 @@ SUBJECTS = {
 
 Row = dict[str, str | None]
 
+#: A section's links to a course or term: ``collection: (section field, kind, finding column, emptied)``.
+_SECTION_LINKS = {
+    "courses": ("course", "course", "Course_name", "Course_name and Course_number"),
+    "terms": ("term_id", "term", "Term_name", "Term_name, Term_start and Term_end"),
+}
+
+
+def map_district(
+    district: PulledDistrict, school_filter: SchoolFilter | None = None, *, include_staff: bool = True
+) -> tuple[dict[str, RawFile], list[Finding]]:
+    """The raw files of ``district`` — schools, students, teachers, sections and enrollments always; staff
+    when ``include_staff`` and the district has staff (an empty staff table would be an ``empty_file``
+    warning the CSV path never gives) — and the findings only the mapping can make (a section's unknown
+    term or course)."""
+    mapper = _Mapper(district, school_filter or SchoolFilter())
+    return mapper.raw_files(include_staff=include_staff), mapper.findings
+
 
 def to_raw_files(
     district: PulledDistrict, school_filter: SchoolFilter | None = None, *, include_staff: bool = True
 ) -> dict[str, RawFile]:
-    """The raw files of ``district``: schools, students, teachers, sections and enrollments always; staff
-    when ``include_staff`` and the district has staff (an empty staff table would be an ``empty_file``
-    warning the CSV path never gives)."""
-    return _Mapper(district, school_filter or SchoolFilter()).raw_files(include_staff=include_staff)
+    """The raw files of :func:`map_district` alone."""
+    return map_district(district, school_filter, include_staff=include_staff)[0]
 
 
 class _Mapper:
@@ -110,6 +130,7 @@ class _Mapper:
         self.user_key: dict[str, str] = {}
         #: Clever ids of users of each role dropped by the school filter.
         self.filtered_users: dict[str, set[str]] = {"student": set(), "teacher": set(), "staff": set()}
+        self.findings: list[Finding] = []
 
     def raw_files(self, *, include_staff: bool) -> dict[str, RawFile]:
         files = {
@@ -244,8 +265,8 @@ class _Mapper:
             school_key = self.school_key.get(school, school) or None
             section_key = _key(section, section)
             teachers = self._links("teacher", [section.get("teacher"), *(section.get("teachers") or ())])
-            course = _object(self.district.courses.get(str(section.get("course") or "")))
-            term = _object(self.district.terms.get(str(section.get("term_id") or "")))
+            course = self._linked("courses", section, section_key)
+            term = self._linked("terms", section, section_key)
             row: Row = {
                 "School_id": school_key,
                 "Section_id": section_key,
@@ -270,6 +291,26 @@ class _Mapper:
             enrollments["Section_id"] += [section_key] * len(students)
             enrollments["Student_id"] += students
         return sections, enrollments
+
+    def _linked(self, collection: str, section: Record, section_key: str) -> Mapping[str, Any]:
+        """The course or term the section names; empty, with a warning, when it was not pulled."""
+        field, kind, column, emptied = _SECTION_LINKS[collection]
+        clever_id = _text(section.get(field))
+        if clever_id is None:
+            return {}
+        record = self.district.collection(collection).get(clever_id)
+        if record is not None:
+            return _object(record)
+        message = (
+            f"the section's {field} names a {kind} that is not among the {collection} pulled from Clever "
+            f"(not shared with this app, or deleted): {emptied} are left empty"
+        )
+        self.findings.append(
+            Finding(
+                "clever:sections", None, column, section_key, Severity.WARNING, "unknown_reference", message
+            )
+        )
+        return {}
 
     def _links(self, role: str, clever_ids: Iterable[Any]) -> list[str]:
         """Keys of the linked users, in order, without repeats and without users the filter dropped."""

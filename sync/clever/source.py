@@ -29,7 +29,7 @@ import httpx
 
 from sync.clever.client import MAX_PAGE_SIZE, CleverClient, EventsUnavailable, EventsWindowMissed
 from sync.clever.events import apply_events
-from sync.clever.mapping import to_raw_files
+from sync.clever.mapping import map_district
 from sync.clever.pull import full_pull
 from sync.clever.records import PulledDistrict
 from sync.clever.school_filter import SchoolFilter
@@ -145,7 +145,8 @@ class CleverApiSource:
         findings = school_filter.check(district.schools.values(), profile_name=self.profile_name)
         if findings:
             log.warning("clever.school_filter names %d id(s) that match no school", len(findings))
-        return to_raw_files(district, school_filter, include_staff=self.include_staff), findings
+        files, mapped = map_district(district, school_filter, include_staff=self.include_staff)
+        return files, findings + mapped
 
     # -- pulls ------------------------------------------------------------------------------------------
     def _pull(self, client: CleverClient, progress: Progress | None) -> PulledDistrict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sync.clever.mapping import to_raw_files
+from sync.clever.mapping import map_district, to_raw_files
 from sync.clever.records import PulledDistrict
 from sync.roster.model import RawFile
 from sync.roster.validate import validate_raw
@@ -155,3 +155,30 @@ def test_an_enrollment_of_a_student_clever_did_not_share_is_reported_as_an_unkno
     ]
     assert result.roster is not None
     assert result.roster.enrollments.column("Student_id").to_pylist() == ["S1"]
+
+
+def test_a_section_whose_term_and_course_were_not_pulled_is_kept_with_empty_values_and_a_warning_each() -> (
+    None
+):
+    base = small_district()
+    sec = dict(base.sections["c-sec1"], term_id="c-term-gone", course="c-course-gone")
+    known = dict(base.sections["c-sec1"], id="c-sec2", sis_id="SEC2", term_id="c-term", course=None)
+    pulled = PulledDistrict(
+        schools=base.schools,
+        users=base.users,
+        sections={"c-sec1": sec, "c-sec2": known},
+        terms={"c-term": {"id": "c-term", "name": "Fall 2026"}},
+    )
+
+    files, findings = map_district(pulled)
+
+    assert [(f.code, f.level, f.file, f.column, f.record_id) for f in findings] == [
+        ("unknown_reference", "warning", "clever:sections", "Course_name", "SEC1"),
+        ("unknown_reference", "warning", "clever:sections", "Term_name", "SEC1"),
+    ]
+    by_id = {row["Section_id"]: row for row in files["sections"].table.to_pylist()}
+    assert [by_id["SEC1"][c] for c in ("Term_name", "Term_start", "Term_end", "Course_name")] == [None] * 4
+    assert by_id["SEC2"]["Term_name"] == "Fall 2026"
+    result = validate_raw(files, findings)
+    assert result.roster is not None and result.roster.sections.num_rows == 2
+    assert result.status.value == "completed_with_warnings"

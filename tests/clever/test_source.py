@@ -238,6 +238,66 @@ def test_the_delta_roster_equals_a_fresh_full_pull_of_the_changed_district(
         assert delta_files[kind].table.equals(full_files[kind].table), kind
 
 
+def test_terms_re_created_with_new_ids_leave_the_roster_and_the_plan_unchanged(
+    tmp_path: Path, server: CleverServer
+) -> None:
+    """Clever synthesises terms and their ids are unstable: a term deleted and re-created with a new id, and
+    its sections updated to point at the new one, is no change to the sync."""
+    profile = clever_profile(server)
+    before = service.validate(source(server, tmp_path / "state"), profile)
+    assert before.roster is not None and before.findings == []
+    tenant = str(tmp_path / "tenant.db")
+    plan = service.make_plan(before.roster, profile, open_directory(tenant).snapshot(), TODAY, [])
+    journal = SqliteJournal(journal_path(tenant))
+    try:
+        outcome = service.apply(plan, open_directory(tenant), journal, passwords={})
+    finally:
+        journal.close()
+    assert outcome.complete and outcome.failed == 0 and len(plan.operations) > 0
+    renamed: dict[str, str] = {}
+    for old_id in sorted(server.district.terms):
+        term = server.get("terms", old_id)
+        term["id"] = renamed[old_id] = f"{int(old_id, 16) ^ 1:024x}"
+        server.delete("terms", old_id)
+        server.upsert("terms", term)
+    for section_id in sorted(server.district.sections):
+        section = server.get("sections", section_id)
+        section["term_id"] = renamed[section["term_id"]]
+        server.upsert("sections", section)
+    server.reset_stats()
+
+    delta = source(server, tmp_path / "state")
+    after = service.validate(delta, profile)
+
+    assert delta.last_pull is not None and delta.last_pull.mode == "delta"
+    assert delta.last_pull.events == {"terms.deleted": 2, "terms.created": 2, "sections.updated": 10}
+    state = delta.store.load()
+    assert state is not None and set(state.district.terms) == set(renamed.values())
+    assert after.roster is not None and after.findings == []
+    for name in COMPARED:
+        assert canonical(after.roster, name).equals(canonical(before.roster, name)), name
+    again = service.make_plan(after.roster, profile, open_directory(tenant).snapshot(), TODAY, [])
+    assert again.operations == ()
+
+
+def test_a_section_left_pointing_at_a_deleted_term_keeps_empty_term_values_and_is_a_warning(
+    tmp_path: Path, server: CleverServer
+) -> None:
+    """The term's deletion arrived but not (yet) the section's update: the section is synced without term."""
+    source(server, tmp_path / "state").read_raw()
+    gone = sorted(server.district.terms)[0]
+    server.delete("terms", gone)
+    pointing = sorted(str(s["sis_id"]) for s in server.district.sections.values() if s["term_id"] == gone)
+
+    files, findings = source(server, tmp_path / "state").read_raw()
+
+    assert pointing and sorted((f.code, f.level, f.column, f.record_id) for f in findings) == [
+        ("unknown_reference", "warning", "Term_name", key) for key in pointing
+    ]
+    rows = {row["Section_id"]: row for row in files["sections"].table.to_pylist()}
+    assert len(rows) == 10 and {rows[key]["Term_name"] for key in pointing} == {None}
+
+
 def test_a_missed_events_window_falls_back_to_a_full_pull(tmp_path: Path, server: CleverServer) -> None:
     server.emit_event("schools.updated", server.get("schools", sorted(server.district.schools)[0]))
     source(server, tmp_path / "state").read_raw()
