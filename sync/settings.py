@@ -206,7 +206,10 @@ class _Reader:
         return value or ""
 
     def tenant(self, key: str) -> str:
-        value = self.required(key, "'graph', 'graph:https://<endpoint>/v1.0' or a local tenant path")
+        value = self.required(
+            key,
+            "'graph', 'graph:<tenant id or domain>', 'graph:https://<endpoint>/v1.0' or a local tenant path",
+        )
         problem = tenant_spec_problem(value) if value is not None else None
         if problem is not None:  # a typo would otherwise sync into a local tenant file named after it
             self.problems.append((key, problem))

@@ -90,8 +90,10 @@ def _common(parser: argparse.ArgumentParser) -> None:
         "--tenant",
         default=DEFAULT_TENANT,
         metavar="PATH",
-        help=f"a local tenant file (default {DEFAULT_TENANT}), 'graph' for Microsoft Graph, or "
-        "'graph:http://127.0.0.1:PORT/v1.0' for the local Graph server",
+        help=f"a local tenant file (default {DEFAULT_TENANT}); 'graph' for Microsoft Graph (the tenant of "
+        "AZURE_TENANT_ID or of your login), 'graph:<tenant id or domain>' for Microsoft Graph in that "
+        "tenant (e.g. graph:contoso.onmicrosoft.com), or 'graph:http://127.0.0.1:PORT/v1.0' for the local "
+        "Graph server",
     )
     parser.add_argument("--format", choices=("text", "json"), default="text", help="output format")
     parser.add_argument("--today", type=date.fromisoformat, metavar="YYYY-MM-DD", help="plan as of this date")
@@ -277,6 +279,7 @@ def _plan_and_apply(args: argparse.Namespace, clock: _Clock, loaded: _Loaded, di
             passwords=service.passwords_for(plan, loaded.roster, loaded.profile),
             progress=_progress_printer() if args.format == "text" and sys.stderr.isatty() else None,
             plan_id=plan_id,
+            approved=args.approve,
         )
         if outcome.complete:
             journal.forget(plan_id)

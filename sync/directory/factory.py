@@ -1,7 +1,9 @@
 """Open a :class:`Directory` from a command-line / settings spec.
 
 - a file path (default ``.sync/tenant.db``) → the embedded local tenant (``LocalTenantDirectory``);
-- ``graph`` or ``graph:<url>`` → Microsoft Graph / the local Graph server (``open_graph_directory``).
+- ``graph`` → Microsoft Graph, the tenant the credential signs in to (``AZURE_TENANT_ID``, or the developer
+  login's); ``graph:<tenant id or domain>`` → Microsoft Graph, tokens for that tenant;
+  ``graph:<url>`` → a Graph endpoint such as the local Graph server (``open_graph_directory``).
 
 :func:`tenant_spec_problem` is the one check of a spec (the CLI's ``--tenant`` and the app's
 ``SYNC_TENANT``): a typo such as ``Graph`` or ``grpah:https://…`` would otherwise sync into a local tenant
@@ -22,6 +24,16 @@ DEFAULT_TENANT = ".sync/tenant.db"
 #: "Graph", "GRAPH", "https://graph.microsoft.com/v1.0", "grpah:https://…": meant Graph, not a tenant file.
 _LOOKS_LIKE_GRAPH = re.compile(r"^\s*graph\s*$|^\s*[A-Za-z][A-Za-z0-9+.-]+:", re.IGNORECASE)
 _GRAPH_URL = re.compile(r"^graph:https?://\S+$")
+#: A tenant id (a GUID) or a verified domain of the tenant (``contoso.onmicrosoft.com``, ``contoso.edu``).
+_TENANT_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_TENANT_DOMAIN = re.compile(
+    r"^(?=.{4,253}$)(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,63}$"
+)
+#: The accepted Graph forms, for messages.
+GRAPH_FORMS = (
+    "'graph', 'graph:<tenant id or domain>' (e.g. graph:contoso.onmicrosoft.com) or "
+    "'graph:http://127.0.0.1:PORT/v1.0' (the local Graph server)"
+)
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
 
 
@@ -29,13 +41,32 @@ def is_graph_spec(tenant: str) -> bool:
     return tenant == "graph" or tenant.startswith("graph:")
 
 
+def graph_tenant(tenant: str) -> str | None:
+    """The Entra tenant a ``graph:<tenant id or domain>`` spec names, else ``None``."""
+    if not tenant.startswith("graph:"):
+        return None
+    named = tenant.removeprefix("graph:")
+    return named if _TENANT_GUID.match(named) or _TENANT_DOMAIN.match(named) else None
+
+
+def is_tenant_guid(tenant: str) -> bool:
+    return _TENANT_GUID.match(tenant) is not None
+
+
 def tenant_spec_problem(tenant: str) -> str | None:
     """What is wrong with ``tenant`` as a directory spec (one line, quoting it), or ``None`` when it is
-    ``graph``, ``graph:http(s)://…`` or something that can only be a tenant file path."""
-    if tenant.startswith("graph:") and not _GRAPH_URL.match(tenant):
-        return f"{tenant!r}: after 'graph:' give an http(s) URL of a Graph endpoint"
+    ``graph``, ``graph:<tenant id or domain>``, ``graph:http(s)://…`` or something that can only be a
+    tenant file path."""
+    if tenant.startswith("graph:") and not _GRAPH_URL.match(tenant) and graph_tenant(tenant) is None:
+        return (
+            f"{tenant!r}: after 'graph:' give a tenant id (a GUID), a domain of the tenant "
+            f"(contoso.onmicrosoft.com) or the http(s) URL of a Graph endpoint; accepted: {GRAPH_FORMS}"
+        )
     if not is_graph_spec(tenant) and _LOOKS_LIKE_GRAPH.match(tenant):
-        return f"{tenant!r} is neither 'graph' nor 'graph:https://<endpoint>/v1.0' nor a tenant file path"
+        return (
+            f"{tenant!r} is neither 'graph' nor 'graph:https://<endpoint>/v1.0' nor "
+            "'graph:<tenant id or domain>' nor a tenant file path"
+        )
     return None
 
 

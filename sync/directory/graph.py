@@ -37,6 +37,7 @@ from typing import Any, TypeVar
 
 import httpx
 
+from sync.directory.factory import GRAPH_FORMS, graph_tenant, is_tenant_guid
 from sync.directory.graph_anchors import FRESH_WINDOW_S, AnchorIndex
 from sync.directory.graph_batch import BatchDispatcher, RetryPolicy
 from sync.directory.graph_cache import RESOURCES, GraphCache, Resource
@@ -95,12 +96,16 @@ def tenant_of(token: str | None) -> str:
 
 
 class AzureToken:
-    """Tokens from ``DefaultAzureCredential`` (managed identity in Azure, developer login locally; the
-    tenant comes from ``AZURE_TENANT_ID`` or the credential), kept until five minutes before expiry.
+    """Tokens from ``DefaultAzureCredential`` (managed identity in Azure, developer login locally), kept until
+    five minutes before expiry. Without ``tenant_id`` the tenant is the credential's (``AZURE_TENANT_ID``,
+    or the developer login's home tenant); with it (a tenant id or domain, ``--tenant graph:<tenant>``),
+    tokens are asked for that tenant. A managed identity can sign in to its own tenant only: a token whose
+    ``tid`` is not the tenant id asked for is refused, so a run cannot write into the wrong tenant.
     ``credential`` is any async azure-identity credential (tests pass a fake)."""
 
-    def __init__(self, credential: Any = None) -> None:
+    def __init__(self, credential: Any = None, *, tenant_id: str | None = None) -> None:
         self._credential = credential
+        self._tenant_id = tenant_id
         self._token: str | None = None
         self._expires = 0.0
 
@@ -109,16 +114,37 @@ class AzureToken:
             if self._credential is None:
                 from azure.identity.aio import DefaultAzureCredential
 
-                self._credential = DefaultAzureCredential()
+                # A credential configured for another tenant (AZURE_TENANT_ID) refuses a token for this
+                # one unless it is allowed in addition.
+                allowed = {"additionally_allowed_tenants": [self._tenant_id]} if self._tenant_id else {}
+                self._credential = DefaultAzureCredential(**allowed)
             try:
-                access = await self._credential.get_token(GRAPH_SCOPE)
+                if self._tenant_id:
+                    access = await self._credential.get_token(GRAPH_SCOPE, tenant_id=self._tenant_id)
+                else:
+                    access = await self._credential.get_token(GRAPH_SCOPE)
             except Exception as err:  # azure-identity raises several types; all mean "cannot sign in"
                 raise DirectoryUnavailable(
-                    f"could not get a Microsoft Graph token ({type(err).__name__}); sign in with `az login` "
-                    "locally, or give the Function App a managed identity with the Graph permissions"
+                    f"could not get a Microsoft Graph token{self._for_tenant()} ({type(err).__name__}); "
+                    "sign in with `az login` locally, or give the Function App a managed identity with the "
+                    "Graph permissions"
                 ) from err
-            self._token, self._expires = str(access.token), float(access.expires_on)
+            token = str(access.token)
+            self._check_tenant(tenant_of(token))
+            self._token, self._expires = token, float(access.expires_on)
         return self._token
+
+    def _check_tenant(self, signed_in: str) -> None:
+        """Refuse a token of another tenant than the tenant id asked for (a domain cannot be compared)."""
+        wanted = self._tenant_id
+        if wanted and is_tenant_guid(wanted) and signed_in and signed_in.lower() != wanted.lower():
+            raise DirectoryUnavailable(
+                f"the credential signed in to tenant {signed_in}, not to tenant {wanted} that --tenant "
+                "names (a managed identity signs in to its own tenant only); use a credential of that tenant"
+            )
+
+    def _for_tenant(self) -> str:
+        return f" for tenant {self._tenant_id}" if self._tenant_id else ""
 
     async def aclose(self) -> None:
         if self._credential is not None and hasattr(self._credential, "close"):
@@ -299,24 +325,29 @@ class GraphDirectory:
 
 
 def open_graph_directory(
-    spec: str, *, cache_dir: Path, quota_scale: float = 1.0, low_priority: bool = False
+    spec: str,
+    *,
+    cache_dir: Path,
+    quota_scale: float = 1.0,
+    low_priority: bool = False,
+    credential: Any = None,
 ) -> GraphDirectory:
-    """``graph`` (Microsoft Graph, ``DefaultAzureCredential``) or ``graph:http://127.0.0.1:PORT/v1.0``
-    (the local Graph server, no real authentication)."""
-    if spec == "graph":
+    """``graph`` (Microsoft Graph, ``DefaultAzureCredential``'s tenant), ``graph:<tenant id or domain>``
+    (Microsoft Graph, tokens for that tenant) or ``graph:http://127.0.0.1:PORT/v1.0`` (the local Graph
+    server, no real authentication). ``credential`` replaces ``DefaultAzureCredential`` (an async
+    azure-identity credential)."""
+    tenant_id = graph_tenant(spec)
+    if spec == "graph" or tenant_id is not None:
         return GraphDirectory(
             GRAPH_ROOT,
             cache_dir=cache_dir,
-            token=AzureToken(),
+            token=AzureToken(credential, tenant_id=tenant_id),
             quota_scale=quota_scale,
             low_priority=low_priority,
         )
     prefix, _, url = spec.partition(":")
     if prefix != "graph" or not url.startswith(("http://", "https://")):
-        raise UsageError(
-            f"directory {spec!r} is not a Graph spec: use 'graph' for Microsoft Graph or "
-            "'graph:http://127.0.0.1:PORT/v1.0' for the local Graph server"
-        )
+        raise UsageError(f"directory {spec!r} is not a Graph spec: use {GRAPH_FORMS}")
     return GraphDirectory(
         url,
         cache_dir=cache_dir,

@@ -3,17 +3,24 @@
 from __future__ import annotations
 
 import asyncio
+import base64
+import json
+import logging
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from sync.directory.factory import open_directory
+from sync.cli import main
+from sync.directory.factory import open_directory, tenant_spec_problem
 from sync.directory.graph import GRAPH_ROOT, AzureToken, GraphDirectory, open_graph_directory
 from sync.directory.graph_batch import RetryPolicy
 from sync.directory.graph_errors import failed, safe_message
 from sync.directory.graph_http import SubResponse
 from sync.errors import DirectoryUnavailable, UsageError
+from sync.telemetry import URL_LOGGERS
 
 
 def test_a_graph_url_spec_opens_a_directory_on_that_server(tmp_path: Path) -> None:
@@ -29,7 +36,20 @@ def test_the_bare_graph_spec_targets_microsoft_graph(tmp_path: Path) -> None:
         assert directory.base_url == GRAPH_ROOT
 
 
-@pytest.mark.parametrize("spec", ["graph:", "graph:127.0.0.1:8080", "grph:http://x", "graph:ftp://x"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "graph:",
+        "graph:127.0.0.1:8080",
+        "grph:http://x",
+        "graph:ftp://x",
+        "graph:contoso",
+        "graph:contoso.onmicrosoft.com/v1.0",
+        "graph:-contoso.onmicrosoft.com",
+        "graph:0000-1111",
+        "graph: contoso.onmicrosoft.com",
+    ],
+)
 def test_a_malformed_graph_spec_is_a_usage_error_that_shows_the_accepted_forms(
     spec: str, tmp_path: Path
 ) -> None:
@@ -105,3 +125,85 @@ def test_failure_messages_mask_quoted_values_and_addresses() -> None:
     assert safe_message(message) == "Resource '…' for <address> does not exist"
     result = failed(SubResponse(400, {}, {"error": {"code": "Request_BadRequest", "message": message}}))
     assert result.code == "Request_BadRequest" and "ava" not in (result.message or "")
+
+
+TENANT_GUID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
+
+
+def jwt(claims: dict[str, Any]) -> str:
+    """An unsigned JWT-shaped token carrying ``claims`` (the adapter reads ``tid``, never verifies)."""
+    payload = base64.urlsafe_b64encode(json.dumps(claims).encode()).decode().rstrip("=")
+    return f"header.{payload}.signature"
+
+
+class TenantRecordingCredential:
+    """An async credential that records the tenant each ``get_token`` asked for (``None``: none given) and
+    answers with a token of ``signs_in_to`` (default: the tenant asked for)."""
+
+    def __init__(self, signs_in_to: str | None = None) -> None:
+        self.asked: list[str | None] = []
+        self.signs_in_to = signs_in_to
+
+    async def get_token(self, *scopes: str, tenant_id: str | None = None) -> object:
+        assert scopes == ("https://graph.microsoft.com/.default",)
+        self.asked.append(tenant_id)
+        tid = self.signs_in_to or tenant_id or "home-tenant"
+        return type("Access", (), {"token": jwt({"tid": tid}), "expires_on": time.time() + 3600})()
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("tenant", ["contoso.onmicrosoft.com", "Contoso.EDU", TENANT_GUID])
+def test_a_graph_tenant_spec_targets_microsoft_graph_with_tokens_for_that_tenant(
+    tenant: str, tmp_path: Path
+) -> None:
+    assert tenant_spec_problem(f"graph:{tenant}") is None
+    credential = TenantRecordingCredential()
+    with open_graph_directory(f"graph:{tenant}", cache_dir=tmp_path, credential=credential) as directory:
+        assert directory.base_url == GRAPH_ROOT
+        assert directory.identity == f"graph:{GRAPH_ROOT}#{tenant}"
+    assert credential.asked == [tenant]
+
+
+def test_the_bare_graph_spec_asks_for_the_credentials_own_tenant(tmp_path: Path) -> None:
+    credential = TenantRecordingCredential()
+    with open_graph_directory("graph", cache_dir=tmp_path, credential=credential) as directory:
+        assert directory.identity == f"graph:{GRAPH_ROOT}#home-tenant"
+    assert credential.asked == [None]
+
+
+def test_a_token_of_another_tenant_than_the_tenant_id_asked_for_is_refused(tmp_path: Path) -> None:
+    # A managed identity ignores the tenant asked for and signs in to its own.
+    credential = TenantRecordingCredential(signs_in_to="11111111-2222-3333-4444-555555555555")
+    with (
+        open_graph_directory(f"graph:{TENANT_GUID}", cache_dir=tmp_path, credential=credential) as directory,
+        pytest.raises(DirectoryUnavailable, match=f"not to tenant {TENANT_GUID} that --tenant names"),
+    ):
+        directory.snapshot()
+    assert credential.asked == [TENANT_GUID]
+
+
+@pytest.fixture
+def url_logger_levels() -> Iterator[None]:
+    """``main`` sets the request-URL loggers' levels; put them back for the tests that follow."""
+    saved = {name: logging.getLogger(name).level for name in URL_LOGGERS}
+    yield
+    for name, level in saved.items():
+        logging.getLogger(name).setLevel(level)
+
+
+@pytest.mark.usefixtures("url_logger_levels")
+@pytest.mark.parametrize("spec", ["graph:contoso", "graph:127.0.0.1:8080", "graph:ftp://x"])
+def test_the_command_line_refuses_a_malformed_graph_tenant_in_one_line_naming_the_accepted_forms(
+    spec: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    profile = Path(__file__).resolve().parents[2] / "examples" / "profile.toml"
+    status = main(["plan", "examples/district", "--profile", str(profile), "--tenant", spec])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith(f"error: --tenant {spec!r}") and len(err.splitlines()) == 1
+    assert "graph:<tenant id or domain>" in err and "graph:http://127.0.0.1:PORT/v1.0" in err
+    assert "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []  # nothing made: no tenant file, no cache
