@@ -234,7 +234,8 @@ def _sync(
     plan_seconds = time.monotonic() - started
     passwords = service.passwords_for(plan, validation.roster, profile)
     started = time.monotonic()
-    outcome = service.apply(plan, directory, MemoryJournal(), passwords=passwords)
+    # A benchmark applies what it plans: a plan the guard would hold is applied as if approved.
+    outcome = service.apply(plan, directory, MemoryJournal(), passwords=passwords, approved=True)
     wall_seconds = time.monotonic() - started
     stats = _diff(directory.stats(), before)
     by_kind = _minimum_by_kind(plan)
@@ -316,7 +317,7 @@ def _plan_only(district: Path, nightly: Path, profile: Profile, churn: float) ->
             for kind, count in by_kind.most_common():
                 print(f"  {kind:26} {count:>9,}")
             passwords = service.passwords_for(plan, validation.roster, profile)
-            service.apply(plan, local, MemoryJournal(), passwords=passwords)
+            service.apply(plan, local, MemoryJournal(), passwords=passwords, approved=True)
     print(json.dumps({"bench": "graph-floor", "license_assignment": profile.license_assignment,
                       "leavers": profile.deletion.users, "runs": floors}))  # fmt: skip
 

@@ -79,9 +79,19 @@ def apply(
     passwords: Mapping[str, str] | None = None,
     progress: ApplyProgress | None = None,
     plan_id: str | None = None,
+    approved: bool = False,
 ) -> ApplyOutcome:
-    """Apply ``plan``; pass ``plan_id`` when known (computing it serialises the whole plan again)."""
-    return apply_plan(plan, directory, journal, passwords=passwords, progress=progress, plan_id=plan_id)
+    """Apply ``plan``; pass ``plan_id`` when known (computing it serialises the whole plan again). A plan the
+    guard held needs ``approved=True`` (an operator approved it), else :class:`~sync.errors.PlanHeld`."""
+    return apply_plan(
+        plan,
+        directory,
+        journal,
+        passwords=passwords,
+        progress=progress,
+        plan_id=plan_id,
+        approved=approved,
+    )
 
 
 def run_status(

@@ -1,5 +1,9 @@
 """The apply activity: operations ``start..end-1`` of a run's plan, through the engine's ``apply_plan`` and
-the run's journal, so a retried chunk skips what it finished (see :mod:`sync.app.chunks`)."""
+the run's journal, so a retried chunk skips what it finished (see :mod:`sync.app.chunks`).
+
+A plan the mass-change guard held is applied only when the run's record holds an operator's approval (the
+approve endpoint records it before it wakes the orchestration): an approval event raised any other way
+applies nothing, and the run fails with :class:`~sync.errors.PlanHeld` (a permanent error)."""
 
 from __future__ import annotations
 
@@ -67,7 +71,10 @@ def apply_chunk(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, int]:
         chunk = cut_chunk(plan, start, end, journal, plan_id)
         chunk_journal = ChunkJournal(chunk, journal, plan_id)
         passwords = _passwords(rt, run_id, plan, start, end)
-        outcome = apply_plan(chunk.plan, rt.directory(), chunk_journal, passwords=passwords, plan_id=plan_id)
+        approved = plan.guard.held and rt.runs.get_run(run_id).decision == "approved"
+        outcome = apply_plan(
+            chunk.plan, rt.directory(), chunk_journal, passwords=passwords, plan_id=plan_id, approved=approved
+        )
         if outcome.error is not None:
             raise SourceError(outcome.error)  # transient: the orchestrator retries the chunk
     window = {i: r for i, r in chunk.known.items() if chunk.global_index[i] >= start}

@@ -47,11 +47,17 @@ class _NoDirectory:
         raise DirectoryUnavailable("operations of this plan were not applied")
 
 
-def _read_back(rt: Runtime, run_id: str, plan: Plan, plan_id: str) -> ApplyOutcome:
+def _read_back(rt: Runtime, run_id: str, plan: Plan, plan_id: str, *, approved: bool) -> ApplyOutcome:
     """What was applied, from the journal, through the engine (no directory call: everything is recorded)."""
     directory: Directory = _NoDirectory()
     return apply_plan(
-        plan, directory, journal_of(rt, run_id), plan_id=plan_id, retry_delays=(), sleep=lambda _: None
+        plan,
+        directory,
+        journal_of(rt, run_id),
+        plan_id=plan_id,
+        retry_delays=(),
+        sleep=lambda _: None,
+        approved=approved,
     )
 
 
@@ -73,8 +79,10 @@ def finish_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
             plan = read_plan(rt, planned["plan"])
             plan_id = str(planned["plan"]["plan_id"])
             findings = [*findings, *plan.findings]
-            if "applied" in payload or "error" in payload:  # what was applied, even by a run that failed
-                outcome = _read_back(rt, run.run_id, plan, plan_id)
+            approved = payload.get("decision") == "approved"
+            applying = "applied" in payload or "error" in payload  # what was applied, even by a failed run
+            if applying and (approved or not plan.guard.held):  # a held plan nobody approved applied nothing
+                outcome = _read_back(rt, run.run_id, plan, plan_id, approved=approved)
                 findings = [*findings, *outcome.findings]
         error = payload.get("error")
         decision = payload.get("decision")

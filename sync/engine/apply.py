@@ -6,6 +6,8 @@ journal so that a killed run, started again, skips what is done and finishes the
 - A failed operation becomes a finding (``directory_error``, with the directory's code) at the roster
   record it comes from; operations on an object whose creation failed are skipped without a second finding,
   and references to accounts that could not be created are left out of membership operations.
+- A plan the mass-change guard held is applied only with ``approved=True`` (an operator approved it);
+  without, :class:`~sync.errors.PlanHeld` is raised before anything is read or sent.
 - Passwords never appear in a plan: a ``CREATE_USER`` carries ``"password": "***"`` and the real value is
   looked up in ``passwords`` (built from the roster) just before the chunk is sent.
 """
@@ -23,7 +25,7 @@ from sync.engine.changes import count_changes
 from sync.engine.journal import Journal
 from sync.engine.plan import Plan
 from sync.engine.user_ops import REDACTED
-from sync.errors import DirectoryAccessRefused, DirectoryUnavailable
+from sync.errors import DirectoryAccessRefused, DirectoryUnavailable, PlanHeld
 from sync.findings import Finding, Severity
 
 log = logging.getLogger(__name__)
@@ -61,7 +63,15 @@ def apply_plan(
     plan_id: str | None = None,
     sleep: Callable[[float], None] = time.sleep,
     retry_delays: Sequence[float] = RETRY_DELAYS,
+    approved: bool = False,
 ) -> ApplyOutcome:
+    """Apply ``plan``; ``approved`` says an operator approved it, which a plan the guard held requires."""
+    if plan.guard.held and not approved:
+        reasons = "; ".join(plan.guard.reasons) or "it would remove too much"
+        raise PlanHeld(
+            f"the mass-change guard held this plan ({reasons}): nothing was applied; an operator must review "
+            "and approve it first (python -m sync run --approve, or the run's approve endpoint)"
+        )
     plan_id = plan_id or plan.plan_id
     operations = plan.operations
     done = journal.load(plan_id)

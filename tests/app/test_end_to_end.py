@@ -82,7 +82,7 @@ def expected_states(
             findings = list(validation.findings)
             plan = service.make_plan(validation.roster, profile, local.snapshot(), today, findings)
             passwords = service.passwords_for(plan, validation.roster, profile)
-            outcome = service.apply(plan, local, MemoryJournal(), passwords=passwords)
+            outcome = service.apply(plan, local, MemoryJournal(), passwords=passwords, approved=True)
             assert outcome.complete and outcome.failed == 0
             counts = {key: int(outcome.applied.get(key, 0)) for key in CHANGE_KEYS}
             states.append((comparable(dump_state(path)), counts))
@@ -306,8 +306,8 @@ def test_a_nightly_run_queued_behind_a_newer_set_does_not_put_the_older_set_back
     [night] = client.starts_of("sync_run")[2:]
     assert night.input["set"] == fall.input["set"] and night.input["resync"] is True
 
-    def approve(instance_id: str, event: str) -> Any:
-        return {"decision": "approved"}
+    def approve(instance_id: str, event: str) -> Any:  # an operator approves through the HTTP endpoint
+        return http_api.decision_request(runtime, run_id=instance_id, action="approve").event
 
     claims: list[dict[str, Any]] = []
 

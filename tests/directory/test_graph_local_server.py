@@ -48,7 +48,7 @@ def sync_folder(directory: Directory, folder: Path, profile: Profile) -> tuple[P
     findings = list(validation.findings)
     plan = service.make_plan(validation.roster, profile, directory.snapshot(), TODAY, findings)
     passwords = service.passwords_for(plan, validation.roster, profile)
-    return plan, service.apply(plan, directory, MemoryJournal(), passwords=passwords)
+    return plan, service.apply(plan, directory, MemoryJournal(), passwords=passwords, approved=True)
 
 
 def comparable(state: dict[str, Any]) -> dict[str, Any]:

@@ -624,6 +624,6 @@ def sync_once(roster: Roster, profile: Any, directory: MemoryDirectory, today: A
     from sync.engine.planner import make_plan
 
     plan = make_plan(roster, profile, directory.snapshot(), today)
-    outcome = apply_plan(plan, directory, MemoryJournal())
+    outcome = apply_plan(plan, directory, MemoryJournal(), approved=True)
     assert outcome.complete
     return plan

@@ -12,12 +12,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from sync import service
 from sync.directory.model import Operation, OperationResult, OpKind
 from sync.engine.apply import apply_plan
 from sync.engine.journal import MemoryJournal, SqliteJournal
-from sync.engine.plan import PHASE_OF
+from sync.engine.plan import PHASE_OF, Plan
 from sync.engine.planner import make_plan
-from sync.errors import DirectoryAccessRefused
+from sync.errors import DirectoryAccessRefused, PlanHeld
 from sync.profile import DeletionPolicy
 from tests.engine.fakes import Killed, MemoryDirectory, RosterBuilder, make_profile
 
@@ -225,3 +226,38 @@ def test_a_forgotten_plan_starts_again_from_nothing(tmp_path: Path) -> None:
     assert journal.load("p") == {}
     assert list(journal.load("q")) == [0]
     journal.close()
+
+
+def held_plan(directory: MemoryDirectory) -> Plan:
+    """A plan the guard holds: section B (10 of 30 students) leaves a synced district, limit 10 %."""
+    guarded = replace(PROFILE, deletion=DeletionPolicy(guard_threshold=0.10))
+    first = make_plan(district().build(), guarded, directory.snapshot(), TODAY)
+    apply_plan(first, directory, MemoryJournal())
+    builder = district()
+    builder.sections = [row for row in builder.sections if row["Section_id"] != "B"]
+    builder.section_teachers = [row for row in builder.section_teachers if row[0] != "B"]
+    builder.enrollments = [row for row in builder.enrollments if row[0] != "B"]
+    plan = make_plan(builder.build(), guarded, directory.snapshot(), TODAY)
+    assert plan.guard.held and plan.operations
+    return plan
+
+
+def test_a_held_plan_applied_from_code_without_approval_is_refused_before_anything_is_sent() -> None:
+    directory = MemoryDirectory()
+    plan = held_plan(directory)
+    before, journal = directory.state(), MemoryJournal()
+    calls = directory.apply_calls
+    for apply in (apply_plan, service.apply):
+        with pytest.raises(PlanHeld, match=r"mass-change guard held this plan \(would expire or delete"):
+            apply(plan, directory, journal)
+    assert directory.apply_calls == calls and directory.state() == before
+    assert journal.load(plan.plan_id) == {}
+
+
+def test_a_held_plan_is_applied_once_approved() -> None:
+    directory = MemoryDirectory()
+    plan = held_plan(directory)
+    outcome = service.apply(plan, directory, MemoryJournal(), approved=True)
+    assert outcome.complete and outcome.failed == 0
+    assert outcome.applied["classes_expired"] == 1
+    assert directory.members("Section_B", "member") == {"Teacher_T2"}  # expired: its students removed

@@ -96,6 +96,7 @@ def apply_uninterrupted(path: Path, stage_plan: Plan, roster: Roster, profile: P
             tenant,
             TenantJournal(journal, tenant.identity),
             passwords=service.passwords_for(stage_plan, roster, profile),
+            approved=True,  # the next term's plan is held by the example profile's guard
         )
         journal.close()
     assert outcome.complete and outcome.failed == 0, outcome.findings
@@ -195,6 +196,7 @@ def test_an_apply_killed_at_random_points_on_the_local_tenant_resumes_to_the_uni
                         directory,
                         TenantJournal(journal, tenant.identity),
                         passwords=service.passwords_for(plan, stage.roster, profile),
+                        approved=True,
                     )
                 except Killed:
                     outcome = None
@@ -225,13 +227,13 @@ def test_a_batch_written_but_not_journaled_is_sent_again_and_changes_nothing(sce
             journal = SqliteJournal(journal_file)
             killed = DiesDuring(tenant, call=3, written=BATCH)
             with pytest.raises(Killed):
-                apply_plan(stage.plan, killed, journal, passwords=passwords)
+                apply_plan(stage.plan, killed, journal, passwords=passwords, approved=True)
             recorded = len(journal.load(stage.plan.plan_id))
             journal.close()
         with LocalTenantDirectory(path, max_batch=BATCH) as tenant:
             journal = SqliteJournal(journal_file)
             resumed = DiesDuring(tenant, call=10**6, written=0)
-            outcome = apply_plan(stage.plan, resumed, journal, passwords=passwords)
+            outcome = apply_plan(stage.plan, resumed, journal, passwords=passwords, approved=True)
             journal.close()
         assert recorded == killed.sent > 0  # two calls recorded; the third was written, then the process died
         assert resumed.sent == len(stage.plan.operations) - recorded
