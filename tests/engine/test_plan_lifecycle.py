@@ -233,3 +233,13 @@ def test_the_guard_threshold_is_a_share_not_a_count() -> None:
         TODAY,
     )
     assert not plan.guard.held  # 2 of 3 classes (66.7 %) and 27 % of memberships are under 70 %
+
+
+def test_a_renamed_profile_finds_everything_it_synced_still_managed() -> None:
+    """Anchors (``Student_<id>``, ``Section_<id>`` …) do not hold the profile's name: a profile renamed
+    after its first sync plans nothing new for the same roster and removes nothing (examples/profile.toml
+    says what else a new name changes)."""
+    directory = synced(fall(), profile(name="Contoso USD", intune_groups=True, users="delete"))
+    renamed = profile(name="Contoso Unified School District", intune_groups=True, users="delete")
+    plan = make_plan(fall().build(), renamed, directory.snapshot(), TODAY)
+    assert plan.operations == ()
