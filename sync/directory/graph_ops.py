@@ -6,12 +6,13 @@ requests of one operation go to the dispatcher together, so they share batches w
 
 Idempotence (``sync/directory/model.py``): a create whose anchor is already known returns the known id
 without writing; "already exists" on a create looks the object up by its natural key (UPN, mailNickname,
-externalId) and returns its id; schools and security groups, whose key Graph does not keep unique, are
-looked up before every create attempt, and after an ambiguous failure (time-out, 5xx) the adapter waits for
-a first attempt still in flight before it looks again. "already exist" on a link is success; ``404`` on a
-remove or delete is success unless it names an object written moments ago. ``404`` / ``400 … do not
-exist`` elsewhere is taken for replication delay on a fresh object and retried with backoff. Every other
-error becomes ``OperationResult(ok=False, code=<Graph code>)``.
+externalId) — again, with backoff, while Graph does not list it yet, since a retried create can meet its
+own first attempt whose answer was lost — and returns its id; schools and security groups, whose key
+Graph does not keep unique, are looked up before every create attempt, and after an ambiguous failure
+(time-out, 5xx) the adapter waits for a first attempt still in flight before it looks again. "already
+exist" on a link is success; ``404`` on a remove or delete is success unless it names an object written
+moments ago. ``404`` / ``400 … do not exist`` elsewhere is taken for replication delay on a fresh object
+and retried with backoff. Every other error becomes ``OperationResult(ok=False, code=<Graph code>)``.
 """
 
 from __future__ import annotations
@@ -139,18 +140,32 @@ class OperationWriter:
     async def _create(
         self, op: Operation, request: SubRequest, lookup: Callable[[], Awaitable[str | None]]
     ) -> tuple[OperationResult, bool]:
-        """POST ``request``; on "already exists" look the object up. ``(result, created_now)``."""
+        """POST ``request``; on "already exists" look the object up. ``(result, created_now)``.
+
+        A retried create whose first attempt landed though its answer was lost (a time-out) meets "already
+        exists" for its own object, which Graph may not list yet: the look-up is repeated with the
+        replication backoff before the conflict is reported."""
         answer = await self._write(request)
         if answer.ok and answer.body.get("id"):
             directory_id = str(answer.body["id"])
             self._anchors.learn(op.target, directory_id)
             return OperationResult(ok=True, directory_id=directory_id), True
         if already_exists(answer):
-            found = await lookup()
+            found = await self._look_up_existing(lookup)
             if found:
                 self._anchors.learn(op.target, found)
                 return OperationResult(ok=True, directory_id=found), False
         return failed(answer), False
+
+    async def _look_up_existing(self, lookup: Callable[[], Awaitable[str | None]]) -> str | None:
+        """``lookup`` until it finds the object, up to the replication policy's attempts."""
+        for attempt in range(self._replication.attempts):
+            found = await lookup()
+            if found:
+                return found
+            if attempt + 1 < self._replication.attempts:
+                await asyncio.sleep(self._replication.backoff(attempt))
+        return None
 
     # -- operations ------------------------------------------------------------------------------------
 

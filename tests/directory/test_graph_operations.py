@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -388,6 +388,57 @@ def test_a_directory_that_never_answers_raises_directory_unavailable(
 def test_apply_refuses_more_operations_than_max_batch(directory: GraphDirectory) -> None:
     with pytest.raises(ValueError, match="at most"):
         directory.apply([Operation(OpKind.DISABLE_USER, "Student_1")] * (directory.max_batch + 1))
+
+
+class ListedAfter(dict[tuple[str, str, str], str]):
+    """Look-ups that find an object only from the ``listed_at``-th look on (Graph listing it late)."""
+
+    listed_at = 3
+    looks = 0
+
+    def get(self, key: Any, default: Any = None) -> Any:
+        self.looks += 1
+        return super().get(key, default) if self.looks >= self.listed_at else default
+
+
+def already_exists_on_post(prop: str) -> Callable[[Item], Answer | None]:
+    message = f"Another object with the same value for property {prop} already exists."
+    return lambda item: error(400, "Request_BadRequest", message) if item.method == "POST" else None
+
+
+@pytest.mark.parametrize(
+    ("operation", "key"),
+    [
+        (
+            Operation(OpKind.CREATE_USER, "Student_99", {"userPrincipalName": "ana@x.edu"}),
+            ("/users", "userPrincipalName", "ana@x.edu"),
+        ),
+        (
+            Operation(OpKind.CREATE_CLASS, "Section_7", {"mailNickname": "Section_7"}, (), ("Teacher_T",)),
+            ("/groups", "mailNickname", "Section_7"),
+        ),
+    ],
+)
+def test_a_create_that_landed_but_is_not_listed_yet_is_found_by_looking_again_not_failed(
+    fake: FakeGraph, directory: GraphDirectory, operation: Operation, key: tuple[str, str, str]
+) -> None:
+    # The retry of a create whose answer was lost meets its own object: "already exists", but the
+    # look-up by natural key lists it only from the third look (replication).
+    fake.script = already_exists_on_post(key[1])
+    fake.lookups = ListedAfter({key: "landed"})
+    assert apply_one(directory, operation) == OperationResult(ok=True, directory_id="landed")
+    assert fake.lookups.looks == 3
+    assert [item.method for item in fake.writes].count("POST") == 1
+
+
+def test_a_create_refused_as_already_existing_whose_object_is_never_found_fails_with_the_conflict(
+    fake: FakeGraph, directory: GraphDirectory
+) -> None:
+    fake.script = already_exists_on_post("userPrincipalName")
+    operation = Operation(OpKind.CREATE_USER, "Student_99", {"userPrincipalName": "ana@x.edu"})
+    result = apply_one(directory, operation)
+    assert not result.ok and result.code == "Request_BadRequest"
+    assert "already exists" in (result.message or "")
 
 
 def test_a_class_whose_group_was_made_but_never_finished_is_completed_not_duplicated(
