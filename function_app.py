@@ -9,7 +9,8 @@ Functions:
 - ``nightly`` (timer, ``%SYNC_SCHEDULE%``): re-syncs the last accepted set, or pulls from the Clever API.
 - ``start_run`` / ``list_runs`` / ``get_run`` / ``decide_run`` (HTTP, function key).
 - ``sync_run`` (orchestrator): validate → claim the tenant's sync slot (``wait_for_slot`` while another run
-  holds it) → plan → guard → apply (``apply_batch`` sub-orchestrations) → finish → release the slot.
+  holds it) → plan → guard → apply (one ``apply_phase`` per plan phase, each running ``apply_batch``
+  sub-orchestrations and continuing as new every few batches) → finish → release the slot.
 - activities ``validate_run``, ``claim_slot``, ``plan_run``, ``apply_chunk``, ``finish_run``,
   ``release_slot``, ``check_set_deadline``. An activity returns ``{"error", "permanent": true}`` for an error
   another attempt cannot cure (:mod:`sync.app.permanent`); the run then fails at once instead of retrying.
@@ -44,11 +45,13 @@ from sync.app.orchestration import (
     QUEUE_POLLS_PER_GENERATION,
     RETRY_FIRST_INTERVAL_MS,
     RETRY_MAX_ATTEMPTS,
+    ApplyPhase,
     RunInput,
     RunOptions,
     add_totals,
     apply_batch_id,
-    apply_batches,
+    apply_phase_id,
+    apply_phases,
     decision_of,
     first_line,
     next_queue_poll,
@@ -280,19 +283,11 @@ def _run_stages(
             return {"validated": validated, "planned": planned, "decision": decision, "timings": timings}
     apply_from = context.current_utc_datetime
     totals: dict[str, int] = {}
-    batches = apply_batches(planned["slices"], run.options)
-    for index, chunks in enumerate(batches):
-        context.set_custom_status({"stage": "apply", "batch": index + 1, "batches": len(batches)})
+    phases = apply_phases(run.run_id, planned["plan"], planned["slices"], run.options)
+    for phase in phases:  # in plan order: a phase starts once the one before it is applied
+        context.set_custom_status({"stage": "apply", "phase": phase.index + 1, "phases": len(phases)})
         result = yield context.call_sub_orchestrator(
-            "apply_batch",
-            {
-                "run_id": run.run_id,
-                "plan": planned["plan"],
-                "chunks": chunks,
-                "options": run.options.to_json(),
-            },
-            apply_batch_id(run.run_id, index),
-            expected_type=dict,
+            "apply_phase", phase.to_json(), apply_phase_id(run.run_id, phase.index), expected_type=dict
         )
         totals = add_totals(totals, result)
     timings["apply"] = seconds_between(apply_from, context.current_utc_datetime)
@@ -328,6 +323,30 @@ def wait_for_slot(context: df.DurableOrchestrationContext) -> Generator[Any, Any
 
 
 @app.orchestration_trigger(context_name="context")
+def apply_phase(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """One plan phase: its apply batches one after another, ``batches_per_generation`` per generation, then
+    continues as new with the next batch and the running totals (bounded history)."""
+    phase = ApplyPhase.from_json(context.get_input(expected_type=dict))
+    totals = dict(phase.totals)
+    for batch in phase.generation():
+        context.set_custom_status(
+            {"stage": "apply", "phase": phase.index + 1, "batch": batch + 1, "batches": phase.batch_count}
+        )
+        result = yield context.call_sub_orchestrator(
+            "apply_batch",
+            phase.batch_input(batch),
+            apply_batch_id(phase.run_id, phase.index, batch),
+            expected_type=dict,
+        )
+        totals = add_totals(totals, result)
+    following = phase.continued(totals)
+    if following is not None:
+        context.continue_as_new(following.to_json())
+        return None
+    return totals
+
+
+@app.orchestration_trigger(context_name="context")
 def apply_batch(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
     batch = context.get_input(expected_type=dict)
     options = RunOptions.from_json(batch["options"])
@@ -339,7 +358,12 @@ def apply_batch(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
                 _call(
                     context,
                     "apply_chunk",
-                    {"run_id": batch["run_id"], "plan": batch["plan"], "start": start, "end": end},
+                    {
+                        "run_id": batch["run_id"],
+                        "plan": batch["plan"],
+                        "start": start,
+                        "end": end,
+                    },
                 )
                 for start, end in wave
             ]

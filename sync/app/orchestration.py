@@ -4,21 +4,31 @@ Orchestrators replay, so everything here is deterministic: no clock, no I/O, no 
 never reaches an orchestrator; it sees only the plan's blob reference and its phase slices
 (``Plan.phase_slices()``), and hands index ranges to the apply activities.
 
-**Bounded history.** A run's apply work is a list of *chunks* (``chunk_operations`` operations each, never
-across a phase boundary), grouped into *apply batches* of at most ``chunks_per_batch`` chunks, each run as a
-sub-orchestration. The parent's history grows with the number of batches, a batch's with its chunks, so no
-single history grows with the size of the district beyond those two bounds.
+**Bounded history.** A run's apply work is cut three ways, and each orchestration's history is bounded by
+its own limit, never by the size of the plan:
+
+- a *chunk* is ``chunk_operations`` operations of one plan phase, one ``apply_chunk`` activity;
+- an *apply batch* (``apply_batch`` sub-orchestration) runs at most ``chunks_per_batch`` chunks of one phase;
+- an *apply phase* (``apply_phase`` sub-orchestration, one per non-empty plan phase, so at most six) runs its
+  phase's batches one after another, at most ``batches_per_generation`` of them per generation of its
+  history, then continues as new with the next batch and the running totals (:class:`ApplyPhase`).
+
+So ``sync_run`` sees at most six phases, a generation of ``apply_phase`` at most ``batches_per_generation``
+batches, and ``apply_batch`` at most ``chunks_per_batch`` chunks. Instance ids are derived from the run, the
+phase and the batch (:func:`apply_phase_id`, :func:`apply_batch_id`), so a replayed or restarted run
+addresses the same sub-orchestrations instead of starting new ones.
 
 **Pacing.** Chunks of a batch run ``parallel_chunks`` at a time (a *wave*). After a wave the batch sleeps on a
 durable timer until the writes the wave reported fit the Graph write quota (20 writes/s per app and tenant,
-times ``GRAPH_QUOTA_SCALE``). Batches run one after another, so the whole run stays under the quota.
+times ``GRAPH_QUOTA_SCALE``). Batches, and phases, run one after another, so the whole run stays under the
+quota and a phase starts only once the one before it is applied.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,6 +44,8 @@ RETRY_MAX_ATTEMPTS = 4
 #: Defaults of ``SYNC_QUEUE_POLL_SECONDS`` and ``SYNC_QUEUE_MAX_HOURS`` (see :mod:`sync.settings`).
 QUEUE_POLL_SECONDS = 60.0
 QUEUE_MAX_HOURS = 6.0
+#: Apply batches per generation of ``apply_phase`` before it continues as new (bounded history).
+BATCHES_PER_GENERATION = 50
 #: Polls of the sync slot per generation of ``wait_for_slot`` before it continues as new (bounded history).
 QUEUE_POLLS_PER_GENERATION = 30
 
@@ -42,6 +54,8 @@ QUEUE_POLLS_PER_GENERATION = 30
 class RunOptions:
     chunk_operations: int = 200
     chunks_per_batch: int = 50
+    #: Apply batches per generation of an ``apply_phase`` history (it then continues as new).
+    batches_per_generation: int = BATCHES_PER_GENERATION
     parallel_chunks: int = 4
     writes_per_second: float = GRAPH_WRITES_PER_SECOND
     approval_timeout_hours: float = 72.0
@@ -53,6 +67,7 @@ class RunOptions:
         return {
             "chunk_operations": self.chunk_operations,
             "chunks_per_batch": self.chunks_per_batch,
+            "batches_per_generation": self.batches_per_generation,
             "parallel_chunks": self.parallel_chunks,
             "writes_per_second": self.writes_per_second,
             "approval_timeout_hours": self.approval_timeout_hours,
@@ -65,6 +80,7 @@ class RunOptions:
         return cls(
             chunk_operations=int(data["chunk_operations"]),
             chunks_per_batch=int(data["chunks_per_batch"]),
+            batches_per_generation=int(data.get("batches_per_generation", BATCHES_PER_GENERATION)),
             parallel_chunks=int(data["parallel_chunks"]),
             writes_per_second=float(data["writes_per_second"]),
             approval_timeout_hours=float(data["approval_timeout_hours"]),
@@ -127,21 +143,94 @@ class RunInput:
         )
 
 
-def chunk_ranges(phase_slices: Sequence[Sequence[int]], chunk_operations: int) -> list[list[tuple[int, int]]]:
-    """Per phase, the ``(start, end)`` ranges of its chunks."""
-    phases: list[list[tuple[int, int]]] = []
-    for start, end in phase_slices:
-        phases.append([(at, min(at + chunk_operations, end)) for at in range(start, end, chunk_operations)])
-    return phases
+@dataclass(frozen=True, slots=True)
+class ApplyPhase:
+    """The input of one generation of ``apply_phase``: operations ``start..end-1`` (one plan phase), the
+    batch this generation starts with, and the totals of the batches run by the generations before it."""
+
+    run_id: str
+    #: The plan's blob reference (``{"blob", "plan_id"}``), never the plan.
+    plan: Mapping[str, Any]
+    #: Position of the phase among the plan's non-empty phases (0 first).
+    index: int
+    start: int
+    end: int
+    options: RunOptions
+    next_batch: int = 0
+    totals: Mapping[str, int] = field(default_factory=dict)
+
+    @property
+    def batch_count(self) -> int:
+        """Batches of the whole phase (each at most ``chunks_per_batch`` chunks)."""
+        return math.ceil(max(self.end - self.start, 0) / self._batch_operations)
+
+    @property
+    def _batch_operations(self) -> int:
+        return self.options.chunk_operations * self.options.chunks_per_batch
+
+    def generation(self) -> range:
+        """The batches this generation runs, in order: at most ``batches_per_generation``."""
+        stop = min(self.next_batch + self.options.batches_per_generation, self.batch_count)
+        return range(self.next_batch, stop)
+
+    def chunks(self, batch: int) -> list[tuple[int, int]]:
+        """The ``(start, end)`` ranges of batch ``batch``'s chunks; all inside the phase."""
+        first = self.start + batch * self._batch_operations
+        last = min(first + self._batch_operations, self.end)
+        size = self.options.chunk_operations
+        return [(at, min(at + size, last)) for at in range(first, last, size)]
+
+    def batch_input(self, batch: int) -> dict[str, Any]:
+        """The ``apply_batch`` sub-orchestration's input for batch ``batch``."""
+        return {
+            "run_id": self.run_id,
+            "plan": dict(self.plan),
+            "chunks": [list(chunk) for chunk in self.chunks(batch)],
+            "options": self.options.to_json(),
+        }
+
+    def continued(self, totals: Mapping[str, int]) -> ApplyPhase | None:
+        """The next generation's input once this one has run its batches, reaching ``totals``; ``None``
+        when this generation ran the phase's last batch."""
+        following = self.generation().stop
+        if following >= self.batch_count:
+            return None
+        return replace(self, next_batch=following, totals=dict(totals))
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "run_id": self.run_id,
+            "plan": dict(self.plan),
+            "index": self.index,
+            "start": self.start,
+            "end": self.end,
+            "options": self.options.to_json(),
+            "next_batch": self.next_batch,
+            "totals": dict(self.totals),
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ApplyPhase:
+        return cls(
+            run_id=str(data["run_id"]),
+            plan=dict(data["plan"]),
+            index=int(data["index"]),
+            start=int(data["start"]),
+            end=int(data["end"]),
+            options=RunOptions.from_json(data["options"]),
+            next_batch=int(data.get("next_batch", 0)),
+            totals={str(key): int(value) for key, value in dict(data.get("totals", {})).items()},
+        )
 
 
-def apply_batches(phase_slices: Sequence[Sequence[int]], options: RunOptions) -> list[list[tuple[int, int]]]:
-    """The chunk ranges of each apply batch (a sub-orchestration), in order; no batch spans phases."""
-    batches: list[list[tuple[int, int]]] = []
-    for chunks in chunk_ranges(phase_slices, options.chunk_operations):
-        for at in range(0, len(chunks), options.chunks_per_batch):
-            batches.append(chunks[at : at + options.chunks_per_batch])
-    return batches
+def apply_phases(
+    run_id: str, plan: Mapping[str, Any], phase_slices: Sequence[Sequence[int]], options: RunOptions
+) -> list[ApplyPhase]:
+    """The first generation of each phase's ``apply_phase``, in plan order (``Plan.phase_slices()``)."""
+    return [
+        ApplyPhase(run_id, dict(plan), index, int(start), int(end), options)
+        for index, (start, end) in enumerate(phase_slices)
+    ]
 
 
 def waves(chunks: Sequence[Sequence[int]], parallel: int) -> list[list[tuple[int, int]]]:
@@ -176,8 +265,12 @@ def decision_of(event: Any) -> str:
     return "approved" if decision == "approved" else "rejected"
 
 
-def apply_batch_id(run_id: str, index: int) -> str:
-    return f"{run_id}:apply:{index:04d}"
+def apply_phase_id(run_id: str, phase: int) -> str:
+    return f"{run_id}:apply:{phase}"
+
+
+def apply_batch_id(run_id: str, phase: int, batch: int) -> str:
+    return f"{run_id}:apply:{phase}:{batch:05d}"
 
 
 def next_queue_poll(now: datetime, queued_since: datetime, options: RunOptions) -> datetime | None:

@@ -25,4 +25,5 @@ def user_functions() -> dict[str, Callable[..., Any]]:
 
 def orchestrators() -> dict[str, Callable[[str], str]]:
     functions = user_functions()
-    return {name: functions[name] for name in ("sync_run", "apply_batch", "wait_for_slot", "set_deadline")}
+    names = ("sync_run", "apply_phase", "apply_batch", "wait_for_slot", "set_deadline")
+    return {name: functions[name] for name in names}

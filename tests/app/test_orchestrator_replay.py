@@ -6,14 +6,23 @@ histories and performs the actions they return. Activities are hand-written fake
 
 from __future__ import annotations
 
+import itertools
 import json
+from collections.abc import Generator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+import azure.durable_functions as df
 import pytest
 
-from sync.app.orchestration import RETRY_MAX_ATTEMPTS, RunInput, RunOptions
+from sync.app.orchestration import (
+    RETRY_MAX_ATTEMPTS,
+    RunInput,
+    RunOptions,
+    apply_batch_id,
+    apply_phase_id,
+)
 from tests.app.app_functions import orchestrators
 from tests.app.durable_host import TASK_FAILED, ActivityFault, DurableHost, InstanceResult
 
@@ -251,44 +260,197 @@ def test_apply_is_paced_to_the_graph_write_quota() -> None:
     assert elapsed >= writes_before_last_wave / 20.0
 
 
-# District XL (sds-behaviour.md §4): 50,000 students, 3,000 teachers, 16,000 sections, ~400,000
-# enrollments; about 485,000 operations when every change is written one by one (the upper bound).
-XL_PHASES = [
-    [0, 1_000],
-    [1_000, 54_000],
-    [54_000, 123_000],
-    [123_000, 420_000],
-    [420_000, 470_000],
-    [470_000, 485_000],
-]
+def sub_orchestrations(result: InstanceResult) -> list[tuple[str, str]]:
+    """``(name, instance id)`` of every sub-orchestration the run created (all generations), depth first."""
+    return [(instance.name, instance.instance_id) for instance in result.instances()[1:]]
+
+
+def test_each_plan_phase_is_applied_by_its_own_sub_orchestration_in_plan_order() -> None:
+    fakes = FakeActivities(slices=[[0, 450], [450, 1000]])
+    result = replay(fakes)
+
+    phases = [child for child in result.children if child.name == "apply_phase"]
+    assert [phase.instance_id for phase in phases] == [apply_phase_id(RUN_ID, 0), apply_phase_id(RUN_ID, 1)]
+    assert [phase.output for phase in phases] == [
+        {"applied": 450, "failed": 0, "writes": 450},
+        {"applied": 550, "failed": 0, "writes": 550},
+    ]
+    batches = [child.instance_id for phase in phases for child in phase.children]
+    assert batches == [apply_batch_id(RUN_ID, 0, 0), apply_batch_id(RUN_ID, 1, 0)]
+
+
+#: Small limits, so that a plan of a few hundred operations needs several generations of ``apply_phase``.
+SMALL = RunOptions(chunk_operations=10, chunks_per_batch=2, batches_per_generation=3)
+
+
+def test_a_long_phase_continues_as_new_applying_each_operation_once_and_carrying_its_totals() -> None:
+    fakes = FakeActivities(slices=[[0, 45], [45, 200]])
+    result = replay(fakes, options=SMALL)
+
+    assert result.error is None
+    applied = sorted((start, end) for start, end, _ in fakes.applied)
+    assert [index for start, end in applied for index in range(start, end)] == list(range(200))
+    assert max(at for start, _, at in fakes.applied if start < 45) < min(
+        at for start, _, at in fakes.applied if start >= 45
+    )
+    first, second = (child for child in result.children if child.name == "apply_phase")
+    # 155 operations = 16 chunks = 8 batches = generations of 3, 3 and 2 batches.
+    assert (first.generations, second.generations) == (1, 3)
+    assert second.output == {"applied": 155, "failed": 0, "writes": 155}
+    assert fakes.finished is not None and fakes.finished["applied"]["applied"] == 200
+    batches = [instance_id for name, instance_id in sub_orchestrations(result) if name == "apply_batch"]
+    assert batches == [apply_batch_id(RUN_ID, 0, b) for b in range(3)] + [
+        apply_batch_id(RUN_ID, 1, b) for b in range(8)
+    ]
+    assert all(len(child.history) == len(second.children[0].history) for child in second.children[:-1])
+
+
+def test_a_replayed_run_addresses_the_same_sub_orchestrations() -> None:
+    """Instance ids come from the run, the phase and the batch: a run the host restarts from its history
+    (or a retried start) addresses the sub-orchestrations it already created instead of new ones."""
+    first, second = FakeActivities(slices=[[0, 45], [45, 200]]), FakeActivities(slices=[[0, 45], [45, 200]])
+
+    ids = [sub_orchestrations(replay(fakes, options=SMALL)) for fakes in (first, second)]
+
+    assert ids[0] == ids[1]
+    assert len(set(ids[0])) == len(ids[0])
+
+
+def test_a_phase_paced_across_many_batches_and_generations_stays_within_the_write_quota() -> None:
+    options = RunOptions(
+        chunk_operations=100, chunks_per_batch=2, batches_per_generation=2, writes_per_second=20.0
+    )
+    fakes = FakeActivities(slices=[[0, 2000]])
+    result = replay(fakes, options=options)
+
+    [phase] = [child for child in result.children if child.name == "apply_phase"]
+    assert phase.generations == 5
+    times = sorted(at for _, _, at in fakes.applied)
+    elapsed = (times[-1] - times[0]).total_seconds()
+    assert elapsed >= (2000 - 2 * 100) / 20.0
+
+
+# --- history size at district XL ------------------------------------------------------------------------
+#
+# District XL (bench/district.py): 1,000 schools, 1,000,000 students, 60,000 teachers, 300,000 sections and
+# 8,000,000 enrollments. Its first sync against an empty tenant, phase by phase, is district S's first plan
+# (14,717 operations: 32 schools and groups, 5,300 users, 1,600 classes + 5,300 licence assignments, 2,485
+# membership writes of up to 20 members each; M's is 147,072 = 10 × S, bench/README.md "Planning
+# benchmark") scaled to XL (200 × S's users and enrollments, 187.5 × its sections): about 2.9 million
+# operations. The worst case writes each of XL's 12.2 million memberships (bench/README.md) one by one.
+XL_FIRST_SYNC_PHASES = (3_000, 1_060_000, 1_360_000, 476_000)
+XL_WORST_CASE_PHASES = (3_000, 1_060_000, 1_360_000, 12_200_000)
+TEN_TIMES_XL_PHASES = tuple(10 * size for size in XL_FIRST_SYNC_PHASES)
+#: Ceilings: every orchestration's history, whatever the plan's size (measured: docs/local-development.md).
+SYNC_RUN_MAX_EVENTS = 60
+APPLY_PHASE_MAX_EVENTS = 4 * RunOptions().batches_per_generation + 10
+APPLY_BATCH_MAX_EVENTS = 260
+
+
+def slices_of(sizes: tuple[int, ...]) -> list[list[int]]:
+    slices, start = [], 0
+    for size in sizes:
+        slices.append([start, start + size])
+        start += size
+    return slices
+
+
+def largest_by_orchestrator(result: InstanceResult) -> dict[str, int]:
+    """Orchestrator name → the largest history any of its instances (any generation) reached."""
+    largest: dict[str, int] = {}
+    for instance in result.instances():
+        largest[instance.name] = max(largest.get(instance.name, 0), instance.own_largest_history)
+    return largest
+
+
+def _batch_stand_in(context: df.DurableOrchestrationContext) -> Generator[Any, Any, Any]:
+    """Stands in for ``apply_batch``: returns the batch's totals at once. A batch's history depends only on
+    its own input (at most ``chunks_per_batch`` chunks, checked), and its largest is measured on a full batch
+    below; what the stand-in saves is replaying millions of chunk activities to measure the levels above."""
+    batch = context.get_input(expected_type=dict)
+    assert len(batch["chunks"]) <= RunOptions().chunks_per_batch
+    size = sum(end - start for start, end in batch["chunks"])
+    return {"applied": size, "failed": 0, "writes": size}
+    yield  # a generator, as orchestrators are
+
+
+def replay_with_batch_stand_in(sizes: tuple[int, ...]) -> tuple[InstanceResult, FakeActivities]:
+    fakes = FakeActivities(slices=slices_of(sizes))
+    host = DurableHost({**orchestrators(), "apply_batch": df.Orchestrator.create(_batch_stand_in)}, fakes)
+    fakes.host = host
+    return host.run("sync_run", RUN_ID, run_input(RunOptions())), fakes
 
 
 @pytest.mark.slow
-def test_orchestration_history_stays_bounded_for_district_xl() -> None:
-    fakes = FakeActivities(slices=XL_PHASES)
-    result = replay(fakes, options=RunOptions(chunk_operations=200))
+def test_every_orchestration_history_stays_bounded_for_the_first_sync_of_district_xl() -> None:
+    """Every orchestration replayed for real: 2.9 million operations, 14,495 chunk activities."""
+    fakes = FakeActivities(slices=slices_of(XL_FIRST_SYNC_PHASES))
+    result = replay(fakes, options=RunOptions())
 
+    total = sum(XL_FIRST_SYNC_PHASES)
     assert result.error is None
-    assert fakes.finished is not None and fakes.finished["applied"]["applied"] == 485_000
-    sizes = sorted((len(instance.history), instance.name) for instance in result.instances())
-    largest = result.largest_history
+    assert fakes.finished is not None and fakes.finished["applied"]["applied"] == total
+    applied = sorted((start, end) for start, end, _ in fakes.applied)
+    assert applied[0][0] == 0 and applied[-1][1] == total
+    assert all(end == following for (_, end), (following, _) in itertools.pairwise(applied))
+    largest = largest_by_orchestrator(result)
+    phases = [child for child in result.children if child.name == "apply_phase"]
     print(
-        f"\nXL: {len(result.instances()) - 1} apply batches; largest history {largest} events "
-        f"({sizes[-1][1]}); parent {len(result.history)} events"
+        f"\nXL first sync, {total:,} operations: {len(fakes.applied):,} chunks, "
+        f"{sum(len(phase.children) for phase in phases):,} apply batches, "
+        f"{sum(phase.generations for phase in phases)} apply_phase generations; largest histories {largest}"
     )
-    assert largest <= 1_000
+    assert largest["sync_run"] <= SYNC_RUN_MAX_EVENTS
+    assert largest["apply_phase"] <= APPLY_PHASE_MAX_EVENTS
+    assert largest["apply_batch"] <= APPLY_BATCH_MAX_EVENTS
+    # The levels above the batches reach the same histories with the stand-in batches used below.
+    stand_in, _ = replay_with_batch_stand_in(XL_FIRST_SYNC_PHASES)
+    measured = largest_by_orchestrator(stand_in)
+    assert (measured["sync_run"], measured["apply_phase"]) == (largest["sync_run"], largest["apply_phase"])
 
 
-def test_an_apply_batch_history_stays_bounded_even_when_every_completion_arrives_alone() -> None:
-    options = RunOptions(chunk_operations=200)
+@pytest.mark.slow
+def test_no_history_grows_with_the_plan_from_xls_first_sync_to_its_worst_case_and_ten_times_more() -> None:
+    measured = {}
+    for name, sizes in (
+        ("XL first sync", XL_FIRST_SYNC_PHASES),
+        ("XL worst case", XL_WORST_CASE_PHASES),
+        ("10 x XL first sync", TEN_TIMES_XL_PHASES),
+    ):
+        result, fakes = replay_with_batch_stand_in(sizes)
+        assert result.error is None
+        assert fakes.finished is not None and fakes.finished["applied"]["applied"] == sum(sizes)
+        largest = largest_by_orchestrator(result)
+        batches = sum(1 for instance in result.instances() if instance.name == "apply_batch")
+        print(f"\n{name}: {sum(sizes):,} operations, {batches:,} apply batches; largest histories {largest}")
+        measured[name] = (largest["sync_run"], largest["apply_phase"])
+
+    assert len(set(measured.values())) == 1, measured
+    sync_run, apply_phase = measured["XL worst case"]
+    assert sync_run <= SYNC_RUN_MAX_EVENTS and apply_phase <= APPLY_PHASE_MAX_EVENTS
+
+
+@pytest.mark.parametrize("failures_per_chunk", [0, 1, RETRY_MAX_ATTEMPTS - 1])
+def test_a_full_apply_batch_stays_bounded_when_every_completion_arrives_alone_even_after_retries(
+    failures_per_chunk: int,
+) -> None:
+    """The largest ``apply_batch`` history: a full batch, every activity result in its own episode, and
+    (second case) every chunk failing transiently as often as the retry policy allows before it succeeds."""
+    options = RunOptions()
     chunks = [[start, start + 200] for start in range(0, 200 * options.chunks_per_batch, 200)]
-    fakes = FakeActivities(slices=[])
+    faults = {("apply_chunk", start): failures_per_chunk for start, _ in chunks}
+    fakes = FakeActivities(slices=[], faults=faults)
     host = DurableHost(orchestrators(), fakes, one_completion_per_episode=True)
     fakes.host = host
     batch = {"run_id": RUN_ID, "plan": PLAN_REF, "chunks": chunks, "options": options.to_json()}
 
-    result = host.run("apply_batch", f"{RUN_ID}:apply:0000", batch)
+    result = host.run("apply_batch", apply_batch_id(RUN_ID, 0, 0), batch)
 
     assert result.output == {"applied": 10_000, "failed": 0, "writes": 10_000}
-    print(f"\nworst-case apply batch of {len(chunks)} chunks: {len(result.history)} events")
-    assert len(result.history) <= 400
+    print(
+        f"\nfull apply batch, {len(chunks)} chunks, {failures_per_chunk} transient failures each: "
+        f"{len(result.history)} events"
+    )
+    # A transient failure adds 8 events: the failure, the retry timer created and fired, the new attempt and
+    # the two episodes' start and end.
+    assert len(result.history) <= APPLY_BATCH_MAX_EVENTS + 8 * failures_per_chunk * len(chunks)
