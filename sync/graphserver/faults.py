@@ -14,6 +14,8 @@ import threading
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sync.graphserver.calls import Call
+
 
 class Fault(StrEnum):
     THROTTLE = "429"
@@ -101,7 +103,9 @@ class FaultInjector:
             bound += getattr(plan, name)
             self._bounds.append((bound, Fault(kind)))
 
-    def draw(self) -> Fault | None:
+    def draw(self, call: Call | None = None) -> Fault | None:
+        """The fault for the next call, or ``None``. ``call`` is the call being served (this injector draws
+        at random and ignores it; a subclass may script faults for particular calls)."""
         if not self.plan.active:
             return None
         with self._lock:

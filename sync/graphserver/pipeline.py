@@ -154,7 +154,7 @@ class Pipeline:
         """Draw a fault for ``call``. A refusing fault (429, 503, timeout, replication) answers instead of
         ``carry_out``, which never runs; ``applied-timeout`` runs ``carry_out``, then holds its answer
         ``timeout_s`` and replaces it with a ``504``; no fault: what ``carry_out`` answers."""
-        fault = self.faults.draw()
+        fault = self.faults.draw(call)
         if fault is Fault.APPLIED_TIMEOUT:
             reply = carry_out()
             self.stats.fault(fault.value)

@@ -30,13 +30,17 @@ class GraphServer:
         quota_scale: float = 1.0,
         faults: FaultPlan | None = None,
         seed: int = 0,
+        injector: FaultInjector | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
     ) -> None:
         self.tenant_path = tenant_path
         self.quota_scale = quota_scale
-        self.faults = faults or FaultPlan()
+        self.faults = injector.plan if injector is not None else faults or FaultPlan()
         self.seed = seed
+        #: Draws the faults instead of ``FaultInjector(faults, seed)``, its plan replacing ``faults`` (tests
+        #: script faults for particular calls this way).
+        self._injector = injector
         self._address = (host, port)
         self._stats = Stats()
         self._serving: BackgroundServer | None = None
@@ -52,7 +56,7 @@ class GraphServer:
         pipeline = Pipeline(
             Router(self._resources.routes()),
             throttler=Throttler(self.quota_scale),
-            faults=FaultInjector(self.faults, self.seed),
+            faults=self._injector or FaultInjector(self.faults, self.seed),
             stats=self._stats,
             store_lock=lock,
             fresh=FreshObjects(self.faults.replication_ms / 1000.0),
