@@ -363,6 +363,7 @@ def apply_batch(context: df.DurableOrchestrationContext) -> Generator[Any, Any, 
                         "plan": batch["plan"],
                         "start": start,
                         "end": end,
+                        "low_priority": options.low_priority,
                     },
                 )
                 for start, end in wave

@@ -89,7 +89,7 @@ def plan_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
         roster = read_roster(rt.blobs, container, prefix)
         findings, _ = validation_findings(rt, run.run_id)
         with rt.telemetry.stage("snapshot", run_id=run.run_id):
-            snapshot = rt.directory().snapshot()
+            snapshot = rt.directory(low_priority=run.options.low_priority).snapshot()
         plan = service.make_plan(roster, profile, snapshot, today, findings)
         reports = rt.settings.reports_container
         path = f"{run_folder(run.run_id)}/plan.json"

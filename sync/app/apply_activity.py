@@ -61,7 +61,8 @@ def _read_passwords(rt: Runtime, run_id: str, wanted: frozenset[str]) -> dict[st
 
 
 def apply_chunk(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, int]:
-    """Apply operations ``start..end-1`` of the plan; journaled, so a retry skips what is done."""
+    """Apply operations ``start..end-1`` of the plan; journaled, so a retry skips what is done. The payload's
+    ``low_priority`` (the run's) says which Graph priority to write with."""
     run_id = str(payload["run_id"])
     start, end = int(payload["start"]), int(payload["end"])
     with rt.telemetry.stage("apply", run_id=run_id):
@@ -72,8 +73,9 @@ def apply_chunk(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, int]:
         chunk_journal = ChunkJournal(chunk, journal, plan_id)
         passwords = _passwords(rt, run_id, plan, start, end)
         approved = plan.guard.held and rt.runs.get_run(run_id).decision == "approved"
+        directory = rt.directory(low_priority=bool(payload.get("low_priority", False)))
         outcome = apply_plan(
-            chunk.plan, rt.directory(), chunk_journal, passwords=passwords, plan_id=plan_id, approved=approved
+            chunk.plan, directory, chunk_journal, passwords=passwords, plan_id=plan_id, approved=approved
         )
         if outcome.error is not None:
             raise SourceError(outcome.error)  # transient: the orchestrator retries the chunk

@@ -1,9 +1,11 @@
 """The nightly timer's one call: re-sync the last accepted file set (so drift in the directory is repaired),
 or pull from the Clever API when the profile's source says so. One run per night: the instance id is the
-date, claimed once."""
+date, claimed once. Its Graph requests carry ``x-ms-throttle-priority: low`` (``RunOptions.low_priority``):
+nobody waits for a nightly run, so the tenant throttles it before interactive work."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 
 from sync.app.orchestration import RunInput, RunOptions
@@ -62,7 +64,7 @@ def resync_input(rt: Runtime, *, run_id: str, trigger: str, options: RunOptions)
 
 def start_for_night(rt: Runtime, *, now: datetime, options: RunOptions) -> Start | None:
     run_id = f"nightly-{now:%Y-%m-%d}"
-    run = resync_input(rt, run_id=run_id, trigger="nightly", options=options)
+    run = resync_input(rt, run_id=run_id, trigger="nightly", options=replace(options, low_priority=True))
     if run is None:
         rt.log.warning("nightly run: no accepted file set yet; upload one first")
         return None

@@ -62,6 +62,9 @@ class RunOptions:
     #: A run queued behind another one asks again for the sync slot this often, for at most this long.
     queue_poll_seconds: float = QUEUE_POLL_SECONDS
     queue_max_hours: float = QUEUE_MAX_HOURS
+    #: Graph requests carry ``x-ms-throttle-priority: low`` (runs started by the nightly timer): the tenant
+    #: throttles them first when it is busy, ahead of interactive work.
+    low_priority: bool = False
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -73,6 +76,7 @@ class RunOptions:
             "approval_timeout_hours": self.approval_timeout_hours,
             "queue_poll_seconds": self.queue_poll_seconds,
             "queue_max_hours": self.queue_max_hours,
+            "low_priority": self.low_priority,
         }
 
     @classmethod
@@ -87,6 +91,7 @@ class RunOptions:
             # Inputs of runs started before the sync slot existed have no queue options.
             queue_poll_seconds=float(data.get("queue_poll_seconds", QUEUE_POLL_SECONDS)),
             queue_max_hours=float(data.get("queue_max_hours", QUEUE_MAX_HOURS)),
+            low_priority=bool(data.get("low_priority", False)),
         )
 
     @classmethod

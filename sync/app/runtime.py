@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from collections.abc import Callable, Mapping
+import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sync.app.orchestration import RunOptions
 from sync.directory.model import Directory
@@ -20,7 +21,12 @@ from sync.storage.run_records import RunStore, TableRunStore
 from sync.storage.sync_slot import BlobSyncSlot, SyncSlot
 from sync.telemetry import Telemetry, configure
 
-DirectoryOpener = Callable[[str], Directory]
+
+class DirectoryOpener(Protocol):
+    """Opens the tenant ``SYNC_TENANT`` names; ``low_priority`` marks its Graph requests
+    ``x-ms-throttle-priority: low`` (a local tenant has no priorities)."""
+
+    def __call__(self, tenant: str, *, low_priority: bool) -> Directory: ...
 
 
 def settings_directory_opener(settings: Settings) -> DirectoryOpener:
@@ -30,7 +36,7 @@ def settings_directory_opener(settings: Settings) -> DirectoryOpener:
     Pacing is per process and up to ``RunOptions.parallel_chunks`` apply activities run at once, possibly on
     different instances; each one paces to its share of the quota so that together they never exceed it."""
 
-    def open_tenant(tenant: str) -> Directory:
+    def open_tenant(tenant: str, *, low_priority: bool) -> Directory:
         from sync.directory.factory import is_graph_spec, open_directory
 
         if is_graph_spec(tenant):
@@ -38,7 +44,7 @@ def settings_directory_opener(settings: Settings) -> DirectoryOpener:
 
             cache = Path(tempfile.gettempdir()) / "sync-graph-cache"
             share = settings.graph_quota_scale / RunOptions().parallel_chunks
-            return open_graph_directory(tenant, cache_dir=cache, quota_scale=share)
+            return open_graph_directory(tenant, cache_dir=cache, quota_scale=share, low_priority=low_priority)
         return open_directory(tenant)
 
     return open_tenant
@@ -58,6 +64,7 @@ class Runtime:
     cache: dict[str, Any] = field(default_factory=dict)
     #: The tenant's sync slot; ``None`` = the slot blob in ``REPORTS_CONTAINER``.
     slot: SyncSlot | None = None
+    _directory_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def sync_slot(self) -> SyncSlot:
         """The tenant's sync slot (one run plans and applies at a time)."""
@@ -66,13 +73,28 @@ class Runtime:
         stale = timedelta(hours=self.settings.slot_stale_hours)
         return BlobSyncSlot(self.blobs, self.settings.reports_container, stale_after=stale)
 
-    def directory(self) -> Directory:
-        """The directory of ``SYNC_TENANT``, opened once per process."""
-        if "directory" not in self.cache:
+    def directory(self, *, low_priority: bool = False) -> Directory:
+        """The directory of ``SYNC_TENANT``, opened once per process with the Graph priority of the run that
+        asks for it (runs started by the nightly timer: low). A run asking for the other priority closes it
+        and opens it again: runs of a tenant never overlap (the sync slot), so that happens between runs."""
+        with self._directory_lock:
+            directory: Directory | None = self.cache.get("directory")
+            if directory is not None and self.cache.get("directory_low_priority") == low_priority:
+                return directory
+            if directory is not None:
+                self.close_directory()
             opener = self.open_directory or settings_directory_opener(self.settings)
-            self.cache["directory"] = opener(self.settings.tenant)
-        directory: Directory = self.cache["directory"]
-        return directory
+            directory = opener(self.settings.tenant, low_priority=low_priority)
+            self.cache["directory"], self.cache["directory_low_priority"] = directory, low_priority
+            return directory
+
+    def close_directory(self) -> None:
+        """Close the open directory, if any (Graph: its connections and delta cache)."""
+        directory = self.cache.pop("directory", None)
+        self.cache.pop("directory_low_priority", None)
+        close = getattr(directory, "close", None)
+        if close is not None:
+            close()
 
     @classmethod
     def from_settings(

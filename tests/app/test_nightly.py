@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
 
 import pytest
 from azure.functions.timer import TimerRequest
 
 import function_app
+from sync.app import http_api
 from sync.app.orchestration import RunInput, RunOptions
 from sync.app.runtime import Runtime
+from sync.app.uploads import set_ref_of
+from sync.directory.local_tenant import LocalTenantDirectory
 from sync.storage.run_records import RunRecord
-from tests.app.app_functions import user_functions
-from tests.storage.app_runtime import EXAMPLE_PROFILE, EXAMPLE_SET, FakeDurableClient, azurite_runtime
+from tests.app.app_functions import orchestrators, user_functions
+from tests.app.durable_host import DurableHost
+from tests.storage.app_runtime import (
+    EXAMPLE_PROFILE,
+    EXAMPLE_SET,
+    FakeDurableClient,
+    RecordingDirectory,
+    azurite_runtime,
+)
 
 START = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
 
@@ -23,6 +36,21 @@ def runtime(azurite: str, monkeypatch: pytest.MonkeyPatch) -> Runtime:
     runtime, _, _ = azurite_runtime(azurite)
     monkeypatch.setattr(function_app, "runtime", lambda: runtime)
     return runtime
+
+
+@pytest.fixture
+def recorded(
+    azurite: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[Runtime, RecordingDirectory]]:
+    """The app's runtime on Azurite and an embedded tenant, recording how the directory is opened."""
+    with LocalTenantDirectory(tmp_path / "tenant.db") as tenant:
+        runtime, _, recording = azurite_runtime(azurite, directory=tenant)
+        monkeypatch.setattr(function_app, "runtime", lambda: runtime)
+        yield runtime, recording
+
+
+def run_activity(name: str, payload: Any, attempt: int) -> Any:
+    return user_functions()[name](payload)
 
 
 def fire_timer(client: FakeDurableClient) -> None:
@@ -67,6 +95,7 @@ def test_the_nightly_run_resyncs_the_newest_accepted_set_once_per_night(runtime:
     [night] = client.started
     assert night.orchestrator == "sync_run" and night.instance_id.startswith("nightly-")
     assert night.input["trigger"] == "nightly" and night.input["set"]["folder"] == "term-2"
+    assert night.input["options"]["low_priority"] is True
     listing = runtime.blobs.list_folder(runtime.settings.upload_container, "term-2")
     assert night.input["set"]["etags"]["students.csv"] == listing["students.csv"].etag
 
@@ -104,3 +133,34 @@ def test_a_clever_api_run_without_its_token_setting_fails_naming_the_setting(run
     # A missing setting is permanent: the activity says so instead of failing four times.
     assert result["permanent"] is True
     assert result["error"].startswith("validate_run: invalid settings: CLEVER_TOKEN")
+
+
+def test_a_nightly_run_reads_and_writes_the_directory_at_low_priority_and_a_manual_run_at_normal(
+    recorded: tuple[Runtime, RecordingDirectory],
+) -> None:
+    runtime, directory = recorded
+    upload_set(runtime, "term-1")
+    container = runtime.settings.upload_container
+    accepted = set_ref_of(container, "term-1", runtime.blobs.list_folder(container, "term-1"))
+    record = RunRecord("upload-1", "Contoso USD", "upload", accepted.location, set_etags=accepted.etags)
+    runtime.runs.put_run(record.finish("completed", at=START.replace(hour=1)))
+    client = FakeDurableClient()
+
+    fire_timer(client)
+    [night] = client.started
+    result = DurableHost(orchestrators(), run_activity, clock=START).run(
+        night.orchestrator, night.instance_id, night.input
+    )
+
+    assert result.output["status"] == "completed" and directory.applied
+    assert directory.opened_low_priority == [True]  # planned and applied through one low-priority opening
+
+    later = START.replace(hour=9)
+    manual = http_api.start_request(runtime, body=b"{}", now=later, options=function_app.run_options()).start
+    assert manual is not None and manual.input["options"]["low_priority"] is False
+    again = DurableHost(orchestrators(), run_activity, clock=later).run(
+        manual.orchestrator, manual.instance_id, manual.input
+    )
+
+    assert again.output["status"] == "completed"
+    assert directory.opened_low_priority == [True, False]

@@ -130,11 +130,19 @@ def test_the_input_of_a_run_started_before_the_sync_slot_existed_still_reads_wit
     assert (options.queue_poll_seconds, options.queue_max_hours) == (60.0, 6.0)
 
 
-def test_the_input_of_a_run_started_before_apply_phases_reads_with_the_default_generation_size() -> None:
-    old = RunOptions(batches_per_generation=7).to_json()
-    del old["batches_per_generation"]
+def test_the_input_of_a_run_started_before_phases_and_priorities_reads_with_their_defaults() -> None:
+    old = RunOptions(batches_per_generation=7, low_priority=True).to_json()
+    del old["batches_per_generation"], old["low_priority"]
 
-    assert RunOptions.from_json(old).batches_per_generation == 50
+    options = RunOptions.from_json(old)
+
+    assert (options.batches_per_generation, options.low_priority) == (50, False)
+
+
+def test_a_low_priority_run_keeps_its_priority_through_the_run_input() -> None:
+    run = RunInput("nightly-2026-09-01", "nightly", None, RunOptions(low_priority=True))
+
+    assert RunInput.from_json(run.to_json()).options.low_priority is True
 
 
 def test_the_queue_options_come_from_the_settings_and_survive_the_run_input() -> None:

@@ -330,6 +330,18 @@ def test_a_phase_paced_across_many_batches_and_generations_stays_within_the_writ
     assert elapsed >= (2000 - 2 * 100) / 20.0
 
 
+@pytest.mark.parametrize("low_priority", [False, True])
+def test_every_apply_activity_is_told_the_runs_graph_priority(low_priority: bool) -> None:
+    fakes = FakeActivities(slices=[[0, 450], [450, 1000]])
+    replay(fakes, options=RunOptions(low_priority=low_priority))
+
+    chunks = [json.loads(payload) for payload in fakes.payloads if '"start"' in payload]
+    assert len(chunks) == 6  # 450 + 550 operations, 200 a chunk, no chunk across the phases
+    assert {chunk["low_priority"] for chunk in chunks} == {low_priority}
+    runs = [json.loads(payload)["run"] for payload in fakes.payloads if '"run"' in payload]
+    assert {run["options"]["low_priority"] for run in runs} == {low_priority}
+
+
 # --- history size at district XL ------------------------------------------------------------------------
 #
 # District XL (bench/district.py): 1,000 schools, 1,000,000 students, 60,000 teachers, 300,000 sections and

@@ -77,12 +77,20 @@ class FakeDurableClient:
 
 @dataclass
 class RecordingDirectory:
-    """Wraps a directory (or none) and records every snapshot and apply call."""
+    """Wraps a directory (or none) and records every snapshot and apply call, and the Graph priority each
+    opening of the directory asked for."""
 
     inner: Directory | None = None
     max_batch: int = 20
     snapshots: int = 0
     applied: list[Operation] = field(default_factory=list)
+    #: ``low_priority`` of each time the runtime opened the directory.
+    opened_low_priority: list[bool] = field(default_factory=list)
+
+    def open(self, tenant: str, *, low_priority: bool) -> Any:
+        """A :class:`~sync.app.runtime.DirectoryOpener`."""
+        self.opened_low_priority.append(low_priority)
+        return self
 
     def snapshot(self) -> DirectorySnapshot:
         self.snapshots += 1
@@ -124,7 +132,7 @@ def azurite_runtime(
     token = uuid.uuid4().hex[:10]
     settings = azurite_settings(connection_string, token, **overrides)
     recording = RecordingDirectory(directory)
-    opener: DirectoryOpener | None = None if real_directory else (lambda tenant: recording)
+    opener: DirectoryOpener | None = None if real_directory else recording.open
     built = Runtime.from_settings(settings, environ={}, open_directory=opener)
     telemetry = RecordingTelemetry()
     runtime = Runtime(settings, built.blobs, built.runs, telemetry, {}, opener)
