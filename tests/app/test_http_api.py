@@ -13,7 +13,7 @@ import pytest
 import function_app
 from sync.app.runtime import Runtime
 from sync.storage.run_records import RunRecord
-from tests.app.app_functions import user_functions
+from tests.app.app_functions import indexed_functions, user_functions
 from tests.storage.app_runtime import EXAMPLE_SET, FakeDurableClient, azurite_runtime
 
 START = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
@@ -42,6 +42,25 @@ def call(
     else:
         response = function(request)
     return response.status_code, json.loads(response.get_body())
+
+
+def http_triggers() -> dict[str, dict[str, Any]]:
+    """Function name → its HTTP trigger binding, as the worker sends it to the host at indexing."""
+    triggers = {}
+    for name, function in indexed_functions().items():
+        for binding in map(json.loads, function.get_raw_bindings()):
+            if binding["type"] == "httpTrigger":
+                triggers[name] = binding
+    return triggers
+
+
+def test_every_http_endpoint_asks_for_a_function_key() -> None:
+    triggers = http_triggers()
+
+    assert set(triggers) == {"start_run", "list_runs", "get_run", "decide_run"}
+    assert {name: binding["authLevel"] for name, binding in triggers.items()} == dict.fromkeys(
+        triggers, "FUNCTION"
+    )
 
 
 def held(runtime: Runtime, run_id: str) -> None:
@@ -96,6 +115,7 @@ def test_starting_a_run_for_a_folder_starts_the_sync_orchestration_for_that_set(
     [start] = client.started
     assert (start.orchestrator, start.instance_id) == ("sync_run", body["run_id"])
     assert start.input["trigger"] == "manual" and start.input["set"]["folder"] == "term"
+    assert start.input["options"]["low_priority"] is False  # only nightly runs ask Graph for low priority
 
 
 def test_starting_a_run_for_an_incomplete_folder_or_with_a_bad_body_is_a_clear_400(runtime: Runtime) -> None:
