@@ -45,17 +45,27 @@ def run_event_dimensions(record: RunRecord) -> dict[str, str | int | float]:
     return dims
 
 
-class Telemetry:
-    """Stage spans and the run event. Safe to use whether or not Application Insights is configured."""
+#: Attributes of a stage span: the run and the stage, nothing about the roster.
+SPAN_ATTRIBUTES = ("sync.run_id", "sync.stage")
 
-    def __init__(self, logger: logging.Logger | None = None) -> None:
+
+class Telemetry:
+    """Stage spans and the run event. Safe to use whether or not Application Insights is configured.
+
+    Spans go to ``tracer_provider``, by default OpenTelemetry's global one (Azure Monitor's once
+    :func:`configure` has wired it; a no-op otherwise)."""
+
+    def __init__(self, logger: logging.Logger | None = None, *, tracer_provider: Any = None) -> None:
         self._logger = logger or logging.getLogger(EVENT_LOGGER)
+        self._tracer_provider = tracer_provider
 
     @contextmanager
     def stage(self, name: str, *, run_id: str) -> Iterator[None]:
+        """A span ``sync.<name>`` around the block (nested in the current one), carrying only
+        :data:`SPAN_ATTRIBUTES`."""
         from opentelemetry import trace
 
-        tracer = trace.get_tracer("sync")
+        tracer = trace.get_tracer("sync", tracer_provider=self._tracer_provider)
         with tracer.start_as_current_span(
             f"sync.{name}", attributes={"sync.run_id": run_id, "sync.stage": name}
         ):

@@ -23,6 +23,7 @@ from sync.engine.journal import MemoryJournal
 from sync.engine.plan import CHANGE_KEYS
 from sync.graphserver import GraphServer
 from sync.profile import load_profile
+from sync.telemetry import SPAN_ATTRIBUTES
 from tests.app.app_functions import orchestrators, user_functions
 from tests.app.durable_host import DurableHost
 from tests.app.upload_client import fire_upload
@@ -135,6 +136,21 @@ def test_dropping_the_example_set_syncs_the_directory_and_records_a_completed_ru
     assert set(record.timings) == {"validate", "plan", "apply", "report"}
     assert telemetry.events[-1]["status"] == "completed"
     assert telemetry.events[-1]["users_created"] == counts["users_created"]
+    # One span per stage, in order (the snapshot inside the plan, one per apply activity), run id and stage
+    # their only attributes.
+    chunks = [payload for name, payload, _ in host.calls if name == "apply_chunk"]
+    assert len(chunks) >= 2
+    assert telemetry.stages == [
+        *[("validate", start.instance_id), ("plan", start.instance_id), ("snapshot", start.instance_id)],
+        *[("apply", start.instance_id)] * len(chunks),
+        ("report", start.instance_id),
+    ]
+    assert [span.name for span in telemetry.started.spans[:3]] == [
+        "sync.validate",
+        "sync.plan",
+        "sync.snapshot",
+    ]
+    assert all(set(span.attributes or {}) == set(SPAN_ATTRIBUTES) for span in telemetry.started.spans)
     reports = runtime.settings.reports_container
     summary = json.loads(runtime.blobs.read_text(reports, f"runs/{start.instance_id}/summary.json"))
     assert summary["status"] == "completed" and summary["changes"] == counts

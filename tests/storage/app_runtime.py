@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import threading
 import uuid
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from azure.storage.blob import BlobServiceClient
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import Span, SpanProcessor, TracerProvider
 
 from sync.app.runtime import DirectoryOpener, Runtime
 from sync.directory.model import Directory, DirectorySnapshot, Operation, OperationResult
@@ -24,16 +25,36 @@ EXAMPLE_SET = ROOT / "examples" / "district"
 EXAMPLE_PROFILE = ROOT / "examples" / "profile.toml"
 
 
-class RecordingTelemetry(Telemetry):
+class StartedSpans(SpanProcessor):
+    """Keeps every span in the order the spans started (a finished-span exporter would list a nested span
+    before the one around it)."""
+
     def __init__(self) -> None:
-        super().__init__()
-        self.stages: list[tuple[str, str]] = []
+        self.spans: list[Span] = []
+
+    def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        self.spans.append(span)
+
+
+class RecordingTelemetry(Telemetry):
+    """The real stage spans, sent to an in-memory tracer provider instead of Application Insights; run events
+    recorded."""
+
+    def __init__(self) -> None:
+        self.started = StartedSpans()
+        provider = TracerProvider()
+        provider.add_span_processor(self.started)
+        super().__init__(tracer_provider=provider)
         self.events: list[Mapping[str, Any]] = []
 
-    @contextmanager
-    def stage(self, name: str, *, run_id: str) -> Iterator[None]:
-        self.stages.append((name, run_id))
-        yield
+    @property
+    def stages(self) -> list[tuple[str, str]]:
+        """``(stage, run id)`` of every stage span, in the order they started."""
+        return [
+            (str(span.attributes["sync.stage"]), str(span.attributes["sync.run_id"]))
+            for span in self.started.spans
+            if span.attributes is not None
+        ]
 
     def run_completed(self, record: RunRecord) -> Mapping[str, Any]:
         dims = run_event_dimensions(record)
