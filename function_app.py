@@ -62,25 +62,17 @@ from sync.app.orchestration import (
 )
 from sync.app.permanent import is_permanent_result, run_activity
 from sync.app.runtime import Runtime
-from sync.errors import SettingsError
-from sync.settings import Settings
+from sync.settings import Settings, upload_trigger_source
 
 LOG = logging.getLogger("sync.function_app")
 RETRY = df.RetryOptions(RETRY_FIRST_INTERVAL_MS, RETRY_MAX_ATTEMPTS)
 
 
-def _upload_trigger_source() -> func.BlobSource:
-    """Flex Consumption delivers blob events through Event Grid only; Azurite (local development) has no
-    Event Grid, so ``local.settings.json`` switches the trigger to container scanning."""
-    value = os.environ.get("UPLOAD_TRIGGER_SOURCE", "EventGrid")
-    try:
-        return func.BlobSource(value)
-    except ValueError:
-        problem = f"{value!r}: use EventGrid (Azure) or LogsAndContainerScan (Azurite)"
-        raise SettingsError([("UPLOAD_TRIGGER_SOURCE", problem)]) from None
-
-
-UPLOAD_TRIGGER_SOURCE = _upload_trigger_source()
+#: The upload trigger's source is fixed when the functions are registered, at import: an invalid
+#: ``UPLOAD_TRIGGER_SOURCE`` falls back to Event Grid here and is reported with every other problem by the
+#: start-up check at the end of this module (``Settings.from_env``). Flex Consumption delivers blob events
+#: through Event Grid only; Azurite has none, so ``local.settings.json`` switches to container scanning.
+UPLOAD_TRIGGER_SOURCE = func.BlobSource(upload_trigger_source(os.environ))
 
 app = df.DFApp(http_auth_level=func.AuthLevel.FUNCTION)
 

@@ -31,6 +31,18 @@ DEFAULT_APPROVAL_TIMEOUT_HOURS = 72.0
 DEFAULT_QUEUE_POLL_SECONDS = 60.0
 DEFAULT_QUEUE_MAX_HOURS = 6.0
 DEFAULT_SLOT_STALE_HOURS = 96.0
+#: How the upload trigger learns of new blobs: Event Grid (Azure; Flex Consumption has no other way) or
+#: scanning the container (Azurite, which has no Event Grid). The values of ``azure.functions.BlobSource``.
+UPLOAD_TRIGGER_SOURCES = ("EventGrid", "LogsAndContainerScan")
+DEFAULT_UPLOAD_TRIGGER_SOURCE = "EventGrid"
+
+
+def upload_trigger_source(environ: Mapping[str, str]) -> str:
+    """``UPLOAD_TRIGGER_SOURCE`` as the app registers its upload trigger when it is imported: the setting,
+    or the default when it is unset or invalid (:meth:`Settings.from_env` reports an invalid one together
+    with every other problem)."""
+    value = environ.get("UPLOAD_TRIGGER_SOURCE", "").strip()
+    return value if value in UPLOAD_TRIGGER_SOURCES else DEFAULT_UPLOAD_TRIGGER_SOURCE
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +90,8 @@ class Settings:
     #: A slot taken longer ago than this is taken over (its holder crashed); longer than any run, including
     #: its wait for an approval.
     slot_stale_hours: float = DEFAULT_SLOT_STALE_HOURS
+    #: One of :data:`UPLOAD_TRIGGER_SOURCES`.
+    upload_trigger_source: str = DEFAULT_UPLOAD_TRIGGER_SOURCE
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -108,6 +122,12 @@ class Settings:
         task_hub = reader.task_hub("DURABLE_TASK_HUB")
         insights = reader.optional("APPLICATIONINSIGHTS_CONNECTION_STRING")
         insights_client = reader.client_id_of("APPLICATIONINSIGHTS_AUTHENTICATION_STRING")
+        trigger_source = reader.choice(
+            "UPLOAD_TRIGGER_SOURCE",
+            UPLOAD_TRIGGER_SOURCES,
+            DEFAULT_UPLOAD_TRIGGER_SOURCE,
+            hint="use EventGrid (Azure) or LogsAndContainerScan (Azurite, which has no Event Grid)",
+        )
         if reader.problems:
             raise SettingsError(reader.problems)
         return cls(
@@ -128,6 +148,7 @@ class Settings:
             queue_poll_seconds=poll,
             queue_max_hours=queue_max,
             slot_stale_hours=stale,
+            upload_trigger_source=trigger_source,
         )
 
 
@@ -226,6 +247,15 @@ class _Reader:
         if not 0 < value < math.inf or (maximum is not None and value > maximum):
             limit = f" and at most {maximum:g}" if maximum is not None else ""
             self.problems.append((key, f"{raw!r} is not a number greater than 0{limit}"))
+            return default
+        return value
+
+    def choice(self, key: str, choices: tuple[str, ...], default: str, *, hint: str) -> str:
+        value = self.optional(key)
+        if value is None:
+            return default
+        if value not in choices:
+            self.problems.append((key, f"{value!r} is not a choice: {hint}"))
             return default
         return value
 

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 
 from sync.errors import SettingsError
 from sync.settings import DEFAULT_APPLY_CHUNK_OPERATIONS, DEFAULT_SET_WAIT_MINUTES, Settings
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "local.settings.example.json"
 
 VALID = {
     "UPLOAD_CONTAINER": "uploads",
@@ -175,3 +180,33 @@ def test_a_stale_limit_shorter_than_the_approval_wait_is_refused() -> None:
 
     assert set(problems) == {"SYNC_SLOT_STALE_HOURS"}
     assert "longer than APPROVAL_TIMEOUT_HOURS (72)" in problems["SYNC_SLOT_STALE_HOURS"]
+
+
+def test_the_example_local_settings_are_valid_settings_for_azurite_and_the_local_graph_server() -> None:
+    values = json.loads(EXAMPLE.read_text(encoding="utf-8"))["Values"]
+
+    settings = Settings.from_env(values)
+
+    assert settings.storage.connection_string == "UseDevelopmentStorage=true"
+    assert settings.upload_trigger_source == "LogsAndContainerScan"
+    assert settings.tenant == "graph:http://127.0.0.1:8765/v1.0"
+    assert settings.app_insights_connection_string is None
+    assert (settings.upload_container, settings.reports_container, settings.runs_table) == (
+        "uploads",
+        "reports",
+        "runs",
+    )
+
+
+def test_the_upload_trigger_source_defaults_to_event_grid() -> None:
+    assert Settings.from_env(VALID).upload_trigger_source == "EventGrid"
+
+
+def test_an_unknown_upload_trigger_source_is_listed_with_the_other_problems_naming_the_choices() -> None:
+    environ = {key: value for key, value in VALID.items() if key != "UPLOAD_CONTAINER"}
+
+    problems = problems_of({**environ, "UPLOAD_TRIGGER_SOURCE": "Polling"})
+
+    assert set(problems) == {"UPLOAD_CONTAINER", "UPLOAD_TRIGGER_SOURCE"}
+    assert "EventGrid" in problems["UPLOAD_TRIGGER_SOURCE"]
+    assert "LogsAndContainerScan" in problems["UPLOAD_TRIGGER_SOURCE"]

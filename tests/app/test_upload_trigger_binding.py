@@ -7,6 +7,9 @@ in Azure), and the trigger run with a client that fails on any content read."""
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import typing
 from typing import Any, NamedTuple
 
@@ -19,10 +22,10 @@ from azurefunctions.extensions.base import get_binding_registry
 import function_app
 from sync.app.runtime import Runtime
 from sync.app.uploads import set_ref_of, set_run_id
-from sync.errors import SettingsError
+from sync.settings import UPLOAD_TRIGGER_SOURCES, upload_trigger_source
 from tests.app.app_functions import indexed_functions
 from tests.app.upload_client import ReferenceOnlyBlobClient, fire_upload, host_reference, worker_blob_client
-from tests.storage.app_runtime import EXAMPLE_SET, FakeDurableClient, azurite_runtime
+from tests.storage.app_runtime import EXAMPLE_SET, ROOT, FakeDurableClient, azurite_runtime
 
 #: The identity-based storage settings infra/modules/function-app.bicep gives the app (checked by
 #: tests/infra/test_bicep.py::test_host_storage_uses_the_identity_based_connection): no key anywhere.
@@ -96,30 +99,45 @@ def test_the_worker_accepts_the_trigger_parameter_as_a_blob_client_of_the_blob_e
 
 @pytest.mark.parametrize(
     ("setting", "source"),
-    [(None, func.BlobSource.EVENT_GRID), ("LogsAndContainerScan", func.BlobSource.LOGS_AND_CONTAINER_SCAN)],
+    [
+        (None, func.BlobSource.EVENT_GRID),
+        ("LogsAndContainerScan", func.BlobSource.LOGS_AND_CONTAINER_SCAN),
+        ("Polling", func.BlobSource.EVENT_GRID),  # invalid: registered as the default, reported at start-up
+    ],
 )
 def test_the_trigger_source_is_event_grid_unless_the_local_settings_choose_container_scanning(
-    monkeypatch: pytest.MonkeyPatch, setting: str | None, source: func.BlobSource
+    setting: str | None, source: func.BlobSource
 ) -> None:
-    if setting is None:
-        monkeypatch.delenv("UPLOAD_TRIGGER_SOURCE", raising=False)
-    else:
-        monkeypatch.setenv("UPLOAD_TRIGGER_SOURCE", setting)
+    environ = {} if setting is None else {"UPLOAD_TRIGGER_SOURCE": setting}
 
-    assert function_app._upload_trigger_source() == source
+    assert func.BlobSource(upload_trigger_source(environ)) == source
 
 
-def test_an_unknown_trigger_source_is_a_settings_error_naming_the_setting_and_the_choices(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setenv("UPLOAD_TRIGGER_SOURCE", "Polling")
+def test_the_trigger_sources_the_settings_accept_are_the_ones_the_functions_library_knows() -> None:
+    assert set(UPLOAD_TRIGGER_SOURCES) == {source.value for source in func.BlobSource}
 
-    with pytest.raises(SettingsError) as caught:
-        function_app._upload_trigger_source()
 
-    [(key, problem)] = caught.value.problems
-    assert key == "UPLOAD_TRIGGER_SOURCE"
-    assert "EventGrid" in problem and "LogsAndContainerScan" in problem
+def test_the_host_starting_the_app_with_a_bad_trigger_source_gets_one_error_listing_every_problem() -> None:
+    """The Functions host imports ``function_app``: with ``UPLOAD_TRIGGER_SOURCE`` invalid and the other
+    settings missing, the import fails once, with a single settings error that names all of them."""
+    environ = {key: value for key, value in os.environ.items() if key in ("PATH", "HOME", "TMPDIR", "LANG")}
+    code = "import function_app"
+    answer = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env={**environ, "FUNCTIONS_WORKER_RUNTIME": "python", "UPLOAD_TRIGGER_SOURCE": "Polling"},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert answer.returncode != 0
+    [error] = [line for line in answer.stderr.splitlines() if line.startswith("sync.errors.SettingsError")]
+    assert (
+        "UPLOAD_TRIGGER_SOURCE: 'Polling' is not a choice: use EventGrid (Azure) or LogsAndContainerScan"
+        in error
+    )
+    assert "UPLOAD_CONTAINER: missing" in error and "SYNC_TENANT: missing" in error
 
 
 def test_the_worker_builds_a_working_client_on_azurite_from_the_hosts_reference(
