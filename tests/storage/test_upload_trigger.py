@@ -7,14 +7,16 @@ import io
 import json
 import random
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
 
 import pytest
+from azure.durable_functions.constants import DATETIME_STRING_FORMAT
 
 import function_app
 from sync.app.runtime import Runtime
 from sync.app.uploads import REQUIRED_FILES, set_ref_of, set_run_id
 from tests.app.app_functions import orchestrators, user_functions
-from tests.app.durable_host import DurableHost
+from tests.app.durable_host import TIMER_CREATED, DurableHost
 from tests.app.upload_client import fire_upload
 from tests.storage.app_runtime import EXAMPLE_SET, FakeDurableClient, azurite_runtime
 
@@ -88,8 +90,11 @@ def test_files_the_app_writes_beside_an_upload_start_nothing(app_runtime) -> Non
     assert client.started == []
 
 
-def test_a_partial_set_starts_no_run_then_reports_missing_file_after_the_wait(app_runtime) -> None:
-    runtime, telemetry, directory = app_runtime
+def test_a_partial_set_starts_no_run_then_reports_missing_file_after_the_wait(
+    azurite: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runtime, telemetry, directory = azurite_runtime(azurite, SET_WAIT_MINUTES="45")
+    monkeypatch.setattr(function_app, "runtime", lambda: runtime)
     client = FakeDurableClient()
     files = example_files()
     for name in ("schools.csv", "students.csv", "teachers.csv"):
@@ -98,9 +103,21 @@ def test_a_partial_set_starts_no_run_then_reports_missing_file_after_the_wait(ap
     assert client.starts_of("sync_run") == []
     [deadline] = client.starts_of("set_deadline")
 
-    host = DurableHost(orchestrators(), run_activity)
+    checked_at: list[datetime] = []
+
+    def timed_activity(name: str, payload: object, attempt: int) -> object:
+        checked_at.append(host.clock)
+        return run_activity(name, payload, attempt)
+
+    host = DurableHost(orchestrators(), timed_activity)
+    started = host.clock
     result = host.run("set_deadline", deadline.instance_id, deadline.input)
 
+    # The check runs once SET_WAIT_MINUTES have passed since the deadline started, not before.
+    [timer] = [event for event in result.history if event["EventType"] == TIMER_CREATED]
+    fire_at = datetime.strptime(timer["FireAt"], DATETIME_STRING_FORMAT).replace(tzinfo=UTC)
+    assert fire_at == started + timedelta(minutes=45)
+    assert len(checked_at) == 1 and checked_at[0] >= fire_at
     assert result.error is None and result.output["missing"] == ["sections.csv", "enrollments.csv"]
     container = runtime.settings.upload_container
     rows = list(csv.DictReader(io.StringIO(runtime.blobs.read_text(container, "partial/findings.csv"))))
