@@ -167,14 +167,16 @@ def timed(label: str, action: Any, *args: Any) -> Any:
     sampler = RssSampler()
     before = sampler.peak
     sampler.start()
-    start, cpu = time.perf_counter(), time.process_time()
+    start, times = time.perf_counter(), os.times()
     result = action(*args)
-    wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+    wall, after = time.perf_counter() - start, os.times()
+    cpu, system = (after.user + after.system) - (times.user + times.system), after.system - times.system
     sampler.done.set()
     sampler.join()
     peak = max(sampler.peak, rss_gb())
     print(
-        f"{label:<44} {wall:7.1f} s wall {cpu:7.1f} s cpu   rss {before:5.2f} -> peak {peak:5.2f} GB",
+        f"{label:<44} {wall:7.1f} s wall {cpu:7.1f} s cpu ({system:4.1f} system)"
+        f"   rss {before:5.2f} -> peak {peak:5.2f} GB",
         flush=True,
     )
     return result

@@ -312,7 +312,7 @@ def _encode(chunks: list[pa.Array]) -> tuple[pa.Array, np.ndarray]:
 def diff(desired: pa.Table, actual: Actual, removable_mask: np.ndarray) -> tuple[Changes, Changes]:
     """``(adds, removes)``: desired rows the directory lacks, and removable rows (``removable_mask`` over
     ``actual``) nobody desires. The anchor map and the desired anchors are dictionary-encoded in one pass
-    and ranked; rows are compared as int64 keys with Arrow hash lookups, never as Python objects."""
+    and ranked; rows are compared as sorted int64 keys, never as Python objects."""
     segments = [actual.anchors, desired.column("container"), desired.column("member")]
     chunks = [chunk for segment in segments for chunk in _chunks_of(segment) if len(chunk)]
     dictionary, indices = _encode(chunks)
@@ -328,19 +328,25 @@ def diff(desired: pa.Table, actual: Actual, removable_mask: np.ndarray) -> tuple
     del indices
 
     relation = _ints(desired.column("relation"))
-    wanted = pa.array((desired_container * 4 + relation) * size + desired_member)
+    wanted = np.sort((desired_container * 4 + relation) * size + desired_member)
     del desired_container, desired_member
-    present = pa.array(
-        (anchor_codes[actual.container] * 4 + actual.relation.astype(np.int64)) * size
-        + anchor_codes[actual.member]
-    )
-    adds = wanted.filter(pc.invert(pc.is_in(wanted, value_set=present))) if len(present) else wanted
-    removable_keys = present.filter(pa.array(removable_mask, pa.bool_()))
-    removes = removable_keys.filter(pc.invert(pc.is_in(removable_keys, value_set=wanted)))
-    return (
-        Changes(np.sort(adds.to_numpy(zero_copy_only=False)), universe),
-        Changes(np.sort(removes.to_numpy(zero_copy_only=False)), universe),
-    )
+    present = (anchor_codes[actual.container] * 4 + actual.relation.astype(np.int64)) * size + anchor_codes[
+        actual.member
+    ]
+    removable_keys = np.sort(present[removable_mask])
+    present.sort()
+    return Changes(_absent(wanted, present), universe), Changes(_absent(removable_keys, wanted), universe)
+
+
+def _absent(keys: np.ndarray, among: np.ndarray) -> np.ndarray:
+    """The sorted ``keys`` that are not in the sorted ``among`` (with their repeats). Sorted keys make the
+    binary searches walk ``among`` in order (far faster than hashing millions of keys)."""
+    if not len(among) or not len(keys):
+        return keys
+    at = np.searchsorted(among, keys)
+    at[at == len(among)] = 0
+    missing: np.ndarray = keys[among[at] != keys]
+    return missing
 
 
 def _chunks_of(values: pa.Array | pa.ChunkedArray) -> list[pa.Array]:
