@@ -28,6 +28,7 @@ import asyncio
 import base64
 import hashlib
 import json
+import random
 import threading
 import time
 from collections.abc import Coroutine, Sequence
@@ -39,7 +40,7 @@ import httpx
 
 from sync.directory.factory import GRAPH_FORMS, graph_tenant, is_tenant_guid
 from sync.directory.graph_anchors import FRESH_WINDOW_S, AnchorIndex
-from sync.directory.graph_batch import BatchDispatcher, RetryPolicy
+from sync.directory.graph_batch import BatchDispatcher, Draw, RetryPolicy
 from sync.directory.graph_cache import RESOURCES, GraphCache, Resource
 from sync.directory.graph_http import GRAPH_ROOT, GraphHttp, TokenProvider, build_client
 from sync.directory.graph_ops import OperationWriter
@@ -70,10 +71,13 @@ _REMOVALS = frozenset(
     }
 )
 _UNREACHABLE = frozenset({"Timeout", "TransportError"})
-#: Throttled / unavailable answers: up to 8 attempts, waiting ``Retry-After`` or 0.5 s doubling.
+#: Throttled / unavailable answers: up to 8 attempts, waiting ``Retry-After`` or a full-jitter backoff up
+#: to 0.5 s doubling (to 30 s).
 TRANSIENT_RETRY = RetryPolicy()
-#: Fresh objects that do not answer yet: 0.25 s doubling to 8 s, about 30 s in all.
-REPLICATION_RETRY = RetryPolicy(attempts=7, backoff_s=0.25, max_backoff_s=8.0)
+#: Fresh objects that do not answer yet: 8 retries, each waiting between half and all of 0.25 s doubling
+#: to 8 s: 16 to 32 s in all, so they always outlast the fresh window (``FRESH_WINDOW_S``). Jitter only
+#: over the upper half: full jitter could spend the retries within a few seconds.
+REPLICATION_RETRY = RetryPolicy(attempts=8, backoff_s=0.25, max_backoff_s=8.0, jitter=0.5)
 
 
 def static_token(token: str | None) -> TokenProvider:
@@ -169,7 +173,9 @@ class GraphDirectory:
         replication: RetryPolicy = REPLICATION_RETRY,
         fresh_window_s: float = FRESH_WINDOW_S,
         transport: httpx.AsyncBaseTransport | None = None,
+        draw: Draw | None = None,
     ) -> None:
+        """``draw`` gives the random numbers of the retry backoffs' jitter (tests pass a seeded one)."""
         if quota_scale <= 0:
             raise UsageError(f"quota_scale must be positive, not {quota_scale}")
         self.max_batch = max_batch
@@ -188,13 +194,19 @@ class GraphDirectory:
             self._counters,
             low_priority=low_priority,
         )
+        draw = draw or random.Random().random
         self._dispatcher = BatchDispatcher(
-            self._http, self._pacer, self._counters, concurrency=concurrency, retry=retry
+            self._http, self._pacer, self._counters, concurrency=concurrency, retry=retry, draw=draw
         )
-        self._reader = GraphReader(self._http, self._pacer, self._counters, retry=retry)
+        self._reader = GraphReader(self._http, self._pacer, self._counters, retry=retry, draw=draw)
         self._anchors = AnchorIndex(fresh_window_s=fresh_window_s)
         self._writer = OperationWriter(
-            self._dispatcher, self._reader, self._anchors, replication=replication, settle_s=timeout_s
+            self._dispatcher,
+            self._reader,
+            self._anchors,
+            replication=replication,
+            settle_s=timeout_s,
+            draw=draw,
         )
         self._refresh_lock: asyncio.Lock | None = None
         self._loaded = False

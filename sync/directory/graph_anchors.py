@@ -9,7 +9,7 @@ from collections.abc import Callable, Mapping
 
 #: How long after the adapter created (or first wrote) an object a ``404`` naming it may still be
 #: replication delay rather than absence. Graph replicates fresh objects within seconds; the adapter's
-#: replication retries (about 24 s in all by default) outlast this window.
+#: replication retries (about 16 to 32 s in all by default, whatever their jitter) outlast this window.
 FRESH_WINDOW_S = 15.0
 
 

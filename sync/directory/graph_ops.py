@@ -18,15 +18,15 @@ and retried with backoff. Every other error becomes ``OperationResult(ok=False, 
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
 from sync.directory.anchors import user_role_of
 from sync.directory.graph_anchors import AnchorIndex
-from sync.directory.graph_batch import RetryPolicy
+from sync.directory.graph_batch import Draw, RetryPolicy
 from sync.directory.graph_errors import already_exists, failed, missing_anchor, not_there
 from sync.directory.graph_http import GRAPH_ROOT, TRANSIENT_STATUSES, SubRequest, SubResponse
-from sync.directory.graph_pacing import retry_after_seconds
 from sync.directory.graph_read import GraphReader
 from sync.directory.model import MAX_BATCH, Operation, OperationResult, OpKind
 from sync.directory.passwords import generate_password
@@ -90,11 +90,13 @@ class OperationWriter:
         *,
         replication: RetryPolicy,
         settle_s: float = 0.0,
+        draw: Draw = random.random,
     ) -> None:
         self._sender = sender
         self._reader = reader
         self._anchors = anchors
         self._replication = replication
+        self._draw = draw
         #: How long a request the client gave up on may still be at work on the server.
         self._settle_s = settle_s
 
@@ -114,7 +116,7 @@ class OperationWriter:
                 return SubResponse(204)
             if not not_there(answer):
                 return answer
-            await asyncio.sleep(self._replication.backoff(attempt))
+            await asyncio.sleep(self._replication.backoff(attempt, self._draw))
             answer = await self._sender.call(request)
         if absent_ok and not_there(answer) and not self._anchors.names_fresh_object(request.url):
             return SubResponse(204)
@@ -164,7 +166,7 @@ class OperationWriter:
             if found:
                 return found
             if attempt + 1 < self._replication.attempts:
-                await asyncio.sleep(self._replication.backoff(attempt))
+                await asyncio.sleep(self._replication.backoff(attempt, self._draw))
         return None
 
     # -- operations ------------------------------------------------------------------------------------
@@ -208,7 +210,7 @@ class OperationWriter:
                 continue
             if answer.status not in TRANSIENT_STATUSES:
                 return failed(answer)
-            wait = retry_after_seconds(answer.headers, self._replication.backoff(attempt))
+            wait = self._replication.wait(attempt, answer.headers, self._draw)
             if answer.status in AMBIGUOUS_STATUSES:
                 wait = max(wait, self._settle_s)
             await asyncio.sleep(wait)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import random
 from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote
 
-from sync.directory.graph_batch import RetryPolicy
+from sync.directory.graph_batch import Draw, RetryPolicy
 from sync.directory.graph_http import TRANSIENT_STATUSES, GraphHttp, SubResponse
 from sync.directory.graph_pacing import Pacer, retry_after_seconds
 from sync.directory.graph_stats import Counters
@@ -29,11 +30,20 @@ def filter_url(path: str, prop: str, value: str, *, select: str = "id") -> str:
 
 
 class GraphReader:
-    def __init__(self, http: GraphHttp, pacer: Pacer, counters: Counters, *, retry: RetryPolicy) -> None:
+    def __init__(
+        self,
+        http: GraphHttp,
+        pacer: Pacer,
+        counters: Counters,
+        *,
+        retry: RetryPolicy,
+        draw: Draw = random.random,
+    ) -> None:
         self._http = http
         self._pacer = pacer
         self._counters = counters
         self._retry = retry
+        self._draw = draw
 
     async def get(self, url: str) -> SubResponse:
         """One page, paced on RU, transient answers retried; ``DirectoryUnavailable`` if it never works."""
@@ -41,13 +51,13 @@ class GraphReader:
         for attempt in range(self._retry.attempts):
             if attempt:
                 self._counters.retries += 1
-                await asyncio.sleep(retry_after_seconds(answer.headers, self._retry.backoff(attempt - 1)))
+                await asyncio.sleep(self._retry.wait(attempt - 1, answer.headers, self._draw))
             await self._pacer.acquire(0, 1)
             answer = await self._http.get(url)
             self._pacer.observe(answer.headers, estimated_units=1)
             if answer.status == 429:
                 self._counters.throttled += 1
-                self._pacer.throttled(retry_after_seconds(answer.headers, self._retry.backoff(attempt)))
+                self._pacer.throttled(retry_after_seconds(answer.headers, self._retry.ceiling(attempt)))
             if answer.status in (401, 403):
                 raise DirectoryAccessRefused(
                     f"Microsoft Graph refused the credentials (HTTP {answer.status}, {answer.code}); check "

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
+import random
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import httpx
 import pytest
 
-from sync.directory.graph_batch import BatchDispatcher, RetryPolicy
+from sync.directory.graph import REPLICATION_RETRY, TRANSIENT_RETRY
+from sync.directory.graph_anchors import FRESH_WINDOW_S
+from sync.directory.graph_batch import BatchDispatcher, Draw, RetryPolicy
 from sync.directory.graph_http import GraphHttp, SubRequest, SubResponse, build_client, failure
 from sync.directory.graph_pacing import Pacer, Quota
 from sync.directory.graph_stats import Counters
@@ -23,7 +28,11 @@ async def _token() -> str | None:
 
 
 def _dispatch(
-    fake: FakeGraph, requests: Sequence[SubRequest], *, low_priority: bool = False
+    fake: FakeGraph,
+    requests: Sequence[SubRequest],
+    *,
+    low_priority: bool = False,
+    draw: Draw = random.random,
 ) -> tuple[list[SubResponse], Counters]:
     counters = Counters()
 
@@ -34,7 +43,7 @@ def _dispatch(
             counters,
             low_priority=low_priority,
         )
-        dispatcher = BatchDispatcher(http, Pacer(Quota(scale=1000)), counters, retry=FAST)
+        dispatcher = BatchDispatcher(http, Pacer(Quota(scale=1000)), counters, retry=FAST, draw=draw)
         try:
             return list(await asyncio.gather(*(dispatcher.call(request) for request in requests)))
         finally:
@@ -174,3 +183,110 @@ def test_a_batch_refused_as_a_whole_slows_the_pacer_once_not_once_per_item() -> 
     asyncio.run(run())
     assert counters.throttled == 20
     assert 0.7 <= pacer.multiplier < 1.0
+
+
+@pytest.mark.parametrize(
+    "policy", [TRANSIENT_RETRY, REPLICATION_RETRY, FAST], ids=["transient", "replication", "fast"]
+)
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_backoffs_drawn_at_random_differ_and_stay_between_the_floor_and_the_ceiling(
+    policy: RetryPolicy, seed: int
+) -> None:
+    draw = random.Random(seed).random
+    for attempt in range(policy.attempts):
+        delays = [policy.backoff(attempt, draw) for _ in range(50)]
+        assert all(policy.floor(attempt) < delay <= policy.ceiling(attempt) for delay in delays)
+        assert len(set(delays)) == 50
+    assert [policy.ceiling(attempt) for attempt in range(4)] == [policy.backoff_s * 2**n for n in range(4)]
+    assert policy.ceiling(100) == policy.max_backoff_s
+
+
+def test_full_jitter_spans_zero_to_the_ceiling_and_replication_jitter_its_upper_half() -> None:
+    assert TRANSIENT_RETRY.backoff(3, lambda: 0.0) == TRANSIENT_RETRY.ceiling(3) == 4.0
+    assert TRANSIENT_RETRY.backoff(3, lambda: 0.999) == pytest.approx(0.004)
+    assert REPLICATION_RETRY.backoff(2, lambda: 0.0) == 1.0
+    assert REPLICATION_RETRY.backoff(2, lambda: 0.999) == pytest.approx(0.5005)
+    assert RetryPolicy(jitter=0).backoff(1, lambda: 0.7) == 1.0
+
+
+def test_the_replication_retries_outlast_the_fresh_window_however_short_their_draws() -> None:
+    # A write names a fresh object for FRESH_WINDOW_S; its replication retries must not all be spent before.
+    shortest = sum(REPLICATION_RETRY.floor(attempt) for attempt in range(REPLICATION_RETRY.attempts))
+    assert shortest >= FRESH_WINDOW_S
+
+
+def test_a_retry_after_is_waited_exactly_as_given_and_only_its_absence_draws_a_backoff() -> None:
+    draws: list[float] = []
+
+    def draw() -> float:
+        draws.append(0.5)
+        return 0.5
+
+    assert TRANSIENT_RETRY.wait(5, {"retry-after": "7"}, draw) == 7.0
+    assert TRANSIENT_RETRY.wait(5, {"Retry-After": "0"}, draw) == 0.0
+    assert draws == []
+    assert TRANSIENT_RETRY.wait(2, {}, draw) == 1.0
+    assert TRANSIENT_RETRY.wait(2, {"retry-after": "soon"}, draw) == 1.0
+    assert draws == [0.5, 0.5]
+
+
+@pytest.mark.parametrize("policy", [{"jitter": 1.5}, {"jitter": -0.1}, {"attempts": 0}, {"backoff_s": -1}])
+def test_a_retry_policy_out_of_bounds_is_refused(policy: dict[str, float]) -> None:
+    with pytest.raises(ValueError, match="jitter between 0 and 1"):
+        RetryPolicy(**policy)  # type: ignore[arg-type]
+
+
+def test_each_item_of_a_timed_out_batch_draws_its_own_backoff() -> None:
+    draws: list[float] = []
+    source = random.Random(5)
+
+    def draw() -> float:
+        draws.append(source.random())
+        return draws[-1]
+
+    fake = FakeGraph(batch_faults=[(0, {})])
+    answers, counters = _dispatch(fake, _writes(20), draw=draw)
+    assert all(answer.status == 204 for answer in answers)
+    assert counters.retries == 20 and len(draws) == 20
+
+
+HELD = "/users/u7"
+
+
+@dataclass
+class HoldsOneItem(FakeGraph):
+    """Times out every ``$batch`` that carries :data:`HELD`, its first ``holds`` times."""
+
+    holds: int = 3
+
+    def handle(self, request: httpx.Request) -> httpx.Response:
+        response = super().handle(request)
+        if self.holds and HELD in _urls(self.batches[-1]):
+            self.holds -= 1
+            raise httpx.ReadTimeout("held by one item", request=request)
+        return response
+
+
+def test_a_batch_whose_items_keep_timing_out_together_is_split_until_they_no_longer_do() -> None:
+    # Every draw the same: jitter alone would send the 20 items back together each time.
+    fake = HoldsOneItem()
+    answers, counters = _dispatch(fake, _writes(20), draw=lambda: 0.5)
+    assert all(answer.status == 204 for answer in answers)
+    # Each time, the items sent again with the held item are some of those that last timed out with it, in
+    # a batch at most half as big: 20, 10, 5, 2 (without the split: 20 four times).
+    partners = [{item.url for item in batch} - {HELD} for batch in fake.batches if HELD in _urls(batch)]
+    assert len(partners) == 4 and len(partners[0]) == 19
+    for attempt, (before, after) in enumerate(itertools.pairwise(partners), start=1):
+        assert after < before and len(after) + 1 <= 20 >> attempt
+    assert counters.retries == 20 + 10 + 5  # without the split: 20 + 20 + 20
+
+
+def _urls(batch: Sequence[Item]) -> set[str]:
+    return {item.url for item in batch}
+
+
+def test_a_batch_turned_away_unread_is_not_split() -> None:
+    fake = FakeGraph(batch_faults=[(503, {}), (429, {"Retry-After": "0.001"})])
+    answers, _ = _dispatch(fake, _writes(20), draw=lambda: 0.5)
+    assert all(answer.status == 204 for answer in answers)
+    assert [len(batch) for batch in fake.batches] == [20, 20, 20]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -245,6 +246,32 @@ def test_a_fresh_object_answering_404_is_retried_until_it_has_replicated(
     assert apply_one(directory, Operation(OpKind.UPDATE_CLASS, "Section_9", {"grade": "10"})).ok
     assert len(fake.writes) == 3
     assert directory.stats().writes == 3
+
+
+def test_replication_transient_and_read_retries_wait_backoffs_drawn_from_the_directorys_random_source(
+    fake: FakeGraph, tmp_path: Path
+) -> None:
+    draws: list[float] = []
+    source = random.Random(11)
+
+    def draw() -> float:
+        draws.append(source.random())
+        return draws[-1]
+
+    with open_directory(fake, tmp_path, draw=draw) as directory:
+        assert draws == []  # the snapshot's reads needed no retry
+        answers = iter(
+            [
+                error(404, "Request_ResourceNotFound", "does not exist"),  # replication delay
+                error(503, "ServiceUnavailable", "busy"),  # transient, no Retry-After
+            ]
+        )
+        fake.script = lambda item: next(answers, None)
+        assert apply_one(directory, Operation(OpKind.UPDATE_CLASS, "Section_9", {"grade": "10"})).ok
+        assert len(fake.writes) == 3 and len(draws) == 2
+        fake.get_faults = [(503, {})]
+        directory.snapshot()
+        assert len(draws) == 3
 
 
 def test_a_graph_error_becomes_a_failed_result_with_the_graph_code(
