@@ -35,8 +35,9 @@ FIRST, ROLLOVER = REPO / "examples" / "district", REPO / "examples" / "district-
 TODAY = date(2026, 9, 1)
 FAST_RETRY_SCALE = 50
 #: Time-outs carry no Retry-After: back off from 50 ms so the faulted run stays short. A batch answer held
-#: by one item's time-out fault times out all of its items, which are retried together: with 2.5 % of the
-#: calls held, a batch of 20 is held about 40 % of the time, so give them the attempts to get through.
+#: by one item's time-out fault times out all of its items (with 2.5 % of the calls held, a batch of 20 is
+#: held about 40 % of the time); they are retried after jittered delays in batches at most half as big, so
+#: a held item soon stops holding the others, but give them the attempts to get through.
 QUICK_RETRY = RetryPolicy(attempts=16, backoff_s=0.05, max_backoff_s=1.0)
 #: The faulted server's replication delay is 3 s: the adapter need not doubt a 404 on a remove for longer.
 FRESH_WINDOW_S = 4.0
@@ -107,13 +108,13 @@ def test_first_run_second_run_and_rollover_through_graph_match_the_embedded_tena
 #: in. ``applied-timeout`` lands its write, then the client times out: the case where a blind retry of a
 #: create would make a duplicate. ``replication`` only hits calls naming an object created less than 3 s
 #: ago (a window longer than the 1.5 s an answer is held, so calls after held batches still meet it), so
-#: its 0.2 comes to about 1-5 % of all calls (it varies with timing).
+#: its 0.15 comes to about 2-6 % of all calls (it varies with timing: the sooner the retries, the more).
 TENTH = FaultPlan(
     throttle=0.025,
     unavailable=0.025,
     timeout=0.01,
     applied_timeout=0.015,
-    replication=0.2,
+    replication=0.15,
     timeout_s=1.5,
     replication_ms=3000,
 )
@@ -151,7 +152,11 @@ def test_with_a_tenth_of_requests_faulted_the_final_state_equals_the_fault_free_
     faults = served["faults"]
     assert set(faults) == {"429", "503", "timeout", "replication", "applied-timeout"}, faults
     calls = served["requests"] + served["batch_items"]  # each draws once
-    assert 0.06 <= sum(faults.values()) / calls <= 0.14, (faults, calls)
+    # The kinds drawn at a fixed rate (7.5 % of the calls), within about three standard deviations for the
+    # 500-1,000 calls of a run; replication faults, which vary with timing, apart.
+    fixed = sum(count for kind, count in faults.items() if kind != "replication")
+    assert 0.04 <= fixed / calls <= 0.11, (faults, calls)
+    assert 0.01 <= faults["replication"] / calls <= 0.1, (faults, calls)
     # Writes did land under answers the adapter never saw, and its retries of them made no duplicate.
     assert served["faulted_writes_applied"] > 0
     assert stats.retries > 0
