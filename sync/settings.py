@@ -67,7 +67,8 @@ class Settings:
     schedule: str
     #: How long a partial file set may wait for its other files before it is reported ``missing_file``.
     set_wait_minutes: float
-    #: ``graph``, ``graph:http://…`` (a Graph-compatible endpoint) or a local tenant path.
+    #: ``graph``, ``graph:<tenant id or domain>``, ``graph:https://…`` (a Graph endpoint; ``http`` only to
+    #: the local Graph server on a loopback address) or a local tenant path.
     tenant: str
     #: Share of the Graph write quota (20 writes/s per app and tenant) this app may use: at most 1 against
     #: Microsoft Graph; larger only against the local Graph server, whose quota scales the same way.

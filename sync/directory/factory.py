@@ -3,7 +3,10 @@
 - a file path (default ``.sync/tenant.db``) → the embedded local tenant (``LocalTenantDirectory``);
 - ``graph`` → Microsoft Graph, the tenant the credential signs in to (``AZURE_TENANT_ID``, or the developer
   login's); ``graph:<tenant id or domain>`` → Microsoft Graph, tokens for that tenant;
-  ``graph:<url>`` → a Graph endpoint such as the local Graph server (``open_graph_directory``).
+  ``graph:https://<endpoint>/v1.0`` → Microsoft Graph at that endpoint (a national cloud such as
+  ``https://graph.microsoft.us/v1.0``), tokens for its origin (``https://graph.microsoft.us/.default``);
+  ``graph:http(s)://127.0.0.1…`` (or ``localhost``, ``[::1]``) → the local Graph server, which takes a dummy
+  token; plain ``http`` to any other host is refused (``open_graph_directory``).
 
 :func:`tenant_spec_problem` is the one check of a spec (the CLI's ``--tenant`` and the app's
 ``SYNC_TENANT``): a typo such as ``Graph`` or ``grpah:https://…`` would otherwise sync into a local tenant
@@ -15,7 +18,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import SplitResult, urlsplit
 
 from sync.directory.model import Directory, DirectorySnapshot
 from sync.errors import UsageError
@@ -31,7 +34,8 @@ _TENANT_DOMAIN = re.compile(
 )
 #: The accepted Graph forms, for messages.
 GRAPH_FORMS = (
-    "'graph', 'graph:<tenant id or domain>' (e.g. graph:contoso.onmicrosoft.com) or "
+    "'graph', 'graph:<tenant id or domain>' (e.g. graph:contoso.onmicrosoft.com), "
+    "'graph:https://<endpoint>/v1.0' (e.g. graph:https://graph.microsoft.us/v1.0) or "
     "'graph:http://127.0.0.1:PORT/v1.0' (the local Graph server)"
 )
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
@@ -55,12 +59,18 @@ def is_tenant_guid(tenant: str) -> bool:
 
 def tenant_spec_problem(tenant: str) -> str | None:
     """What is wrong with ``tenant`` as a directory spec (one line, quoting it), or ``None`` when it is
-    ``graph``, ``graph:<tenant id or domain>``, ``graph:http(s)://…`` or something that can only be a
-    tenant file path."""
-    if tenant.startswith("graph:") and not _GRAPH_URL.match(tenant) and graph_tenant(tenant) is None:
+    ``graph``, ``graph:<tenant id or domain>``, ``graph:https://…``, ``graph:http://`` to a loopback address
+    or something that can only be a tenant file path."""
+    url = _graph_url(tenant)
+    if tenant.startswith("graph:") and url is None and graph_tenant(tenant) is None:
         return (
             f"{tenant!r}: after 'graph:' give a tenant id (a GUID), a domain of the tenant "
             f"(contoso.onmicrosoft.com) or the http(s) URL of a Graph endpoint; accepted: {GRAPH_FORMS}"
+        )
+    if url is not None and url.scheme == "http" and url.hostname not in _LOOPBACK_HOSTS:
+        return (
+            f"{tenant!r}: plain http is only for the local Graph server (127.0.0.1, localhost or [::1]); "
+            f"Microsoft Graph at {url.hostname} takes https (graph:https://…), which also signs in for real"
         )
     if not is_graph_spec(tenant) and _LOOKS_LIKE_GRAPH.match(tenant):
         return (
@@ -77,15 +87,32 @@ def check_tenant_spec(tenant: str, *, option: str = "--tenant") -> None:
         raise UsageError(f"{option} {problem}")
 
 
-def is_loopback_graph(tenant: str) -> bool:
-    """``graph:http(s)://127.0.0.1…`` or ``…://localhost…``: the local Graph server, not Microsoft Graph."""
-    if not tenant.startswith("graph:"):
-        return False
+def _graph_url(tenant: str) -> SplitResult | None:
+    """The endpoint URL of a ``graph:http(s)://…`` spec, or ``None`` (another spec, or no readable host)."""
+    if not _GRAPH_URL.match(tenant):
+        return None
     try:
-        host = urlsplit(tenant.removeprefix("graph:")).hostname
+        url = urlsplit(tenant.removeprefix("graph:"))
+        _ = url.port  # raises ValueError for a port that is not a number from 0 to 65535
     except ValueError:
-        return False
-    return host in _LOOPBACK_HOSTS
+        return None
+    return url if url.hostname else None
+
+
+def is_loopback_graph(tenant: str) -> bool:
+    """``graph:http(s)://`` to 127.0.0.1, localhost or [::1]: the local Graph server, not Microsoft Graph."""
+    url = _graph_url(tenant)
+    return url is not None and url.hostname in _LOOPBACK_HOSTS
+
+
+def graph_scope(endpoint: str) -> str:
+    """The token scope of a Graph endpoint: its origin's ``/.default``
+    (``https://graph.microsoft.us/v1.0`` → ``https://graph.microsoft.us/.default``)."""
+    url = urlsplit(endpoint)
+    host = url.hostname or ""
+    host = f"[{host}]" if ":" in host else host
+    port = f":{url.port}" if url.port is not None and url.port != 443 else ""
+    return f"{url.scheme}://{host}{port}/.default"
 
 
 def check_quota_scale(tenant: str, quota_scale: float) -> None:

@@ -38,7 +38,14 @@ from typing import Any, TypeVar
 
 import httpx
 
-from sync.directory.factory import GRAPH_FORMS, graph_tenant, is_tenant_guid
+from sync.directory.factory import (
+    GRAPH_FORMS,
+    check_tenant_spec,
+    graph_scope,
+    graph_tenant,
+    is_loopback_graph,
+    is_tenant_guid,
+)
 from sync.directory.graph_anchors import FRESH_WINDOW_S, AnchorIndex
 from sync.directory.graph_batch import BatchDispatcher, Draw, RetryPolicy
 from sync.directory.graph_cache import RESOURCES, GraphCache, Resource
@@ -105,11 +112,15 @@ class AzureToken:
     or the developer login's home tenant); with it (a tenant id or domain, ``--tenant graph:<tenant>``),
     tokens are asked for that tenant. A managed identity can sign in to its own tenant only: a token whose
     ``tid`` is not the tenant id asked for is refused, so a run cannot write into the wrong tenant.
+    ``scope`` is the Graph endpoint's (``https://graph.microsoft.us/.default`` for US Government).
     ``credential`` is any async azure-identity credential (tests pass a fake)."""
 
-    def __init__(self, credential: Any = None, *, tenant_id: str | None = None) -> None:
+    def __init__(
+        self, credential: Any = None, *, tenant_id: str | None = None, scope: str = GRAPH_SCOPE
+    ) -> None:
         self._credential = credential
         self._tenant_id = tenant_id
+        self._scope = scope
         self._token: str | None = None
         self._expires = 0.0
 
@@ -124,9 +135,9 @@ class AzureToken:
                 self._credential = DefaultAzureCredential(**allowed)
             try:
                 if self._tenant_id:
-                    access = await self._credential.get_token(GRAPH_SCOPE, tenant_id=self._tenant_id)
+                    access = await self._credential.get_token(self._scope, tenant_id=self._tenant_id)
                 else:
-                    access = await self._credential.get_token(GRAPH_SCOPE)
+                    access = await self._credential.get_token(self._scope)
             except Exception as err:  # azure-identity raises several types; all mean "cannot sign in"
                 raise DirectoryUnavailable(
                     f"could not get a Microsoft Graph token{self._for_tenant()} ({type(err).__name__}); "
@@ -345,9 +356,10 @@ def open_graph_directory(
     credential: Any = None,
 ) -> GraphDirectory:
     """``graph`` (Microsoft Graph, ``DefaultAzureCredential``'s tenant), ``graph:<tenant id or domain>``
-    (Microsoft Graph, tokens for that tenant) or ``graph:http://127.0.0.1:PORT/v1.0`` (the local Graph
-    server, no real authentication). ``credential`` replaces ``DefaultAzureCredential`` (an async
-    azure-identity credential)."""
+    (Microsoft Graph, tokens for that tenant), ``graph:https://<endpoint>/v1.0`` (Microsoft Graph at that
+    endpoint, e.g. a national cloud, tokens for its origin) or ``graph:http://127.0.0.1:PORT/v1.0`` (the
+    local Graph server on a loopback address, a dummy token). ``credential`` replaces
+    ``DefaultAzureCredential`` (an async azure-identity credential)."""
     tenant_id = graph_tenant(spec)
     if spec == "graph" or tenant_id is not None:
         return GraphDirectory(
@@ -360,10 +372,12 @@ def open_graph_directory(
     prefix, _, url = spec.partition(":")
     if prefix != "graph" or not url.startswith(("http://", "https://")):
         raise UsageError(f"directory {spec!r} is not a Graph spec: use {GRAPH_FORMS}")
+    check_tenant_spec(spec)  # plain http to a host other than the local server, an unreadable URL
+    token: TokenProvider
+    if is_loopback_graph(spec):
+        token = static_token("local")
+    else:
+        token = AzureToken(credential, scope=graph_scope(url))
     return GraphDirectory(
-        url,
-        cache_dir=cache_dir,
-        token=static_token("local"),
-        quota_scale=quota_scale,
-        low_priority=low_priority,
+        url, cache_dir=cache_dir, token=token, quota_scale=quota_scale, low_priority=low_priority
     )

@@ -129,6 +129,14 @@ def test_a_mistyped_graph_tenant_is_refused_instead_of_becoming_a_local_tenant_f
     assert "neither 'graph' nor 'graph:https://<endpoint>/v1.0'" in problems["SYNC_TENANT"]
 
 
+def test_a_graph_tenant_over_plain_http_to_a_host_other_than_the_local_server_is_refused() -> None:
+    problems = problems_of({**VALID, "SYNC_TENANT": "graph:http://graph.microsoft.us/v1.0"})
+
+    assert set(problems) == {"SYNC_TENANT"}
+    assert "plain http is only for the local Graph server" in problems["SYNC_TENANT"]
+    assert Settings.from_env({**VALID, "SYNC_TENANT": "graph:https://graph.microsoft.us/v1.0"}).tenant
+
+
 @pytest.mark.parametrize("tenant", ["/home/site/data/tenant.db", ".sync/tenant.db", "C:\\sync\\tenant.db"])
 def test_a_local_tenant_path_is_accepted(tenant: str) -> None:
     assert Settings.from_env({**VALID, "SYNC_TENANT": tenant}).tenant == tenant

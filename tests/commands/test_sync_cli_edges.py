@@ -133,7 +133,7 @@ def test_run_help_says_that_tenants_in_one_folder_share_one_runs_list(
     [
         ("graph", "50"),
         ("graph:https://graph.microsoft.com/v1.0", "2"),
-        ("graph:http://10.0.0.5:8080/v1.0", "50"),
+        ("graph:https://10.0.0.5:8080/v1.0", "50"),
         (".sync/tenant.db", "50"),
         ("graph:http://127.0.0.1:9/v1.0", "0"),
         ("graph:http://127.0.0.1:9/v1.0", "-1"),

@@ -138,14 +138,17 @@ def jwt(claims: dict[str, Any]) -> str:
 
 class TenantRecordingCredential:
     """An async credential that records the tenant each ``get_token`` asked for (``None``: none given) and
-    answers with a token of ``signs_in_to`` (default: the tenant asked for)."""
+    answers with a token of ``signs_in_to`` (default: the tenant asked for); it expects ``scope``."""
 
-    def __init__(self, signs_in_to: str | None = None) -> None:
+    def __init__(
+        self, signs_in_to: str | None = None, *, scope: str = "https://graph.microsoft.com/.default"
+    ) -> None:
         self.asked: list[str | None] = []
         self.signs_in_to = signs_in_to
+        self.scope = scope
 
     async def get_token(self, *scopes: str, tenant_id: str | None = None) -> object:
-        assert scopes == ("https://graph.microsoft.com/.default",)
+        assert scopes == (self.scope,)
         self.asked.append(tenant_id)
         tid = self.signs_in_to or tenant_id or "home-tenant"
         return type("Access", (), {"token": jwt({"tid": tid}), "expires_on": time.time() + 3600})()
@@ -182,6 +185,84 @@ def test_a_token_of_another_tenant_than_the_tenant_id_asked_for_is_refused(tmp_p
     ):
         directory.snapshot()
     assert credential.asked == [TENANT_GUID]
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "scope"),
+    [
+        ("https://graph.microsoft.com/v1.0", "https://graph.microsoft.com/.default"),
+        ("https://graph.microsoft.us/v1.0", "https://graph.microsoft.us/.default"),
+        ("https://dod-graph.microsoft.us/beta", "https://dod-graph.microsoft.us/.default"),
+        ("https://microsoftgraph.chinacloudapi.cn/v1.0", "https://microsoftgraph.chinacloudapi.cn/.default"),
+        ("https://graph.contoso.test:8443/v1.0", "https://graph.contoso.test:8443/.default"),
+    ],
+)
+def test_an_https_graph_endpoint_signs_in_for_real_with_the_scope_of_its_origin(
+    endpoint: str, scope: str, tmp_path: Path
+) -> None:
+    assert tenant_spec_problem(f"graph:{endpoint}") is None
+    credential = TenantRecordingCredential(scope=scope)  # refuses a token asked for another scope
+    with open_graph_directory(f"graph:{endpoint}", cache_dir=tmp_path, credential=credential) as directory:
+        assert directory.base_url == endpoint
+        assert directory.identity == f"graph:{endpoint}#home-tenant"  # the credential's token, not a dummy
+    assert credential.asked == [None]
+
+
+@pytest.mark.parametrize(
+    "endpoint",
+    [
+        "http://127.0.0.1:9/v1.0",
+        "http://localhost:9/v1.0",
+        "http://LocalHost:9/v1.0",
+        "http://[::1]:9/v1.0",
+        "https://127.0.0.1:9/v1.0",
+        "https://localhost/v1.0",
+    ],
+)
+def test_a_loopback_graph_endpoint_is_the_local_server_with_a_dummy_token_and_no_sign_in(
+    endpoint: str, tmp_path: Path
+) -> None:
+    assert tenant_spec_problem(f"graph:{endpoint}") is None
+    credential = TenantRecordingCredential()
+    with open_graph_directory(f"graph:{endpoint}", cache_dir=tmp_path, credential=credential) as directory:
+        assert directory.base_url == endpoint
+        assert directory.identity == f"graph:{endpoint}#"  # the dummy token has no tenant
+    assert credential.asked == []
+
+
+PLAIN_HTTP_ELSEWHERE = [
+    "graph:http://graph.microsoft.com/v1.0",
+    "graph:http://graph.microsoft.us/v1.0",
+    "graph:http://10.0.0.5:8080/v1.0",
+    "graph:http://127.0.0.1.example.test/v1.0",
+]
+
+
+@pytest.mark.parametrize("spec", PLAIN_HTTP_ELSEWHERE)
+def test_plain_http_to_a_host_other_than_the_local_server_is_refused_before_anything_is_sent(
+    spec: str, tmp_path: Path
+) -> None:
+    problem = tenant_spec_problem(spec)
+    assert problem is not None and "https" in problem and "local Graph server" in problem
+    credential = TenantRecordingCredential()
+    with pytest.raises(UsageError, match=r"^--tenant .*plain http"):
+        open_graph_directory(spec, cache_dir=tmp_path, credential=credential)
+    assert credential.asked == [] and list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.usefixtures("url_logger_levels")
+def test_the_command_line_refuses_plain_http_to_microsoft_graph_in_one_line_naming_tenant(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    spec = "graph:http://graph.microsoft.com/v1.0"
+    monkeypatch.chdir(tmp_path)
+    profile = Path(__file__).resolve().parents[2] / "examples" / "profile.toml"
+    status = main(["plan", "examples/district", "--profile", str(profile), "--tenant", spec])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert err.startswith(f"error: --tenant {spec!r}: plain http") and len(err.splitlines()) == 1
+    assert "graph:https://" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []
 
 
 @pytest.fixture
