@@ -15,16 +15,14 @@ import pytest
 from azure.functions.timer import TimerRequest
 
 import function_app
-from sync import service
 from sync.app import http_api, nightly_run
-from sync.directory.local_tenant import LocalTenantDirectory, dump_state
+from sync.directory.local_tenant import dump_state
 from sync.directory.tenant_store import TenantStore
-from sync.engine.journal import MemoryJournal
 from sync.engine.plan import CHANGE_KEYS
-from sync.graphserver import GraphServer
-from sync.profile import load_profile
 from sync.telemetry import SPAN_ATTRIBUTES
 from tests.app.app_functions import orchestrators, user_functions
+from tests.app.conftest import GRAPH_QUOTA_SCALE
+from tests.app.direct_sync import comparable, direct_sync_states
 from tests.app.durable_host import DurableHost
 from tests.app.upload_client import fire_upload
 from tests.storage.app_runtime import EXAMPLE_PROFILE, EXAMPLE_SET, FakeDurableClient, azurite_runtime
@@ -32,7 +30,6 @@ from tests.storage.app_runtime import EXAMPLE_PROFILE, EXAMPLE_SET, FakeDurableC
 NEXT_TERM = EXAMPLE_SET.parent / "district-next-term"
 
 #: The local Graph server and the app's pacing both run at 50 × the real quota, to keep the test short.
-QUOTA_SCALE = "50"
 FALL = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
 SPRING = datetime(2027, 1, 10, 2, 0, tzinfo=UTC)
 
@@ -42,24 +39,13 @@ def run_activity(name: str, payload: Any, attempt: int) -> Any:
 
 
 @pytest.fixture
-def graph(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    path = tmp_path / "graph-tenant.db"
-    server = GraphServer(path, quota_scale=float(QUOTA_SCALE))
-    url = server.start()
-    try:
-        yield url, path
-    finally:
-        server.stop()
-
-
-@pytest.fixture
 def app(
     azurite: str, graph: tuple[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Any]:
     """The app's runtime on Azurite and the local Graph server, as ``function_app.runtime()`` returns it."""
     url, _ = graph
     runtime, telemetry, _ = azurite_runtime(
-        azurite, real_directory=True, SYNC_TENANT=f"graph:{url}", GRAPH_QUOTA_SCALE=QUOTA_SCALE
+        azurite, real_directory=True, SYNC_TENANT=f"graph:{url}", GRAPH_QUOTA_SCALE=GRAPH_QUOTA_SCALE
     )
     monkeypatch.setattr(function_app, "runtime", lambda: runtime)
     monkeypatch.setattr("tempfile.tempdir", str(tmp_path))  # the Graph adapter's delta cache
@@ -73,29 +59,7 @@ def expected_states(
     tmp_path: Path, runs: list[tuple[Path, date]]
 ) -> list[tuple[dict[str, Any], dict[str, int]]]:
     """Each set synced straight into an embedded tenant (held plans applied): states and counts to match."""
-    profile = load_profile(EXAMPLE_PROFILE)
-    path = tmp_path / "direct.db"
-    states = []
-    with LocalTenantDirectory(path) as local:
-        for folder, today in runs:
-            validation = service.validate(service.open_roster_source(str(folder), profile), profile)
-            assert validation.roster is not None
-            findings = list(validation.findings)
-            plan = service.make_plan(validation.roster, profile, local.snapshot(), today, findings)
-            passwords = service.passwords_for(plan, validation.roster, profile)
-            outcome = service.apply(plan, local, MemoryJournal(), passwords=passwords, approved=True)
-            assert outcome.complete and outcome.failed == 0
-            counts = {key: int(outcome.applied.get(key, 0)) for key in CHANGE_KEYS}
-            states.append((comparable(dump_state(path)), counts))
-    return states
-
-
-def comparable(state: dict[str, Any]) -> dict[str, Any]:
-    """Graph's ``POST /groups`` sends ``groupTypes: []`` for security groups; the embedded tenant omits it."""
-    for group in state["groups"].values():
-        if group.get("groupTypes") == []:
-            del group["groupTypes"]
-    return state
+    return direct_sync_states(EXAMPLE_PROFILE, tmp_path, runs)
 
 
 def upload(runtime: Any, client: FakeDurableClient, source: Path, folder: str) -> None:

@@ -10,29 +10,27 @@ from __future__ import annotations
 import csv
 import dataclasses
 from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 import function_app
-from sync import service
 from sync.app import nightly_run
 from sync.app.runtime import Runtime
 from sync.clever.state_blob import state_blob_path
 from sync.cleverserver import DEFAULT_TOKEN, CleverServer
 from sync.cleverserver.district import clever_id
-from sync.directory.local_tenant import LocalTenantDirectory, dump_state
-from sync.engine.journal import MemoryJournal
+from sync.directory.local_tenant import dump_state
 from sync.engine.plan import CHANGE_KEYS
-from sync.graphserver import GraphServer
 from sync.profile import load_profile
 from tests.app.app_functions import orchestrators, user_functions
+from tests.app.conftest import GRAPH_QUOTA_SCALE
+from tests.app.direct_sync import comparable, direct_sync_states
 from tests.app.durable_host import DurableHost
 from tests.storage.app_runtime import EXAMPLE_SET, ROOT, azurite_runtime
 
-QUOTA_SCALE = "50"
 FIRST_NIGHT = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
 SECOND_NIGHT = datetime(2026, 9, 2, 2, 0, tzinfo=UTC)
 TOKEN_SETTING = "CLEVER_TOKEN"  # what examples/profile-clever.toml names
@@ -67,34 +65,6 @@ def clever_profile_text(server: CleverServer) -> str:
     return text.replace("http://127.0.0.1:8765", server.base_url)
 
 
-def csv_path_states(
-    profile_path: Path, tmp_path: Path, runs: list[tuple[Path, date]]
-) -> list[dict[str, Any]]:
-    """Each folder synced through the CSV path straight into an embedded tenant: the states to match."""
-    profile = load_profile(profile_path)
-    path = tmp_path / "direct.db"
-    states = []
-    with LocalTenantDirectory(path) as local:
-        for folder, today in runs:
-            validation = service.validate(service.open_roster_source(str(folder), profile), profile)
-            assert validation.roster is not None
-            findings = list(validation.findings)
-            plan = service.make_plan(validation.roster, profile, local.snapshot(), today, findings)
-            passwords = service.passwords_for(plan, validation.roster, profile)
-            outcome = service.apply(plan, local, MemoryJournal(), passwords=passwords, approved=True)
-            assert outcome.complete and outcome.failed == 0
-            states.append(comparable(dump_state(path)))
-    return states
-
-
-def comparable(state: dict[str, Any]) -> dict[str, Any]:
-    """Graph's ``POST /groups`` sends ``groupTypes: []`` for security groups; the embedded tenant omits it."""
-    for group in state["groups"].values():
-        if group.get("groupTypes") == []:
-            del group["groupTypes"]
-    return state
-
-
 @pytest.fixture
 def district(tmp_path: Path) -> Path:
     return as_clever_carries_it(EXAMPLE_SET, tmp_path / "district")
@@ -104,17 +74,6 @@ def district(tmp_path: Path) -> Path:
 def clever(district: Path) -> Iterator[CleverServer]:
     with CleverServer(district) as server:
         yield server
-
-
-@pytest.fixture
-def graph(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    path = tmp_path / "graph-tenant.db"
-    server = GraphServer(path, quota_scale=float(QUOTA_SCALE))
-    url = server.start()
-    try:
-        yield url, path
-    finally:
-        server.stop()
 
 
 @pytest.fixture
@@ -129,7 +88,7 @@ def app(
     district token in the app's environment (as the host puts app settings there)."""
     url, _ = graph
     built, _, _ = azurite_runtime(
-        azurite, real_directory=True, SYNC_TENANT=f"graph:{url}", GRAPH_QUOTA_SCALE=QUOTA_SCALE
+        azurite, real_directory=True, SYNC_TENANT=f"graph:{url}", GRAPH_QUOTA_SCALE=GRAPH_QUOTA_SCALE
     )
     runtime = dataclasses.replace(built, environ={TOKEN_SETTING: DEFAULT_TOKEN})
     container, path = runtime.settings.profile_blob
@@ -168,7 +127,7 @@ def test_the_nightly_clever_run_pulls_everything_first_then_only_the_events_and_
     changed = as_clever_carries_it(
         EXAMPLE_SET, tmp_path / "changed", drop_enrollment=(LEAVING_SECTION, LEAVING_STUDENT)
     )
-    first_state, second_state = csv_path_states(
+    (first_state, _), (second_state, _) = direct_sync_states(
         profile_path, tmp_path, [(district, FIRST_NIGHT.date()), (changed, SECOND_NIGHT.date())]
     )
     assert first_state != second_state
