@@ -8,7 +8,7 @@ and is stored once.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from sync.clever.records import USER_ROLES, PulledDistrict, Record
@@ -22,9 +22,14 @@ PullProgress = Callable[[int, int], None]
 
 
 def full_pull(
-    list_records: ListRecords, *, roles: Iterable[str] = USER_ROLES, progress: PullProgress | None = None
+    list_records: ListRecords,
+    *,
+    roles: Iterable[str] = USER_ROLES,
+    progress: PullProgress | None = None,
+    check_schools: Callable[[Mapping[str, Record]], object] | None = None,
 ) -> PulledDistrict:
-    """Pull every school, user of ``roles``, section, term and course."""
+    """Pull every school, user of ``roles``, section, term and course. ``check_schools`` sees the schools
+    before anything else is pulled (it raises to stop the pull there)."""
     pulled = 0
 
     def collect(
@@ -40,6 +45,8 @@ def full_pull(
         return records
 
     schools = collect("schools")
+    if check_schools is not None:
+        check_schools(schools)
     users: dict[str, Record] = {}
     for role in roles:
         collect("users", {"role": role}, users)

@@ -31,7 +31,7 @@ from sync.clever.client import MAX_PAGE_SIZE, CleverClient, EventsUnavailable, E
 from sync.clever.events import apply_events
 from sync.clever.mapping import map_district
 from sync.clever.pull import full_pull
-from sync.clever.records import PulledDistrict
+from sync.clever.records import PulledDistrict, Record
 from sync.clever.school_filter import SchoolFilter
 from sync.clever.state import DeltaState, StateStore, default_state_dir
 from sync.errors import SettingsError
@@ -178,7 +178,15 @@ class CleverApiSource:
                     "clever: the events endpoint is not available to this app (enable events in the Clever "
                     "dashboard, or set clever.use_events = false); every run is a full pull"
                 )
-        district = full_pull(client.list_records, roles=self.roles, progress=progress)
+        school_filter = SchoolFilter.from_settings(self.settings)
+
+        def check_schools(schools: Mapping[str, Record]) -> None:
+            """A filter that keeps no school fails after the schools' pages, not after the whole pull."""
+            school_filter.check(schools.values(), profile_name=self.profile_name)
+
+        district = full_pull(
+            client.list_records, roles=self.roles, progress=progress, check_schools=check_schools
+        )
         if deltas:
             self._save(district, latest)
         self._report(client, "full", reason, district, {})

@@ -372,6 +372,9 @@ def test_an_allow_list_that_keeps_no_school_fails_the_pull_naming_the_profile_ke
     profile = clever_profile(server, school_filter_mode="allow", school_filter=("30O", "3OO"))
     with pytest.raises(ProfileError, match=r"clever\.school_filter: the allow-list keeps none of the 3"):
         source(server, tmp_path / "state", profile=profile).read_raw()
+    routes = {route for route, count in server.stats().items() if count and route.startswith("v3")}
+    assert "v3.1/schools" in routes  # the pull stopped right after the schools: no user, section, term read
+    assert not routes & {"v3.1/users", "v3.1/sections", "v3.1/terms", "v3.1/courses"}
 
 
 def test_the_pull_keeps_under_the_rate_limit_waits_out_a_429_and_retries_a_500(tmp_path: Path) -> None:
