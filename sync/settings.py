@@ -3,9 +3,9 @@
 :meth:`Settings.from_env` checks every setting and raises one :class:`~sync.errors.SettingsError` that lists
 all missing or invalid ones, so an operator fixes the app configuration in one pass.
 
-Storage is reached with an identity in Azure (``AzureWebJobsStorage__blobServiceUri`` and
-``AzureWebJobsStorage__tableServiceUri``, optionally ``AzureWebJobsStorage__clientId`` for a user-assigned
-identity) or, for local development against Azurite only, with a connection string in
+Storage is reached with an identity in Azure (``AzureWebJobsStorage__blobServiceUri``,
+``__queueServiceUri`` and ``__tableServiceUri``, optionally ``AzureWebJobsStorage__clientId`` for a
+user-assigned identity) or, for local development against Azurite only, with a connection string in
 ``AzureWebJobsStorage`` (``UseDevelopmentStorage=true``). No key is ever written in code.
 """
 
@@ -272,25 +272,34 @@ class _Reader:
     def storage(self, key: str) -> StorageSettings:
         connection = self.optional(key)
         blob_uri = self.optional(f"{key}__blobServiceUri")
+        queue_uri = self.optional(f"{key}__queueServiceUri")
         table_uri = self.optional(f"{key}__tableServiceUri")
         account = self.optional(f"{key}__accountName")
         if account is not None:
             blob_uri = blob_uri or f"https://{account}.blob.core.windows.net"
+            queue_uri = queue_uri or f"https://{account}.queue.core.windows.net"
             table_uri = table_uri or f"https://{account}.table.core.windows.net"
         if connection is not None:
             return StorageSettings(connection_string=connection)
-        if blob_uri is None or table_uri is None:
+        services = {"blob": blob_uri, "queue": queue_uri, "table": table_uri}
+        if blob_uri is None and queue_uri is None and table_uri is None:
             self.problems.append(
                 (
                     key,
-                    f"missing; set {key}__blobServiceUri and {key}__tableServiceUri (or {key}__accountName) "
-                    f"for an identity-based connection, or {key}=UseDevelopmentStorage=true for Azurite",
+                    f"missing; set {key}__blobServiceUri, {key}__queueServiceUri and {key}__tableServiceUri "
+                    f"(or {key}__accountName) for an identity-based connection, or "
+                    f"{key}=UseDevelopmentStorage=true for Azurite",
                 )
             )
             return StorageSettings()
-        for name, uri in ((f"{key}__blobServiceUri", blob_uri), (f"{key}__tableServiceUri", table_uri)):
-            if not re.match(r"^https?://\S+$", uri):
+        for service, uri in services.items():
+            name = f"{key}__{service}ServiceUri"
+            if uri is None:  # the Durable task hub needs the queues too, the app the blobs and tables
+                self.problems.append((name, f"missing; the {service} endpoint of the storage account"))
+            elif not re.match(r"^https?://\S+$", uri):
                 self.problems.append((name, f"{uri!r} is not an http(s) URL"))
+        if blob_uri is None or table_uri is None:
+            return StorageSettings()
         return StorageSettings(
             blob_service_uri=blob_uri,
             table_service_uri=table_uri,

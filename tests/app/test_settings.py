@@ -21,6 +21,7 @@ VALID = {
     "SYNC_TENANT": "graph",
     "DURABLE_TASK_HUB": "SyncHub",
     "AzureWebJobsStorage__blobServiceUri": "https://acct.blob.core.windows.net/",
+    "AzureWebJobsStorage__queueServiceUri": "https://acct.queue.core.windows.net/",
     "AzureWebJobsStorage__tableServiceUri": "https://acct.table.core.windows.net/",
     "AzureWebJobsStorage__clientId": "00000000-0000-0000-0000-000000000001",
 }
@@ -97,6 +98,15 @@ def test_an_account_name_alone_gives_both_service_uris() -> None:
 
     assert settings.storage.blob_service_uri == "https://acct.blob.core.windows.net"
     assert settings.storage.table_service_uri == "https://acct.table.core.windows.net"
+
+
+@pytest.mark.parametrize("service", ["blob", "queue", "table"])
+def test_an_identity_based_connection_missing_one_service_endpoint_names_it(service: str) -> None:
+    environ = {k: v for k, v in VALID.items() if k != f"AzureWebJobsStorage__{service}ServiceUri"}
+    problems = problems_of(environ)
+
+    assert set(problems) == {f"AzureWebJobsStorage__{service}ServiceUri"}
+    assert f"the {service} endpoint" in problems[f"AzureWebJobsStorage__{service}ServiceUri"]
 
 
 def test_azurite_is_reached_with_the_development_storage_connection_string() -> None:
