@@ -1,6 +1,7 @@
 """A synthetic Clever-format district: deterministic, fast and memory-lean.
 
-``generate_district(out_dir, "M", seed=1)`` writes the five files of a district of the given size; the same
+``generate_district(out_dir, "M", seed=1)`` writes the five files of a district of the given size (and
+``staff.csv`` when the size has staff, e.g. ``dataclasses.replace(SIZES["S"], staff=40)``); the same
 size and seed always give byte-identical files. Columns are built with numpy and Arrow compute kernels,
 students and enrollments chunk by chunk, so even ``XL`` (1M students, 8M enrollments) needs little memory.
 
@@ -78,6 +79,17 @@ SECTION_COLUMNS = (
     "Term_end",
 )
 ENROLLMENT_COLUMNS = ENROLLMENTS.names
+STAFF_COLUMNS = (
+    "School_id",
+    "Staff_id",
+    "Staff_email",
+    "First_name",
+    "Last_name",
+    "Department",
+    "Title",
+    "Username",
+    "Role",
+)
 FILES = ("schools", "students", "teachers", "sections", "enrollments")
 
 
@@ -96,6 +108,10 @@ class DistrictSize:
     multi_school_teacher_share: float = 0.04
     #: Share of sections with a co-teacher (a quarter of them have two).
     co_teacher_share: float = 0.12
+    #: Staff members (counsellors, librarians, office staff …); 0 writes no ``staff.csv`` (it is optional).
+    staff: int = 0
+    #: Share of staff who also work at a second school (needs two schools or more).
+    multi_school_staff_share: float = 0.1
 
     def __post_init__(self) -> None:
         problems = [
@@ -103,6 +119,8 @@ class DistrictSize:
             for name in ("schools", "students", "teachers", "sections")
             if getattr(self, name) < 1
         ]
+        if self.staff < 0:
+            problems.append("staff must be 0 or more")
         if self.students < self.schools or self.teachers < self.schools:
             problems.append("every school needs a student and a teacher: students and teachers >= schools")
         if self.enrollments < self.sections:
@@ -115,7 +133,12 @@ class DistrictSize:
                     f"{per_section} enrollments per section but only {smallest_school} students "
                     "in the smallest school: add students or sections"
                 )
-        for name in ("guardian_share", "multi_school_teacher_share", "co_teacher_share"):
+        for name in (
+            "guardian_share",
+            "multi_school_teacher_share",
+            "co_teacher_share",
+            "multi_school_staff_share",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 problems.append(f"{name} must be between 0 and 1")
         if problems:
@@ -404,6 +427,40 @@ def _write_teachers(path: Path, layout: Layout) -> None:
         writer.write([columns[name] for name in TEACHER_COLUMNS])
 
 
+def _write_staff(path: Path, layout: Layout) -> None:
+    """Staff spread evenly over the schools; a few also work at the next school (one row per school, like
+    teachers). Ids, usernames and emails cannot meet a teacher's: ``ST…`` ids, ``first.last.s<n>`` logins."""
+    total = layout.size.staff
+    rng = layout.rng(5)
+    first = rng.integers(0, len(pools.ADULT_FIRST_NAMES), total)
+    last = rng.integers(0, len(pools.LAST_NAMES), total)
+    job = rng.integers(0, len(pools.STAFF_JOBS), total)
+    multi = rng.random(total) < layout.size.multi_school_staff_share
+    if layout.size.schools < 2:
+        multi[:] = False
+    index = np.arange(total, dtype=np.int64)
+    rows = np.repeat(index, 1 + multi)
+    second = np.zeros(len(rows), dtype=bool)
+    second[1:] = rows[1:] == rows[:-1]
+    school = layout.school_of(layout._starts(total), rows)
+    school = np.where(second, (school + 1) % layout.size.schools, school)
+    first, last, job = first[rows], last[rows], job[rows]
+    username = _join(_take(_ADULT_LOGIN, first), ".", _take(_LAST_LOGIN, last), ".s", _text(rows + 1))
+    columns = {
+        "School_id": _take(layout.school_ids, school),
+        "Staff_id": _join("ST", _text(rows + 200_001)),
+        "Staff_email": _join(username, "@" + TEACHER_DOMAIN),
+        "First_name": _take(_ADULT, first),
+        "Last_name": _take(_LAST, last),
+        "Department": _take(_pool([j[0] for j in pools.STAFF_JOBS]), job),
+        "Title": _take(_pool([j[1] for j in pools.STAFF_JOBS]), job),
+        "Username": username,
+        "Role": _take(_pool([j[2] for j in pools.STAFF_JOBS]), job),
+    }
+    with CsvWriter(path, STAFF_COLUMNS) as writer:
+        writer.write([columns[name] for name in STAFF_COLUMNS])
+
+
 def _write_sections(path: Path, layout: Layout) -> None:
     total = layout.size.sections
     courses = [course for level in pools.COURSES for course in level]
@@ -479,7 +536,8 @@ def generate_district(
     seed: int = 1,
     defects: Mapping[str, int] | None = None,
 ) -> list[Injected]:
-    """Write ``schools.csv`` … ``enrollments.csv`` of a district into ``out_dir`` (created if needed).
+    """Write ``schools.csv`` … ``enrollments.csv`` of a district into ``out_dir`` (created if needed), and
+    ``staff.csv`` when the size has staff.
 
     Returns the manifest of injected defects (empty without ``defects``). Files of an earlier run in
     ``out_dir`` with other names are left alone; write into an empty folder.
@@ -492,6 +550,8 @@ def generate_district(
     _write_teachers(folder / "teachers.csv", layout)
     _write_sections(folder / "sections.csv", layout)
     _write_enrollments(folder / "enrollments.csv", layout)
+    if layout.size.staff:
+        _write_staff(folder / "staff.csv", layout)
     if not defects:
         return []
     return inject_defects(folder, defects, seed=seed)

@@ -110,6 +110,18 @@ TITLES = _words(
     Ms. Mr. Mrs. Dr. Mx.
     """
 )
+#: Staff jobs: (department, title, Clever staff role). No commas: the Clever API carries roles as a list.
+STAFF_JOBS = (
+    ("Administration", "Assistant Principal", "Administrator"),
+    ("Administration", "Office Manager", "Office Staff"),
+    ("Front Office", "Attendance Clerk", "Office Staff"),
+    ("Counseling", "School Counselor", "Counselor"),
+    ("Library", "Librarian", "Librarian"),
+    ("Special Education", "Instructional Aide", "Aide"),
+    ("Health Services", "School Nurse", "Nurse"),
+    ("Technology", "IT Specialist", "Technology Staff"),
+    ("Student Services", "School Psychologist", "Psychologist"),
+)
 
 #: Grade spellings by index: 0 = Kindergarten, 1..12.
 GRADES = ("Kindergarten", *(str(g) for g in range(1, 13)))

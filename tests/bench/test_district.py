@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -13,8 +14,11 @@ import pytest
 
 from bench.defects import DEFECT_CODES, FILE_LEVEL, Injected
 from bench.district import DistrictSize, apply_churn, generate_district, main, size_of
+from sync.profile import load_profile
+from sync.roster.validate import validate_folder
 
 TINY = DistrictSize(schools=4, students=240, teachers=24, sections=48, enrollments=480)
+EXAMPLE_PROFILE = Path(__file__).resolve().parents[2] / "examples" / "profile.toml"
 FILES = ("schools", "students", "teachers", "sections", "enrollments")
 
 
@@ -167,6 +171,56 @@ def test_student_grades_fit_their_school(district: Path) -> None:
         assert (
             order.index(school["Low_grade"]) <= order.index(row["Grade"]) <= order.index(school["High_grade"])
         )
+
+
+def test_a_size_without_staff_writes_no_staff_file(district: Path) -> None:
+    assert sorted(p.name for p in district.iterdir()) == sorted(f"{kind}.csv" for kind in FILES)
+
+
+def test_staff_are_written_one_row_per_school_and_some_work_at_two(tmp_path: Path) -> None:
+    generate_district(tmp_path, dataclasses.replace(TINY, staff=20, multi_school_staff_share=0.3), seed=3)
+    staff = table(tmp_path, "staff")
+    assert list(staff[0]) == [
+        "School_id", "Staff_id", "Staff_email", "First_name", "Last_name", "Department", "Title", "Username",
+        "Role",
+    ]  # fmt: skip
+    rows_of: defaultdict[str, list[dict[str, str]]] = defaultdict(list)
+    for row in staff:
+        rows_of[row["Staff_id"]].append(row)
+    assert len(rows_of) == 20
+    several = [rows for rows in rows_of.values() if len(rows) > 1]
+    assert several and all(len(rows) == 2 for rows in several)
+    for rows in several:
+        assert len({r["School_id"] for r in rows}) == 2
+        assert len({tuple(v for k, v in r.items() if k != "School_id") for r in rows}) == 1
+    assert {r["School_id"] for r in staff} == {r["School_id"] for r in table(tmp_path, "schools")}
+    assert all(all(row.values()) for row in staff)
+    teachers = table(tmp_path, "teachers")
+    assert not {r["Staff_id"] for r in staff} & {r["Teacher_id"] for r in teachers}
+    assert not {r["Username"] for r in staff} & {r["Username"] for r in teachers}
+    assert all(r["Staff_email"] == f"{r['Username']}@contoso.edu" for r in staff)
+
+
+def test_a_district_with_staff_validates_with_no_findings_when_staff_are_synced(tmp_path: Path) -> None:
+    generate_district(tmp_path, dataclasses.replace(TINY, staff=20, multi_school_staff_share=0.3), seed=3)
+    profile = dataclasses.replace(load_profile(EXAMPLE_PROFILE), sync_staff=True)
+    result = validate_folder(tmp_path, profile)
+    assert result.findings == []
+    assert result.roster is not None
+    assert result.roster.staff.num_rows == 20
+    assert result.roster.staff_schools.num_rows > 20
+
+
+def test_adding_staff_leaves_the_other_files_byte_for_byte_the_same(tmp_path: Path, district: Path) -> None:
+    generate_district(tmp_path, dataclasses.replace(TINY, staff=20), seed=3)
+    with_staff = file_bytes(tmp_path)
+    assert with_staff.pop("staff.csv")
+    assert with_staff == file_bytes(district)
+
+
+def test_a_negative_staff_count_is_refused() -> None:
+    with pytest.raises(ValueError, match="staff must be 0 or more"):
+        dataclasses.replace(TINY, staff=-1)
 
 
 def test_values_are_quoted_only_when_they_need_it(district: Path) -> None:
