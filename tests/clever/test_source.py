@@ -17,7 +17,7 @@ from sync import service
 from sync.clever.source import EVENTS_WINDOW_S, CleverApiSource
 from sync.cleverserver import DEFAULT_TOKEN, CleverServer, Fault
 from sync.directory.factory import journal_path, open_directory
-from sync.directory.model import Operation
+from sync.directory.model import Operation, OpKind
 from sync.engine.journal import SqliteJournal
 from sync.errors import SettingsError, SourceError
 from sync.profile import CleverApiSettings, Profile, ProfileError, load_profile
@@ -130,6 +130,52 @@ def test_a_generated_district_with_co_teachers_multi_school_teachers_and_guardia
     from_api = service.make_plan(api.roster, profile, directory.snapshot(), TODAY, [])
     from_csv = service.make_plan(csv_result.roster, profile, directory.snapshot(), TODAY, [])
     assert without_lines(from_api.operations) == without_lines(from_csv.operations)
+
+
+def test_a_generated_district_with_staff_synced_maps_the_same_staff_and_plans_the_same_staff_users(
+    tmp_path: Path,
+) -> None:
+    size = DistrictSize(
+        schools=3,
+        students=90,
+        teachers=12,
+        sections=18,
+        enrollments=180,
+        staff=15,
+        multi_school_staff_share=0.3,
+    )
+    folder = tmp_path / "generated"
+    generate_district(folder, size, seed=5)
+    folder = without_course_description(folder, tmp_path / "csv")
+    with CleverServer(folder) as server:
+        profile = dataclasses.replace(clever_profile(server), sync_staff=True)
+        api = service.validate(source(server, tmp_path / "state", profile=profile), profile)
+        staff_requests = server.stats().get("v3.1/users", 0)
+    csv_result = validate_folder(folder, profile)
+    assert api.roster is not None and csv_result.roster is not None
+    assert csv_result.findings == [] and api.findings == []
+    assert csv_result.roster.staff.num_rows == 15
+    assert csv_result.roster.staff_schools.num_rows > csv_result.roster.staff.num_rows
+    for name in (*COMPARED, "staff", "staff_schools"):
+        assert canonical(api.roster, name).equals(canonical(csv_result.roster, name)), name
+    assert staff_requests == 3  # students, teachers and staff: one page each
+
+    directory = open_directory(str(tmp_path / "tenant.db"))
+    from_api = service.make_plan(api.roster, profile, directory.snapshot(), TODAY, [])
+    from_csv = service.make_plan(csv_result.roster, profile, directory.snapshot(), TODAY, [])
+    assert without_lines(from_api.operations) == without_lines(from_csv.operations)
+    assert from_api.changes == from_csv.changes
+    staff = csv_result.roster.staff_schools.to_pylist()
+    created = {op.target for op in from_api.operations if op.kind is OpKind.CREATE_USER}
+    assert {f"Staff_{row['Staff_id']}" for row in staff} <= created
+    linked = {
+        (op.target, ref)
+        for op in from_api.operations
+        if op.kind is OpKind.ADD_SCHOOL_USERS
+        for ref in op.refs
+        if ref.startswith("Staff_")
+    }
+    assert linked == {(f"School_{row['School_id']}", f"Staff_{row['Staff_id']}") for row in staff}
 
 
 def test_with_api_version_v3_0_the_fields_only_v3_1_has_are_empty(
