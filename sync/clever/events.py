@@ -102,7 +102,8 @@ class _Collection:
 
 
 def _sis_keys(record: Record) -> set[tuple[str, str]]:
-    """SIS ids of a record: ``("", sis_id)`` for schools and sections, ``(role, sis_id)`` for users."""
+    """SIS ids of a record: ``("", sis_id)`` for schools and sections, ``(role, sis_id)`` for users — for
+    staff ``(staff, staff_id)``: Clever's Staff role has no ``sis_id``."""
     keys: set[tuple[str, str]] = set()
     sis = record.get("sis_id")
     if isinstance(sis, str) and sis.strip():
@@ -110,7 +111,8 @@ def _sis_keys(record: Record) -> set[tuple[str, str]]:
     roles = record.get("roles")
     if isinstance(roles, Mapping):
         for role, details in roles.items():
-            value = details.get("sis_id") if isinstance(details, Mapping) else None
+            field = "staff_id" if role == "staff" else "sis_id"
+            value = details.get(field) if isinstance(details, Mapping) else None
             if isinstance(value, str) and value.strip():
                 keys.add((str(role), value.strip()))
     return keys

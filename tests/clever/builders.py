@@ -32,6 +32,17 @@ def teacher(clever_id: str, sis_id: str | None, schools: list[str], **fields: An
     }
 
 
+def staff(clever_id: str, staff_id: str | None, schools: list[str], **fields: Any) -> dict[str, Any]:
+    """Clever's Staff role has no ``sis_id`` and no primary ``school``: its SIS id is ``staff_id``."""
+    role = {"staff_id": staff_id, "schools": schools, **fields}
+    return {
+        "id": clever_id,
+        "email": f"{clever_id}@example.edu",
+        "name": {"first": "Grace", "last": "Hopper"},
+        "roles": {"staff": role},
+    }
+
+
 def section(
     clever_id: str,
     sis_id: str | None,

@@ -7,7 +7,7 @@ from typing import Any
 from sync.clever.events import apply_events
 from sync.clever.mapping import to_raw_files
 from sync.clever.records import PulledDistrict
-from tests.clever.builders import event, school, section, student, teacher
+from tests.clever.builders import event, school, section, staff, student, teacher
 
 
 def base() -> PulledDistrict:
@@ -64,6 +64,17 @@ def test_a_user_back_with_a_new_clever_id_replaces_the_record_with_the_same_sis_
     assert "c-st2" not in outcome.district.users
     rows = to_raw_files(outcome.district)["students"].table.to_pylist()
     assert sorted((row["Student_id"], row["Grade"]) for row in rows) == [("S1", "9"), ("S2", "11")]
+
+
+def test_a_staff_member_back_with_a_new_clever_id_replaces_the_record_with_the_same_staff_id() -> None:
+    """Staff carry their SIS id in ``staff_id`` (the Staff role has no ``sis_id``)."""
+    district = base()
+    district.users["c-sf1"] = staff("c-sf1", "SF1", ["c-s1"], title="Librarian")
+    back = staff("c-sf9", "SF1", ["c-s1"], title="School Counselor")
+    outcome = apply_events(district, [event("e1", "users.created", back)])
+    assert "c-sf1" not in outcome.district.users
+    rows = to_raw_files(outcome.district)["staff"].table.to_pylist()
+    assert [(row["Staff_id"], row["Title"]) for row in rows] == [("SF1", "School Counselor")]
 
 
 def test_events_of_collections_the_sync_does_not_use_are_ignored_and_counted() -> None:
