@@ -21,7 +21,7 @@ from sync.directory.model import Operation, OpKind
 from sync.engine.journal import SqliteJournal
 from sync.errors import SettingsError, SourceError
 from sync.profile import CleverApiSettings, Profile, ProfileError, load_profile
-from sync.roster.model import Roster
+from sync.roster.model import Roster, ValidationResult
 from sync.roster.validate import validate_folder, validate_raw
 from tests.clever.conftest import EXAMPLE_DISTRICT
 from tests.clever.fakes import FakeClock, ScriptedClever
@@ -102,6 +102,21 @@ def test_the_same_district_from_the_clever_server_and_from_csv_gives_the_same_ro
     assert len(from_api.operations) > 0
 
 
+def generated_both_ways(
+    tmp_path: Path, size: DistrictSize, *, seed: int, sync_staff: bool = False
+) -> tuple[ValidationResult, ValidationResult, Profile, dict[str, int]]:
+    """A generated district validated from the local Clever server and from its CSV files: ``(from the
+    API, from CSV, the profile, the server's request counts)``."""
+    folder = tmp_path / "generated"
+    generate_district(folder, size, seed=seed)
+    folder = without_course_description(folder, tmp_path / "csv")
+    with CleverServer(folder) as server:
+        profile = dataclasses.replace(clever_profile(server), sync_staff=sync_staff)
+        api = service.validate(source(server, tmp_path / "state", profile=profile), profile)
+        stats = server.stats()
+    return api, validate_folder(folder, profile), profile, stats
+
+
 def test_a_generated_district_with_co_teachers_multi_school_teachers_and_guardians_maps_the_same(
     tmp_path: Path,
 ) -> None:
@@ -114,13 +129,7 @@ def test_a_generated_district_with_co_teachers_multi_school_teachers_and_guardia
         multi_school_teacher_share=0.3,
         co_teacher_share=0.3,
     )
-    folder = tmp_path / "generated"
-    generate_district(folder, size, seed=3)
-    folder = without_course_description(folder, tmp_path / "csv")
-    with CleverServer(folder) as server:
-        profile = clever_profile(server)
-        api = service.validate(source(server, tmp_path / "state"), profile)
-    csv_result = validate_folder(folder, profile)
+    api, csv_result, profile, _ = generated_both_ways(tmp_path, size, seed=3)
     assert api.roster is not None and csv_result.roster is not None
     assert csv_result.roster.teacher_schools.num_rows > csv_result.roster.teachers.num_rows
     assert csv_result.roster.section_teachers.num_rows > csv_result.roster.sections.num_rows
@@ -144,14 +153,8 @@ def test_a_generated_district_with_staff_synced_maps_the_same_staff_and_plans_th
         staff=15,
         multi_school_staff_share=0.3,
     )
-    folder = tmp_path / "generated"
-    generate_district(folder, size, seed=5)
-    folder = without_course_description(folder, tmp_path / "csv")
-    with CleverServer(folder) as server:
-        profile = dataclasses.replace(clever_profile(server), sync_staff=True)
-        api = service.validate(source(server, tmp_path / "state", profile=profile), profile)
-        staff_requests = server.stats().get("v3.1/users", 0)
-    csv_result = validate_folder(folder, profile)
+    api, csv_result, profile, stats = generated_both_ways(tmp_path, size, seed=5, sync_staff=True)
+    staff_requests = stats.get("v3.1/users", 0)
     assert api.roster is not None and csv_result.roster is not None
     assert csv_result.findings == [] and api.findings == []
     assert csv_result.roster.staff.num_rows == 15
