@@ -328,13 +328,15 @@ def diff(desired: pa.Table, actual: Actual, removable_mask: np.ndarray) -> tuple
     del indices
 
     relation = _ints(desired.column("relation"))
-    wanted = np.sort((desired_container * 4 + relation) * size + desired_member)
+    # Both sides come grouped by container, so they are nearly sorted already: the stable sort (timsort)
+    # finds the runs and is 10-20 times faster on them than quicksort.
+    wanted = np.sort((desired_container * 4 + relation) * size + desired_member, kind="stable")
     del desired_container, desired_member
     present = (anchor_codes[actual.container] * 4 + actual.relation.astype(np.int64)) * size + anchor_codes[
         actual.member
     ]
-    removable_keys = np.sort(present[removable_mask])
-    present.sort()
+    removable_keys = np.sort(present[removable_mask], kind="stable")
+    present.sort(kind="stable")
     return Changes(_absent(wanted, present), universe), Changes(_absent(removable_keys, wanted), universe)
 
 
