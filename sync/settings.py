@@ -271,18 +271,19 @@ class _Reader:
 
     def storage(self, key: str) -> StorageSettings:
         connection = self.optional(key)
-        blob_uri = self.optional(f"{key}__blobServiceUri")
-        queue_uri = self.optional(f"{key}__queueServiceUri")
-        table_uri = self.optional(f"{key}__tableServiceUri")
+        # The app uses the blobs and tables, the Durable task hub the queues too.
+        uris = {
+            service: self.optional(f"{key}__{service}ServiceUri") for service in ("blob", "queue", "table")
+        }
         account = self.optional(f"{key}__accountName")
         if account is not None:
-            blob_uri = blob_uri or f"https://{account}.blob.core.windows.net"
-            queue_uri = queue_uri or f"https://{account}.queue.core.windows.net"
-            table_uri = table_uri or f"https://{account}.table.core.windows.net"
+            uris = {
+                service: uri or f"https://{account}.{service}.core.windows.net"
+                for service, uri in uris.items()
+            }
         if connection is not None:
             return StorageSettings(connection_string=connection)
-        services = {"blob": blob_uri, "queue": queue_uri, "table": table_uri}
-        if blob_uri is None and queue_uri is None and table_uri is None:
+        if all(uri is None for uri in uris.values()):
             self.problems.append(
                 (
                     key,
@@ -292,16 +293,14 @@ class _Reader:
                 )
             )
             return StorageSettings()
-        for service, uri in services.items():
+        for service, uri in uris.items():
             name = f"{key}__{service}ServiceUri"
-            if uri is None:  # the Durable task hub needs the queues too, the app the blobs and tables
+            if uri is None:
                 self.problems.append((name, f"missing; the {service} endpoint of the storage account"))
             elif not re.match(r"^https?://\S+$", uri):
                 self.problems.append((name, f"{uri!r} is not an http(s) URL"))
-        if blob_uri is None or table_uri is None:
-            return StorageSettings()
         return StorageSettings(
-            blob_service_uri=blob_uri,
-            table_service_uri=table_uri,
+            blob_service_uri=uris["blob"],
+            table_service_uri=uris["table"],
             client_id=self.optional(f"{key}__clientId"),
         )
