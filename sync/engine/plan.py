@@ -96,9 +96,10 @@ class Plan:
         slices: list[tuple[int, int]] = []
         start = 0
         for index in range(1, len(self.operations) + 1):
-            if index == len(self.operations) or PHASE_OF[self.operations[index].kind] != PHASE_OF[
-                self.operations[start].kind
-            ]:
+            if (
+                index == len(self.operations)
+                or PHASE_OF[self.operations[index].kind] != PHASE_OF[self.operations[start].kind]
+            ):
                 slices.append((start, index))
                 start = index
         return slices

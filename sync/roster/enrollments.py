@@ -83,29 +83,54 @@ def _repeated_pairs(
     sec, stu = (section, student) if kept is None else (section[kept], student[kept])
     if len(sec) < 2:
         return repeat
-    # Sorted by section, then student (as exports usually are), a repeat is next to its original: told
-    # from the neighbours' differences, without building a pair key (a block at a time: small temporaries).
-    repeated = np.zeros(len(sec), dtype=bool)
-    for start in range(1, len(sec), _BLOCK):
-        stop = min(start + _BLOCK, len(sec))
-        section_step = sec[start:stop] - sec[start - 1 : stop - 1]
-        student_step = stu[start:stop] - stu[start - 1 : stop - 1]
-        same_section = section_step == 0
-        if (section_step < 0).any() or (same_section & (student_step < 0)).any():
-            break
-        repeated[start:stop] = same_section & (student_step == 0)
-    else:
-        if repeated.any():
-            repeat[repeated if kept is None else kept[repeated]] = True
-        return repeat
-    key = sec.astype(np.int64) * max(students, 1) + stu
-    ordered = np.sort(key)
-    if (ordered[1:] == ordered[:-1]).any():
-        order = np.argsort(key, kind="stable")
-        repeated = np.zeros(len(key), dtype=bool)
-        repeated[order[1:]] = key[order[1:]] == key[order[:-1]]
+    repeated = _repeats_in_runs(sec, stu, students)
+    if repeated is None:  # a section's rows are not all together: compare every pair
+        repeated = _later_copies(sec.astype(np.int64) * max(students, 1) + stu)
+    if repeated is not None:
         repeat[repeated if kept is None else kept[repeated]] = True
     return repeat
+
+
+def _repeats_in_runs(
+    sec: npt.NDArray[np.int32], stu: npt.NDArray[np.int32], students: int
+) -> npt.NDArray[np.int64] | None:
+    """The later copies of repeated pairs when each section's rows are together (exports are grouped by
+    section, their students mostly in order): a repeat is in its section's run, and only runs whose students
+    do not strictly ascend need sorting. ``None`` when some section has rows in two places."""
+    rows = len(sec)
+    starts: list[npt.NDArray[np.int64]] = [np.zeros(1, dtype=np.int64)]
+    unordered: list[npt.NDArray[np.int64]] = []
+    # A block at a time, so that the temporaries stay small.
+    for first in range(1, rows, _BLOCK):
+        stop = min(first + _BLOCK, rows)
+        new_section = sec[first:stop] != sec[first - 1 : stop - 1]
+        starts.append(np.flatnonzero(new_section) + first)
+        not_above = stu[first:stop] <= stu[first - 1 : stop - 1]
+        unordered.append(np.flatnonzero(~new_section & not_above) + first)
+    run_start = np.concatenate(starts)
+    if int(np.bincount(sec[run_start]).max()) > 1:
+        return None
+    out_of_order = np.concatenate(unordered)
+    if not len(out_of_order):
+        return np.zeros(0, dtype=np.int64)
+    # The runs (sections) holding a row not above the one before it, sorted by section then student.
+    runs = np.unique(np.searchsorted(run_start, out_of_order, side="right") - 1)
+    run_end = np.append(run_start[1:], rows)
+    lengths = run_end[runs] - run_start[runs]
+    within = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+    rows_of_runs = np.repeat(run_start[runs], lengths) + within
+    key = sec[rows_of_runs].astype(np.int64) * max(students, 1) + stu[rows_of_runs]
+    later = _later_copies(key)
+    return rows_of_runs[later] if later is not None else np.zeros(0, dtype=np.int64)
+
+
+def _later_copies(key: npt.NDArray[np.int64]) -> npt.NDArray[np.int64] | None:
+    """Positions in ``key`` of every value an earlier position already holds (``None`` when none does)."""
+    ordered = np.sort(key)
+    if not (ordered[1:] == ordered[:-1]).any():
+        return None
+    order = np.argsort(key, kind="stable")
+    return np.asarray(order[1:][key[order[1:]] == key[order[:-1]]], dtype=np.int64)
 
 
 def check_enrollments(

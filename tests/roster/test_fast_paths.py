@@ -8,6 +8,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sync.roster import enrollments, reader
 from sync.roster.checks import positions
@@ -55,6 +57,31 @@ def test_a_student_going_back_within_a_section_takes_the_unsorted_path() -> None
 
 def test_a_section_going_back_takes_the_unsorted_path() -> None:
     assert _repeats(["B", "A", "B", "A"], ["1", "1", "1", "2"]) == [2]
+
+
+def test_sections_together_in_any_order_find_repeats_in_unordered_and_ordered_sections() -> None:
+    # C, A, B each in one run (not in file order of sections.csv); A's students go back, C repeats in order.
+    sections = ["C", "C", "C", "A", "A", "A", "A", "B", "B"]
+    students = ["1", "2", "2", "3", "1", "3", "2", "1", "2"]
+    assert _repeats(sections, students) == [2, 5]
+
+
+def test_a_section_in_two_places_finds_a_repeat_across_them() -> None:
+    assert _repeats(["A", "A", "B", "A"], ["1", "2", "1", "1"]) == [3]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from("ABCX"), st.sampled_from("1239")), max_size=40), st.booleans())
+def test_repeats_are_the_later_copies_in_any_order(pairs: list[tuple[str, str]], grouped: bool) -> None:
+    if grouped:  # the usual export: each section's rows together, students in any order within it
+        pairs = sorted(pairs, key=lambda pair: pair[0])
+    seen: set[tuple[str, str]] = set()
+    expected = []
+    for row, pair in enumerate(pairs):
+        if pair in seen and "X" not in pair and "9" not in pair:
+            expected.append(row)
+        seen.add(pair)
+    assert _repeats([p[0] for p in pairs], [p[1] for p in pairs]) == expected
 
 
 def test_a_sorted_file_without_repeats_has_none() -> None:
