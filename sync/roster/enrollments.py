@@ -1,8 +1,9 @@
 """Rules of enrollments.csv (``clever-csv.md`` §2, §4), built for millions of rows.
 
-The costly part — hashing every enrollment's three ids and sorting the (section, student) pairs — is
-:func:`find_positions`, which works on the files *as read* so that it can run on a second thread while the
-other files are checked. :func:`check_enrollments` then maps those positions onto the valid records and
+The costly part — hashing every enrollment's three ids and finding the repeated (section, student) pairs —
+is :func:`find_positions`, which works on the files *as read* so that it can run on a second thread while the
+other files are checked. :func:`place` maps the sections and schools onto the valid records as soon as those
+are known (the students may still be checked meanwhile); :func:`check_enrollments` maps the students and
 makes the findings: blanks, unknown or dropped references, repeated pairs, school mismatches, and sections
 left without enrollments.
 """
@@ -133,21 +134,44 @@ def _later_copies(key: npt.NDArray[np.int64]) -> npt.NDArray[np.int64] | None:
     return np.asarray(order[1:][key[order[1:]] == key[order[:-1]]], dtype=np.int64)
 
 
-def check_enrollments(
-    table: pa.Table, found: Positions, targets: Targets, file: str
-) -> tuple[pa.Table, list[Finding]]:
-    """The valid enrollments (``Section_id, Student_id, School_id, _line``) and the findings."""
-    findings: list[Finding] = []
-    section, student, school = map_columns(
+@dataclass(frozen=True)
+class Placed:
+    """Enrollments whose sections and schools are mapped onto the valid records (:func:`place`), while their
+    students are still positions among the students as read."""
+
+    table: pa.Table
+    found: Positions
+    #: Position of each enrollment's section and school among the valid ones (``-1``: absent or dropped).
+    section: npt.NDArray[np.int32]
+    school: npt.NDArray[np.int32]
+    #: Whether the enrollment's School_id differs from its section's (meaningful where ``section >= 0``).
+    mismatch: npt.NDArray[np.bool_]
+
+
+def place(table: pa.Table, found: Positions, schools: pa.Table, sections: pa.Table) -> Placed:
+    """The part of :func:`check_enrollments` that needs only the valid schools and sections, so that it can
+    run while the students are still being checked."""
+    section, school = map_columns(
         lambda job: _remap(job[0], table[job[1]], job[2], job[1]),
-        [
-            (found.section, "Section_id", targets.sections),
-            (found.student, "Student_id", targets.students),
-            (found.school, "School_id", targets.schools),
-        ],
+        [(found.section, "Section_id", sections), (found.school, "School_id", schools)],
         rows=table.num_rows,
     )
-    repeat = found.repeat
+    section_school = positions(sections["School_id"], schools["School_id"])
+    if len(section_school):
+        # A row without a valid section is dropped before its mismatch is read: any slot will do.
+        mismatch = school != np.take(section_school, section, mode="clip")
+    else:
+        mismatch = np.zeros(len(section), dtype=bool)
+    return Placed(table, found, section, school, mismatch)
+
+
+def check_enrollments(placed: Placed, targets: Targets, file: str) -> tuple[pa.Table, list[Finding]]:
+    """The valid enrollments (``Section_id, Student_id, School_id, _line``) and the findings."""
+    findings: list[Finding] = []
+    table = placed.table
+    section, school, mismatch = placed.section, placed.school, placed.mismatch
+    student = _remap(placed.found.student, table["Student_id"], targets.students, "Student_id")
+    repeat = placed.found.repeat
     blank = pc.is_null(table["Section_id"])
     for name in ("Student_id", "School_id"):
         blank = pc.or_(blank, pc.is_null(table[name]))
@@ -157,7 +181,8 @@ def check_enrollments(
         )
         findings += missing
         keep = ~as_mask(blank)
-        section, student, school, repeat = section[keep], student[keep], school[keep], repeat[keep]
+        section, student, school = section[keep], student[keep], school[keep]
+        repeat, mismatch = repeat[keep], mismatch[keep]
     unknown = (section < 0) | (student < 0)
     if unknown.any():
         for column, index, kind in (("Section_id", section, "sections"), ("Student_id", student, "students")):
@@ -172,11 +197,11 @@ def check_enrollments(
                     consequence="the enrollment is dropped",
                 )
         keep = ~unknown
-        table, section, school, repeat = (
+        table, section, repeat, mismatch = (
             table.filter(pa.array(keep)),
             section[keep],
-            school[keep],
             repeat[keep],
+            mismatch[keep],
         )
     if repeat.any():
         findings += row_findings(
@@ -192,22 +217,19 @@ def check_enrollments(
             ),
         )
         keep = ~repeat
-        table, section, school = table.filter(pa.array(keep)), section[keep], school[keep]
-    findings += _school_mismatch(table, section, school, targets, file)
+        table, section, mismatch = table.filter(pa.array(keep)), section[keep], mismatch[keep]
+    findings += _school_mismatch(table, section, mismatch, targets, file)
     findings += _empty_sections(section, targets)
     return table.select(["Section_id", "Student_id", "School_id", LINE]), findings
 
 
 def _school_mismatch(
-    table: pa.Table, section: np.ndarray, school: np.ndarray, targets: Targets, file: str
+    table: pa.Table, section: np.ndarray, mismatch: np.ndarray, targets: Targets, file: str
 ) -> list[Finding]:
     """Warning ``school_mismatch`` for an enrollment whose School_id is not its section's."""
-    sections = targets.sections
-    section_school = positions(sections["School_id"], targets.schools["School_id"])
-    mismatch = school != np.take(section_school, section)
     if not mismatch.any():
         return []
-    expected = pc.take(sections["School_id"], pa.array(section[mismatch]))
+    expected = pc.take(targets.sections["School_id"], pa.array(section[mismatch]))
     bad = table.filter(pa.array(mismatch)).append_column("_expected", expected)
     return row_findings(
         bad,

@@ -30,7 +30,7 @@ from sync.roster.checks import (
 )
 from sync.roster.columns import CO_TEACHER_COLUMNS, CONTACT_COLUMNS, SPECS, FileSpec, Header, resolve_header
 from sync.roster.columnwise import map_columns
-from sync.roster.enrollments import Positions, Targets, check_enrollments, find_positions
+from sync.roster.enrollments import Placed, Positions, Targets, check_enrollments, find_positions, place
 from sync.roster.model import FILE_KINDS, REQUIRED_KINDS, RawFile, Roster, ValidationResult
 from sync.roster.reader import CsvFolderSource
 from sync.roster.repeats import find_repeats
@@ -228,6 +228,7 @@ class _State:
         """The roster, or ``None`` when a file read late stopped the run (its findings say why)."""
         # The enrollments' look-ups (millions of hashed ids) run on a second thread against the ids as read,
         # while the other files are checked; they are mapped onto the valid records afterwards.
+        placed: Placed | None = None
         with ThreadPoolExecutor(max_workers=2) as pool:
             early = pool.submit(
                 self._enrollment_positions,
@@ -247,13 +248,17 @@ class _State:
                     else:
                         staff, staff_schools = _empty_people("staff")
                     sections, teaching = self._sections(school_ids, teachers)
+                    # While the students are still checked: the enrollments' sections and schools.
+                    read = early.result()
+                    if read is not None:
+                        placed = place(read[0], read[1], schools=schools, sections=sections)
+                    del read
                 finally:
                     students, contacts = pupils.result()
             finally:
-                read = early.result()
-        if read is None:
+                early.result()
+        if placed is None:
             return None
-        enrollments, found = read
         targets = Targets(
             schools=schools,
             students=students,
@@ -261,7 +266,8 @@ class _State:
             names=self.names,
             seen=self.seen,
         )
-        enrollments, more = check_enrollments(enrollments, found, targets, self.names["enrollments"])
+        enrollments, more = check_enrollments(placed, targets, self.names["enrollments"])
+        del placed
         self.findings += more
         self.valid["enrollments"] = enrollments.num_rows
         return Roster(
