@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pyarrow as pa
@@ -36,3 +39,30 @@ def test_a_validated_roster_outlives_the_pool_swap(tmp_path: Path) -> None:
     assert pa.default_memory_pool().backend_name == before
     assert result.roster is not None
     assert result.roster.students.column("Student_id").to_pylist() == ["100", "101"]
+
+
+def _allocator_conf(code: str, env: dict[str, str]) -> str:
+    """``JE_ARROW_MALLOC_CONF`` as seen by a fresh interpreter after ``code`` ran."""
+    clean = {k: v for k, v in os.environ.items() if k != "JE_ARROW_MALLOC_CONF"} | env
+    out = subprocess.run(
+        [sys.executable, "-c", f"{code}; import os; print(os.environ.get('JE_ARROW_MALLOC_CONF', '-'))"],
+        capture_output=True,
+        text=True,
+        check=True,
+        env=clean,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    return out.stdout.strip()
+
+
+def test_importing_sync_first_gives_jemalloc_an_arena_per_cpu() -> None:
+    expected = "percpu_arena:percpu" if sys.platform == "linux" else "-"
+    assert _allocator_conf("import sync", {}) == expected
+
+
+def test_an_operators_allocator_setting_is_kept() -> None:
+    assert _allocator_conf("import sync", {"JE_ARROW_MALLOC_CONF": "narenas:1"}) == "narenas:1"
+
+
+def test_nothing_is_set_once_pyarrow_is_loaded_it_would_have_no_effect() -> None:
+    assert _allocator_conf("import pyarrow, sync", {}) == "-"
