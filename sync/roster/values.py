@@ -127,13 +127,76 @@ def _decode(encoded: ArrayLike, dictionary: pa.Array) -> ArrayLike:
 
 
 def normalise_email(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
-    lowered = pc.utf8_lower(array)
+    # Addresses already lower-case ASCII (as most exports write them) need no lower-casing copy.
+    lowered = array if all(_lower_ascii(chunk) for chunk in _chunks(array)) else pc.utf8_lower(array)
+    # And when every one is plainly an address, none needs the regex.
+    if all(_plain_addresses(chunk) for chunk in _chunks(lowered)):
+        return lowered, pc.and_(pc.is_valid(array), pc.is_null(array))
     ok = pc.match_substring_regex(lowered, _EMAIL)
     # Every address valid (as in most files): the lowered column as it is, not copied once more.
     result = (
         lowered if pc.all(ok).as_py() is not False else pc.if_else(ok, lowered, pa.scalar(None, pa.string()))
     )
     return result, _invalid(array, result)
+
+
+_AT, _DOT, _CAPITAL_A, _CAPITAL_Z, _ASCII_END = 64, 46, 65, 90, 128
+
+
+def _chunks(array: ArrayLike) -> list[pa.Array]:
+    return array.chunks if isinstance(array, pa.ChunkedArray) else [array]
+
+
+def _used_bytes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The value bytes a string chunk uses, and each value's start and end within them."""
+    _, offsets_buffer, data_buffer = chunk.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
+    data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
+    used = data[offsets[0] : offsets[-1]]
+    return used, offsets[:-1] - offsets[0], offsets[1:] - offsets[0]
+
+
+def _lower_ascii(chunk: pa.Array) -> bool:
+    """Whether every byte of the chunk's values is ASCII and none is a capital letter (lower-casing would
+    change nothing)."""
+    if not pa.types.is_string(chunk.type):
+        return False
+    if not len(chunk):
+        return True
+    used, _, _ = _used_bytes(chunk)
+    if not len(used):
+        return True
+    return int(used.max()) < _ASCII_END and not bool(np.any((used >= _CAPITAL_A) & (used <= _CAPITAL_Z)))
+
+
+def _plain_addresses(chunk: pa.Array) -> bool:
+    """True only when every value of the chunk surely matches :data:`_EMAIL`: printable ASCII, one ``@``
+    after the first byte, and a last dot with a byte between it and the ``@`` and a byte after it. False
+    says nothing: the values are then matched one by one."""
+    if not pa.types.is_string(chunk.type):
+        return False
+    if not len(chunk):
+        return True
+    used, starts, ends = _used_bytes(chunk)
+    present = np.ones(len(chunk), dtype=bool)
+    if chunk.null_count:
+        present = np.asarray(pc.is_valid(chunk).to_numpy(zero_copy_only=False), dtype=bool)
+    if not len(used):
+        return not bool(present.any())
+    if int(used.min()) <= 32 or int(used.max()) >= 127:  # white space, control bytes or non-ASCII
+        return False
+    at = np.flatnonzero(used == _AT)
+    ats = np.searchsorted(at, ends) - np.searchsorted(at, starts)
+    if np.any(ats[present] != 1) or np.any(ats[~present] != 0):
+        return False
+    start, end = starts[present], ends[present]
+    at_of = at[np.searchsorted(at, start)]  # each value's one "@"
+    dots = np.flatnonzero(used == _DOT)
+    last = np.searchsorted(dots, end) - 1  # the last dot before the value's end (maybe an earlier value's)
+    if np.any(last < 0):
+        return False
+    last_dot = dots[last]
+    return bool(np.all((at_of > start) & (last_dot > at_of + 1) & (last_dot < end - 1)))
 
 
 def _normalise_date(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:

@@ -8,10 +8,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from sync.roster import enrollments, reader
+from sync.roster import enrollments, reader, values
 from sync.roster.checks import positions
 from sync.roster.enrollments import find_positions
 from sync.roster.validate import validate_folder
@@ -177,6 +177,39 @@ def test_an_invalid_email_among_valid_ones_is_the_only_one_dropped() -> None:
     normalised, invalid = normalise_email(emails)
     assert normalised.to_pylist() == ["ann@school.org", None, None]
     assert invalid.to_pylist() == [False, True, False]
+
+
+_EMAIL_PIECES = st.one_of(st.text(alphabet="aZ9._-", max_size=5), st.text(alphabet="aZ9.@ é\t", max_size=5))
+_EMAILS = st.one_of(
+    st.none(),
+    _EMAIL_PIECES,
+    st.builds(lambda a, b, c: f"{a}@{b}.{c}", _EMAIL_PIECES, _EMAIL_PIECES, _EMAIL_PIECES),
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.lists(_EMAILS, max_size=6), min_size=1, max_size=3))
+@example([["ann@x.io", "x@.y"]])
+@example([["ann@x.io"], ["@b.io", None]])
+@example([["a@b.", "a.b@c", "a@b.c."]])
+def test_emails_normalise_as_the_regex_says_whichever_path_is_taken(chunks: list[list[str | None]]) -> None:
+    emails = pa.chunked_array([pa.array(chunk, pa.string()) for chunk in chunks], pa.string())
+    lowered = pc.utf8_lower(emails)
+    expected = pc.if_else(pc.match_substring_regex(lowered, values._EMAIL), lowered, None)
+    normalised, invalid = normalise_email(emails)
+    assert normalised.to_pylist() == expected.to_pylist()
+    assert invalid.to_pylist() == [
+        e is not None and x is None for e, x in zip(emails.to_pylist(), expected.to_pylist(), strict=True)
+    ]
+
+
+def test_plain_lower_case_addresses_skip_the_regex_and_anything_doubtful_does_not() -> None:
+    assert values._plain_addresses(pa.array(["ann@school.org", None, "b.c@x.y.io"]))
+    for doubtful in ("a@b", "a@.io", "@b.io", "a@b.", "a@@b.io", "a b@c.io", "é@b.io", ""):
+        assert not values._plain_addresses(pa.array(["ann@school.org", doubtful])), doubtful
+    assert values._lower_ascii(pa.array(["ann@school.org"]))
+    assert not values._lower_ascii(pa.array(["Ann@school.org"]))
+    assert not values._lower_ascii(pa.array(["ané@school.org"]))
 
 
 def test_a_value_to_trim_in_a_later_chunk_of_a_clean_column_is_trimmed() -> None:
