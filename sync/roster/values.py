@@ -111,7 +111,7 @@ def _lookup(mapping: dict[str, str]) -> Normaliser:
         # Most columns are written canonically already: one cheap membership test, nothing rewritten.
         present = len(array) - array.null_count
         if pc.sum(pc.is_in(array, value_set=canonical)).as_py() == present:
-            return array, pc.and_(pc.is_valid(array), pc.is_null(array))
+            return array, _invalid(array, array)  # none is
         return on_dictionary(array)
 
     return normalise_column
@@ -131,7 +131,7 @@ def normalise_email(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
     lowered = array if all(_lower_ascii(chunk) for chunk in _chunks(array)) else pc.utf8_lower(array)
     # And when every one is plainly an address, none needs the regex.
     if all(_plain_addresses(chunk) for chunk in _chunks(lowered)):
-        return lowered, pc.and_(pc.is_valid(array), pc.is_null(array))
+        return lowered, _invalid(array, array)  # none is
     ok = pc.match_substring_regex(lowered, _EMAIL)
     # Every address valid (as in most files): the lowered column as it is, not copied once more.
     result = (
@@ -140,7 +140,7 @@ def normalise_email(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
     return result, _invalid(array, result)
 
 
-_AT, _DOT, _CAPITAL_A, _CAPITAL_Z, _ASCII_END = 64, 46, 65, 90, 128
+_AT, _DOT, _CAPITAL_A, _CAPITAL_Z, _ASCII_END, _ZERO, _NINE = 64, 46, 65, 90, 128, 48, 57
 
 
 def _chunks(array: ArrayLike) -> list[pa.Array]:
@@ -199,6 +199,21 @@ def _plain_addresses(chunk: pa.Array) -> bool:
     return bool(np.all((at_of > start) & (last_dot > at_of + 1) & (last_dot < end - 1)))
 
 
+def _four_digits(chunk: pa.Array) -> bool:
+    """Whether every value of a string chunk is four ASCII digits (as :data:`_YEAR` requires)."""
+    if not pa.types.is_string(chunk.type):
+        return False
+    if not len(chunk):
+        return True
+    used, starts, ends = _used_bytes(chunk)
+    lengths = ends - starts
+    if chunk.null_count:
+        lengths = lengths[np.asarray(pc.is_valid(chunk).to_numpy(zero_copy_only=False), dtype=bool)]
+    if np.any(lengths != 4) or len(used) != 4 * len(lengths):  # a null that holds bytes: ask the regex
+        return False
+    return not len(used) or (int(used.min()) >= _ZERO and int(used.max()) <= _NINE)
+
+
 def _normalise_date(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
     candidate = array
     if not pc.all(pc.match_substring_regex(array, _ISO_DATE)).as_py():
@@ -216,6 +231,8 @@ def _normalise_date(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
 
 
 def normalise_year(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
+    if all(_four_digits(chunk) for chunk in _chunks(array)):
+        return array, _invalid(array, array)  # none is
     result = pc.if_else(pc.match_substring_regex(array, _YEAR), array, pa.scalar(None, pa.string()))
     return result, _invalid(array, result)
 

@@ -15,7 +15,7 @@ from sync.roster import enrollments, reader, values
 from sync.roster.checks import positions
 from sync.roster.enrollments import find_positions
 from sync.roster.validate import validate_folder
-from sync.roster.values import clean, normalise_email
+from sync.roster.values import clean, normalise_email, normalise_year
 from tests.roster.csvset import write_set
 
 
@@ -210,6 +210,26 @@ def test_plain_lower_case_addresses_skip_the_regex_and_anything_doubtful_does_no
     assert values._lower_ascii(pa.array(["ann@school.org"]))
     assert not values._lower_ascii(pa.array(["Ann@school.org"]))
     assert not values._lower_ascii(pa.array(["ané@school.org"]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.lists(st.one_of(st.none(), st.text(alphabet="0129a ", min_size=3, max_size=5)), max_size=5),
+        min_size=1,
+        max_size=3,
+    )
+)
+@example([["2031", None, "2032"]])
+@example([["2031", "203a"], ["20311"]])
+def test_years_normalise_as_the_regex_says_whichever_path_is_taken(chunks: list[list[str | None]]) -> None:
+    years = pa.chunked_array([pa.array(chunk, pa.string()) for chunk in chunks], pa.string())
+    expected = pc.if_else(pc.match_substring_regex(years, values._YEAR), years, None)
+    normalised, invalid = normalise_year(years)
+    assert normalised.to_pylist() == expected.to_pylist()
+    assert invalid.to_pylist() == [
+        y is not None and x is None for y, x in zip(years.to_pylist(), expected.to_pylist(), strict=True)
+    ]
 
 
 def test_a_value_to_trim_in_a_later_chunk_of_a_clean_column_is_trimmed() -> None:
