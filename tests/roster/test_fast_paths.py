@@ -193,13 +193,20 @@ _EMAILS = st.one_of(
 @example([["ann@x.io"], ["@b.io", None]])
 @example([["a@b.", "a.b@c", "a@b.c."]])
 def test_emails_normalise_as_the_regex_says_whichever_path_is_taken(chunks: list[list[str | None]]) -> None:
-    emails = pa.chunked_array([pa.array(chunk, pa.string()) for chunk in chunks], pa.string())
-    lowered = pc.utf8_lower(emails)
-    expected = pc.if_else(pc.match_substring_regex(lowered, values._EMAIL), lowered, None)
-    normalised, invalid = normalise_email(emails)
+    _assert_as_the_regex(normalise_email, values._EMAIL, chunks, lower=True)
+
+
+def _assert_as_the_regex(
+    normaliser: values.Normaliser, pattern: str, chunks: list[list[str | None]], *, lower: bool = False
+) -> None:
+    """``normaliser`` gives what matching ``pattern`` (after lower-casing, if ``lower``) gives."""
+    column = pa.chunked_array([pa.array(chunk, pa.string()) for chunk in chunks], pa.string())
+    candidate = pc.utf8_lower(column) if lower else column
+    expected = pc.if_else(pc.match_substring_regex(candidate, pattern), candidate, None)
+    normalised, invalid = normaliser(column)
     assert normalised.to_pylist() == expected.to_pylist()
     assert invalid.to_pylist() == [
-        e is not None and x is None for e, x in zip(emails.to_pylist(), expected.to_pylist(), strict=True)
+        v is not None and x is None for v, x in zip(column.to_pylist(), expected.to_pylist(), strict=True)
     ]
 
 
@@ -223,13 +230,7 @@ def test_plain_lower_case_addresses_skip_the_regex_and_anything_doubtful_does_no
 @example([["2031", None, "2032"]])
 @example([["2031", "203a"], ["20311"]])
 def test_years_normalise_as_the_regex_says_whichever_path_is_taken(chunks: list[list[str | None]]) -> None:
-    years = pa.chunked_array([pa.array(chunk, pa.string()) for chunk in chunks], pa.string())
-    expected = pc.if_else(pc.match_substring_regex(years, values._YEAR), years, None)
-    normalised, invalid = normalise_year(years)
-    assert normalised.to_pylist() == expected.to_pylist()
-    assert invalid.to_pylist() == [
-        y is not None and x is None for y, x in zip(years.to_pylist(), expected.to_pylist(), strict=True)
-    ]
+    _assert_as_the_regex(normalise_year, values._YEAR, chunks)
 
 
 def test_a_value_to_trim_in_a_later_chunk_of_a_clean_column_is_trimmed() -> None:
