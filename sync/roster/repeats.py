@@ -21,7 +21,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from sync.findings import Finding, Severity
-from sync.roster.checks import ROW, row_findings
+from sync.roster.checks import positions, row_findings
 from sync.roster.columns import FileSpec
 from sync.roster.columnwise import map_columns
 
@@ -50,7 +50,9 @@ def find_repeats(table: pa.Table, spec: FileSpec, file: str) -> Repeats:
     same_id[1:] = _equal_shifted(ids, 1)
     grouped = rows - int(np.count_nonzero(same_id))
     # Ids in order (as exports usually are) need no hashing: their repeats are next to each other.
-    distinct = grouped if _ascending(ids) else len(pc.unique(ids))
+    # Otherwise each row's id is looked up among the ids, which gives the position of its id's first row.
+    first = None if _ascending(ids) else positions(ids, ids).astype(np.int64)
+    distinct = grouped if first is None else int(np.count_nonzero(first == np.arange(rows)))
     if distinct == rows:
         return Repeats(table, [], np.zeros(rows, dtype=bool))
     order: npt.NDArray[np.int64] | None = None
@@ -63,16 +65,12 @@ def find_repeats(table: pa.Table, spec: FileSpec, file: str) -> Repeats:
             order = np.flatnonzero(repeated_rows)
             work = table.take(pa.array(order))
     else:
-        counts = pc.value_counts(ids)
-        repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
-        subset = np.flatnonzero(_mask(pc.is_in(ids, value_set=repeated)))
-        work = table.take(pa.array(subset))
-        by_id = np.asarray(
-            pc.sort_indices(work, sort_keys=[(spec.id_column, "ascending"), (ROW, "ascending")]),
-            dtype=np.int64,
-        )
-        work = work.take(pa.array(by_id))
-        order = subset[by_id]
+        assert first is not None  # ascending ids are grouped
+        # The rows of ids that repeat, grouped by id (a stable sort of their first rows keeps file order
+        # within an id), taken in one go.
+        subset = np.flatnonzero(np.bincount(first, minlength=rows)[first] > 1)
+        order = subset[np.argsort(first[subset], kind="stable")]
+        work = table.take(pa.array(order))
     found = _compare_neighbours(work, spec, file)
     drop, later = found.drop, found.later
     if order is not None:

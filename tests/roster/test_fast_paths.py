@@ -12,8 +12,11 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from sync.roster import enrollments, reader, values
-from sync.roster.checks import positions
+from sync.roster.checks import ROW, positions, prepare
+from sync.roster.columns import SPECS, resolve_header
 from sync.roster.enrollments import find_positions
+from sync.roster.model import RawFile
+from sync.roster.repeats import find_repeats
 from sync.roster.validate import validate_folder
 from sync.roster.values import clean, normalise_email, normalise_year
 from tests.roster.csvset import write_set
@@ -281,3 +284,50 @@ def test_a_third_contact_among_many_single_rows_is_compared_with_the_first(tmp_p
         pc.is_in(result.roster.student_contacts["Student_id"], pa.array(["100", "101"]))
     )
     assert contacts["Contact_phone"].to_pylist() == [None, "555", "1", "2", "3"]
+
+
+def _repeats_by_hand(rows: list[tuple[str, str, str]]) -> tuple[list[int], list[bool], list[tuple[str, int]]]:
+    """The rules of repeated ids, row by row: kept rows, their "later" flags, findings (code, line)."""
+    groups: dict[str, list[int]] = {}
+    for index, (student, _, _) in enumerate(rows):
+        groups.setdefault(student, []).append(index)
+    dropped: set[int] = set()
+    findings: list[tuple[str, int]] = []
+    for members in groups.values():
+        if len({rows[i][1] for i in members}) > 1:  # Grade may not differ between rows of a student
+            dropped.update(members)
+            findings += [("conflicting_duplicate", i + 2) for i in members]
+            continue
+        contacts: set[str] = set()
+        for i in members:
+            if rows[i][2] in contacts:  # the same contact again: a copy
+                dropped.add(i)
+                findings.append(("duplicate_row", i + 2))
+            contacts.add(rows[i][2])
+    kept = [i for i in range(len(rows)) if i not in dropped]
+    later = [groups[rows[i][0]][0] != i for i in kept]
+    return kept, later, sorted(findings)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.tuples(st.sampled_from("1234"), st.sampled_from("9K"), st.sampled_from("MDG")), max_size=14)
+)
+def test_repeated_ids_follow_the_rules_whatever_the_row_order(rows: list[tuple[str, str, str]]) -> None:
+    spec = SPECS["students"]
+    names = ["School_id", "Student_id", "Grade", "Contact_name"]
+    raw = pa.table(
+        {
+            "School_id": pa.array(["S1"] * len(rows), pa.string()),
+            "Student_id": pa.array([r[0] for r in rows], pa.string()),
+            "Grade": pa.array([r[1] for r in rows], pa.string()),
+            "Contact_name": pa.array([r[2] for r in rows], pa.string()),
+        }
+    )
+    header = resolve_header(spec, "students.csv", names, needed=())
+    table = prepare(RawFile(kind="students", name="students.csv", table=raw, lines=None), spec, header)
+    found = find_repeats(table, spec, "students.csv")
+    kept, later, findings = _repeats_by_hand(rows)
+    assert found.table[ROW].to_pylist() == kept
+    assert found.later.tolist() == later
+    assert sorted((f.code, f.line) for f in found.findings) == findings
