@@ -7,6 +7,7 @@ This module holds the typed profile. ``load_profile(path)`` reads and validates 
 from __future__ import annotations
 
 import difflib
+import logging
 import os
 import re
 import tomllib
@@ -19,6 +20,8 @@ from urllib.parse import urlsplit
 
 from sync.errors import UsageError
 from sync.roster.columns import CO_TEACHER_COLUMNS, SCHOOLS, SECTIONS
+
+log = logging.getLogger(__name__)
 
 UserMode = Literal["existing", "create"]
 Source = Literal["csv", "clever_api"]
@@ -240,6 +243,15 @@ def parse_profile(data: Mapping[str, Any], *, source_name: str) -> Profile:
     profile = reader.profile(data)
     if reader.problems or profile is None:
         raise ProfileError(source_name, reader.problems)
+    if profile.section_domain:
+        # Accepted so that a profile carried over from SDS loads, but it changes nothing: say so.
+        log.warning(
+            "%s: section_domain = %r is not applied: the sync cannot choose a class's e-mail domain "
+            "(Graph's group mail is read-only). Exchange gives classes the domain of the tenant's e-mail "
+            "address policy for Microsoft 365 groups; see examples/profile.toml",
+            source_name,
+            profile.section_domain,
+        )
     return profile
 
 

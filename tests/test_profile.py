@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -136,12 +137,29 @@ def test_a_profile_with_only_a_name_gets_the_documented_defaults() -> None:
     assert not profile.licenses_by_group
 
 
-def test_the_example_profile_loads() -> None:
-    profile = load_profile(REPO / "examples" / "profile.toml")
+def test_the_example_profile_loads_without_a_warning(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.WARNING, logger="sync.profile"):
+        profile = load_profile(REPO / "examples" / "profile.toml")
+
+    assert caplog.records == []
 
     assert profile.name
     assert profile.usage_location == "US"
     assert profile.license_assignment == "user"  # group-based licensing needs Entra ID P1: opt in
+
+
+def test_a_section_domain_loads_with_a_warning_that_it_is_not_applied(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="sync.profile"):
+        profile = parse_profile(minimal(section_domain="Contoso.edu"), source_name="district.toml")
+
+    assert profile.section_domain == "contoso.edu"
+    [record] = caplog.records
+    assert record.levelno == logging.WARNING
+    assert "district.toml" in record.getMessage()
+    assert "section_domain = 'contoso.edu' is not applied" in record.getMessage()
+    assert "address policy" in record.getMessage()
 
 
 def test_clever_table_defaults_apply_when_only_the_source_is_set() -> None:
