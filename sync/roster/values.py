@@ -77,6 +77,11 @@ def _invalid(original: ArrayLike, normalised: ArrayLike) -> ArrayLike:
     return pc.and_(pc.is_valid(original), pc.is_null(normalised))
 
 
+def _none_invalid(array: ArrayLike) -> ArrayLike:
+    """The mask of invalid values of a column whose every value is valid (all false)."""
+    return _invalid(array, array)
+
+
 def _on_dictionary(normalise_values: Normaliser) -> Normaliser:
     """Apply a normaliser to the distinct values only (dates, grades and flags repeat a lot), then expand."""
 
@@ -111,7 +116,7 @@ def _lookup(mapping: dict[str, str]) -> Normaliser:
         # Most columns are written canonically already: one cheap membership test, nothing rewritten.
         present = len(array) - array.null_count
         if pc.sum(pc.is_in(array, value_set=canonical)).as_py() == present:
-            return array, _invalid(array, array)  # none is
+            return array, _none_invalid(array)
         return on_dictionary(array)
 
     return normalise_column
@@ -131,7 +136,7 @@ def normalise_email(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
     lowered = array if all(_lower_ascii(chunk) for chunk in _chunks(array)) else pc.utf8_lower(array)
     # And when every one is plainly an address, none needs the regex.
     if all(_plain_addresses(chunk) for chunk in _chunks(lowered)):
-        return lowered, _invalid(array, array)  # none is
+        return lowered, _none_invalid(array)
     ok = pc.match_substring_regex(lowered, _EMAIL)
     # Every address valid (as in most files): the lowered column as it is, not copied once more.
     result = (
@@ -232,7 +237,7 @@ def _normalise_date(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
 
 def normalise_year(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
     if all(_four_digits(chunk) for chunk in _chunks(array)):
-        return array, _invalid(array, array)  # none is
+        return array, _none_invalid(array)
     result = pc.if_else(pc.match_substring_regex(array, _YEAR), array, pa.scalar(None, pa.string()))
     return result, _invalid(array, result)
 
