@@ -237,6 +237,20 @@ class Header:
         return not any(f.severity is Severity.FILE_ERROR for f in self.findings)
 
 
+#: Separators that spreadsheets in some locales (and tab-delimited exports) write instead of commas.
+_OTHER_SEPARATORS = ((";", "';'"), ("\t", "tabs"), ("|", "'|'"))
+_SAVE_WITH_COMMAS = "save the file as comma-separated CSV (CSV UTF-8 in Excel)"
+
+
+def _separated_by(as_written: str, by_key: dict[str, str]) -> str | None:
+    """How a header name is separated when it is several known columns glued by another separator than a
+    comma (``School_id;Teacher_id``), else ``None``."""
+    for separator, shown in _OTHER_SEPARATORS:
+        if separator in as_written and sum(header_key(p) in by_key for p in as_written.split(separator)) >= 2:
+            return shown
+    return None
+
+
 def resolve_header(
     spec: FileSpec, file_name: str, names: list[str], *, needed: tuple[str, ...] = ()
 ) -> Header:
@@ -251,6 +265,12 @@ def resolve_header(
         canonical = by_key.get(key)
         written = printable(as_written)  # as shown in findings: control characters escaped
         if canonical is None:
+            glued = _separated_by(as_written, by_key)
+            advice = (
+                "check its spelling or remove it"
+                if glued is None
+                else f"it looks like several columns separated by {glued}: {_SAVE_WITH_COMMAS}"
+            )
             findings.append(
                 Finding(
                     file_name,
@@ -259,8 +279,7 @@ def resolve_header(
                     None,
                     Severity.WARNING,
                     "unknown_column",
-                    f"column '{written}' is not a {spec.file_name} column and is ignored; "
-                    "check its spelling or remove it",
+                    f"column '{written}' is not a {spec.file_name} column and is ignored; {advice}",
                 )
             )
             continue
@@ -291,6 +310,12 @@ def resolve_header(
                     f"header '{written}' was read as {canonical}; write it as {canonical}",
                 )
             )
+    separator = next(filter(None, (_separated_by(as_written, by_key) for as_written in names)), None)
+    add_it = (
+        "add it to the header row"
+        if separator is None
+        else f"the header looks separated by {separator}, not commas: {_SAVE_WITH_COMMAS}"
+    )
     for name in (*spec.required, *needed):
         if name not in positions:
             findings.append(
@@ -301,7 +326,7 @@ def resolve_header(
                     None,
                     Severity.FILE_ERROR,
                     "missing_column",
-                    f"required column {name} is missing; add it to the header row",
+                    f"required column {name} is missing; {add_it}",
                 )
             )
     return Header(positions, tuple(dict.fromkeys(findings)))

@@ -605,8 +605,20 @@ def _missing_header_message(data: Bytes, start: int) -> str:
     return "the first line is blank; the first line must be the header row"
 
 
+#: Byte-order marks of the encodings Excel and SIS exports write instead of UTF-8 ("Unicode Text").
+_OTHER_BOMS = (
+    (b"\xff\xfe\x00\x00", "UTF-32"),
+    (b"\x00\x00\xfe\xff", "UTF-32"),
+    (b"\xff\xfe", "UTF-16"),
+    (b"\xfe\xff", "UTF-16"),
+)
+
+
 def _encoding_error(name: str, data: Bytes, offset: int) -> Finding:
     line = data[:offset].count(b"\n") + 1
+    start = bytes(data[:4])
+    encoding = next((label for bom, label in _OTHER_BOMS if start.startswith(bom)), None)
+    why = f": the file is {encoding} (it starts with a {encoding} byte-order mark)" if encoding else ""
     return Finding(
         name,
         line,
@@ -614,7 +626,7 @@ def _encoding_error(name: str, data: Bytes, offset: int) -> Finding:
         None,
         Severity.FILE_ERROR,
         "invalid_encoding",
-        f"byte {offset} (line {line}) is not UTF-8; save the file as UTF-8 (CSV UTF-8 in Excel)",
+        f"byte {offset} (line {line}) is not UTF-8{why}; save the file as UTF-8 (CSV UTF-8 in Excel)",
     )
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from sync.findings import RunStatus
 from sync.roster.validate import validate_folder
 from tests.roster.csvset import CLEAN, findings_of, only, where, write_set
@@ -70,9 +72,34 @@ def test_bytes_that_are_not_utf8_are_reported_with_line_and_byte_offset(tmp_path
     assert "UTF-8" in finding.message
 
 
-def test_a_utf16_file_is_an_encoding_error_on_line_one(tmp_path: Path) -> None:
-    result = validate_folder(write_set(tmp_path, {"schools.csv": CLEAN["schools.csv"].encode("utf-16")}))
-    assert where(only(result, "invalid_encoding")) == ("schools.csv", 1, None, None, "file_error")
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-be", "utf-32"])
+def test_a_utf16_or_utf32_file_is_an_encoding_error_on_line_one_that_names_it(
+    tmp_path: Path, encoding: str
+) -> None:
+    data = CLEAN["schools.csv"].encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data
+    result = validate_folder(write_set(tmp_path, {"schools.csv": data}))
+    finding = only(result, "invalid_encoding")
+    assert where(finding) == ("schools.csv", 1, None, None, "file_error")
+    label = encoding[:6].upper()
+    assert f"the file is {label} (it starts with a {label} byte-order mark)" in finding.message
+    assert "save the file as UTF-8" in finding.message
+
+
+@pytest.mark.parametrize("separator", [";", "\t"])
+def test_a_header_separated_by_semicolons_or_tabs_says_so(tmp_path: Path, separator: str) -> None:
+    teachers = CLEAN["teachers.csv"].replace(",", separator)
+    result = validate_folder(write_set(tmp_path, {"teachers.csv": teachers}))
+    missing = findings_of(result, "missing_column")
+    assert missing and all(f.file == "teachers.csv" and f.line == 1 for f in missing)
+    shown = "tabs" if separator == "\t" else f"'{separator}'"
+    for finding in missing:
+        assert f"the header looks separated by {shown}, not commas" in finding.message
+        assert "save the file as comma-separated CSV" in finding.message
+    [glued] = findings_of(result, "unknown_column")
+    assert f"several columns separated by {shown}" in glued.message
+    assert result.roster is None
 
 
 def test_a_missing_required_column_is_a_file_level_error(tmp_path: Path) -> None:
