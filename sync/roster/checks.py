@@ -201,12 +201,18 @@ def unknown_references(
 ) -> list[Finding]:
     """The ``unknown_reference`` findings of rows ``bad`` whose ``column`` is not a valid id."""
     dropped = set(bad[column].filter(pc.is_in(bad[column], value_set=seen)).to_pylist())
+    zeros_lost = _zeros_lost(bad[column], seen)
 
     def message(row: dict[str, Any]) -> str:
         if row[column] in dropped:
             return (
                 f"{column} refers to a record of {target_file} that was dropped because of its own errors; "
                 f"fix that record ({consequence})"
+            )
+        if row[column] in zeros_lost:
+            return (
+                f"{column} is not in {target_file}, but an id there is the same with leading zeros (007 for "
+                f"7): a spreadsheet may have dropped them; keep ids as text ({consequence})"
             )
         return f"{column} is not in {target_file}; add it there or correct the id ({consequence})"
 
@@ -219,6 +225,17 @@ def unknown_references(
         code="unknown_reference",
         message=message,
     )
+
+
+def _zeros_lost(values: pa.ChunkedArray, ids: pa.ChunkedArray) -> set[str]:
+    """The ``values`` (not in ``ids``) that are an id of ``ids`` without its leading zeros."""
+    stripped = pc.utf8_ltrim(ids, characters="0")
+    padded = ids.filter(pc.not_equal(stripped, ids))
+    if not len(padded):
+        return set()
+    candidates = pc.utf8_ltrim(values, characters="0")
+    lost = values.filter(pc.is_in(candidates, value_set=pc.utf8_ltrim(padded, characters="0")))
+    return {value for value in lost.to_pylist() if value is not None}
 
 
 def positions(values: pa.ChunkedArray, targets: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int32]:

@@ -92,6 +92,19 @@ def test_a_student_at_an_unknown_school_is_dropped(tmp_path: Path) -> None:
     assert "not in schools.csv" in finding.message
 
 
+def test_an_id_that_lost_its_leading_zeros_is_reported_as_such(tmp_path: Path) -> None:
+    # A spreadsheet turned enrollments' student 0101 into 101; student 0102 is simply unknown.
+    students = CLEAN["students.csv"].replace("S2,101,", "S2,0101,")
+    enrollments = CLEAN["enrollments.csv"] + "S1,SEC1,0102\n"
+    result = validate_folder(write_set(tmp_path, {"students.csv": students, "enrollments.csv": enrollments}))
+    lost, unknown = findings_of(result, "unknown_reference")
+    assert where(lost) == ("enrollments.csv", 3, "Student_id", "SEC2", "record_error")
+    assert "the same with leading zeros" in lost.message
+    assert "keep ids as text" in lost.message
+    assert where(unknown) == ("enrollments.csv", 4, "Student_id", "SEC1", "record_error")
+    assert "add it there or correct the id" in unknown.message
+
+
 def test_a_section_with_an_unknown_teacher_is_dropped_with_its_enrollments(tmp_path: Path) -> None:
     sections = CLEAN["sections.csv"].replace("S2,SEC2,T2,", "S2,SEC2,T7,")
     result = validate_folder(write_set(tmp_path, {"sections.csv": sections}))
