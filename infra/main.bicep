@@ -74,6 +74,13 @@ param logRetentionDays int = 90
 @maxValue(1000)
 param maximumInstanceCount int = 40
 
+@description('Memory of each Function App instance, in MB. Planning holds the roster and the directory snapshot: 2048 suits districts up to about 100,000 students, 4096 up to about 400,000 (docs/deployment.md, "Sizing").')
+@allowed([
+  2048
+  4096
+])
+param instanceMemoryMB int = 2048
+
 // Blob containers and tables of the sync; their names are also the app settings below. There is no runs
 // container: each run's files go to the reports container under runs/<run id>/ (sync/app/run_files.py), and
 // run records to the table runs.
@@ -188,6 +195,7 @@ module functionApp 'modules/function-app.bicep' = {
     deploymentContainerName: deploymentContainer
     applicationInsightsConnectionString: monitoring.outputs.connectionString
     maximumInstanceCount: maximumInstanceCount
+    instanceMemoryMB: instanceMemoryMB
     syncSettings: {
       SYNC_SCHEDULE: syncSchedule
       SYNC_PROFILE_BLOB: syncProfileBlob
