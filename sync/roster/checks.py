@@ -202,6 +202,7 @@ def unknown_references(
     """The ``unknown_reference`` findings of rows ``bad`` whose ``column`` is not a valid id."""
     dropped = set(bad[column].filter(pc.is_in(bad[column], value_set=seen)).to_pylist())
     zeros_lost = _zeros_lost(bad[column], seen)
+    other_case = _in_other_case(bad[column], seen)
 
     def message(row: dict[str, Any]) -> str:
         if row[column] in dropped:
@@ -213,6 +214,11 @@ def unknown_references(
             return (
                 f"{column} is not in {target_file}, but an id there is the same with leading zeros (007 for "
                 f"7): a spreadsheet may have dropped them; keep ids as text ({consequence})"
+            )
+        if row[column] in other_case:
+            return (
+                f"{column} is not in {target_file}, but an id there differs from it only in upper and lower "
+                f"case (ids are matched exactly); write it as {target_file} does ({consequence})"
             )
         return f"{column} is not in {target_file}; add it there or correct the id ({consequence})"
 
@@ -236,6 +242,13 @@ def _zeros_lost(values: pa.ChunkedArray, ids: pa.ChunkedArray) -> set[str]:
     candidates = pc.utf8_ltrim(values, characters="0")
     lost = values.filter(pc.is_in(candidates, value_set=pc.utf8_ltrim(padded, characters="0")))
     return {value for value in lost.to_pylist() if value is not None}
+
+
+def _in_other_case(values: pa.ChunkedArray, ids: pa.ChunkedArray) -> set[str]:
+    """The ``values`` (not in ``ids``) that are an id of ``ids`` written in other upper and lower case."""
+    lower = pc.utf8_lower(values)
+    other = values.filter(pc.is_in(lower, value_set=pc.utf8_lower(ids)))
+    return {value for value in other.to_pylist() if value is not None}
 
 
 def positions(values: pa.ChunkedArray, targets: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int32]:

@@ -105,6 +105,14 @@ def test_an_id_that_lost_its_leading_zeros_is_reported_as_such(tmp_path: Path) -
     assert "add it there or correct the id" in unknown.message
 
 
+def test_a_reference_in_other_letter_case_is_reported_as_such(tmp_path: Path) -> None:
+    enrollments = CLEAN["enrollments.csv"].replace("S2,SEC2,101", "S2,sec2,101")
+    result = validate_folder(write_set(tmp_path, {"enrollments.csv": enrollments}))
+    finding = only(result, "unknown_reference")
+    assert where(finding) == ("enrollments.csv", 3, "Section_id", "sec2", "record_error")
+    assert "differs from it only in upper and lower case" in finding.message
+
+
 def test_a_section_with_an_unknown_teacher_is_dropped_with_its_enrollments(tmp_path: Path) -> None:
     sections = CLEAN["sections.csv"].replace("S2,SEC2,T2,", "S2,SEC2,T7,")
     result = validate_folder(write_set(tmp_path, {"sections.csv": sections}))
