@@ -235,20 +235,27 @@ def unknown_references(
 
 def _zeros_lost(values: pa.ChunkedArray, ids: pa.ChunkedArray) -> set[str]:
     """The ``values`` (not in ``ids``) that are an id of ``ids`` without its leading zeros."""
-    stripped = pc.utf8_ltrim(ids, characters="0")
-    padded = ids.filter(pc.not_equal(stripped, ids))
-    if not len(padded):
-        return set()
-    candidates = pc.utf8_ltrim(values, characters="0")
-    lost = values.filter(pc.is_in(candidates, value_set=pc.utf8_ltrim(padded, characters="0")))
-    return {value for value in lost.to_pylist() if value is not None}
+    padded = ids.filter(pc.not_equal(_without_leading_zeros(ids), ids))
+    return _equal_once_normalised(values, padded, _without_leading_zeros)
 
 
 def _in_other_case(values: pa.ChunkedArray, ids: pa.ChunkedArray) -> set[str]:
     """The ``values`` (not in ``ids``) that are an id of ``ids`` written in other upper and lower case."""
-    lower = pc.utf8_lower(values)
-    other = values.filter(pc.is_in(lower, value_set=pc.utf8_lower(ids)))
-    return {value for value in other.to_pylist() if value is not None}
+    return _equal_once_normalised(values, ids, pc.utf8_lower)
+
+
+def _without_leading_zeros(values: pa.ChunkedArray) -> pa.ChunkedArray:
+    return pc.utf8_ltrim(values, characters="0")
+
+
+def _equal_once_normalised(
+    values: pa.ChunkedArray, ids: pa.ChunkedArray, normalise: Callable[[pa.ChunkedArray], pa.ChunkedArray]
+) -> set[str]:
+    """The ``values`` equal to one of ``ids`` once both are normalised."""
+    if not len(ids):
+        return set()
+    near = values.filter(pc.is_in(normalise(values), value_set=normalise(ids)))
+    return {value for value in near.to_pylist() if value is not None}
 
 
 def positions(values: pa.ChunkedArray, targets: pa.ChunkedArray | pa.Array) -> npt.NDArray[np.int32]:

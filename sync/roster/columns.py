@@ -260,16 +260,18 @@ def resolve_header(
     positions: dict[str, int] = {}
     findings: list[Finding] = []
     seen: dict[str, str] = {}
+    # Header names that are several known columns glued by ';', a tab or '|', and by which.
+    glued = [_separated_by(as_written, by_key) for as_written in names]
+    separator = next(filter(None, glued), None)
     for index, as_written in enumerate(names):
         key = header_key(as_written)
         canonical = by_key.get(key)
         written = printable(as_written)  # as shown in findings: control characters escaped
         if canonical is None:
-            glued = _separated_by(as_written, by_key)
             advice = (
                 "check its spelling or remove it"
-                if glued is None
-                else f"it looks like several columns separated by {glued}: {_SAVE_WITH_COMMAS}"
+                if glued[index] is None
+                else f"it looks like several columns separated by {glued[index]}: {_SAVE_WITH_COMMAS}"
             )
             findings.append(
                 Finding(
@@ -310,7 +312,6 @@ def resolve_header(
                     f"header '{written}' was read as {canonical}; write it as {canonical}",
                 )
             )
-    separator = next(filter(None, (_separated_by(as_written, by_key) for as_written in names)), None)
     add_it = (
         "add it to the header row"
         if separator is None

@@ -87,8 +87,7 @@ def _repeated_pairs(
     repeated = _repeats_in_runs(sec, stu, students)
     if repeated is None:  # a section's rows are not all together: compare every pair
         repeated = _later_copies(sec.astype(np.int64) * max(students, 1) + stu)
-    if repeated is not None:
-        repeat[repeated if kept is None else kept[repeated]] = True
+    repeat[repeated if kept is None else kept[repeated]] = True
     return repeat
 
 
@@ -121,15 +120,14 @@ def _repeats_in_runs(
     within = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     rows_of_runs = np.repeat(run_start[runs], lengths) + within
     key = sec[rows_of_runs].astype(np.int64) * max(students, 1) + stu[rows_of_runs]
-    later = _later_copies(key)
-    return rows_of_runs[later] if later is not None else np.zeros(0, dtype=np.int64)
+    return rows_of_runs[_later_copies(key)]
 
 
-def _later_copies(key: npt.NDArray[np.int64]) -> npt.NDArray[np.int64] | None:
-    """Positions in ``key`` of every value an earlier position already holds (``None`` when none does)."""
+def _later_copies(key: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """Positions in ``key`` of every value an earlier position already holds."""
     ordered = np.sort(key)
     if not (ordered[1:] == ordered[:-1]).any():
-        return None
+        return np.zeros(0, dtype=np.int64)
     order = np.argsort(key, kind="stable")
     return np.asarray(order[1:][key[order[1:]] == key[order[:-1]]], dtype=np.int64)
 

@@ -16,9 +16,9 @@ import numpy.typing as npt
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from sync.roster.values import NINE, ZERO, value_bytes
+
 _MAX_DIGITS = 18
-_ZERO = 48
-_NINE = 57
 #: A direct table is used when the targets' numbers span at most this many slots per target (or 1 Mi).
 _SLOTS_PER_TARGET = 8
 _MIN_SLOTS = 1 << 20
@@ -70,13 +70,10 @@ def _canonical(chunk: pa.Array) -> bool:
     """Whether every value of a string chunk without nulls is 1–18 ASCII digits without a leading zero."""
     if not len(chunk):
         return True
-    _, offsets_buffer, data_buffer = chunk.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
-    lengths = np.diff(offsets)
-    if int(lengths.min()) < 1 or int(lengths.max()) > _MAX_DIGITS or data_buffer is None:
+    digits, starts, ends = value_bytes(chunk)
+    lengths = ends - starts
+    if int(lengths.min()) < 1 or int(lengths.max()) > _MAX_DIGITS:
         return False
-    data = np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
-    if int(data.min()) < _ZERO or int(data.max()) > _NINE:
+    if int(digits.min()) < ZERO or int(digits.max()) > NINE:
         return False
-    first = data[offsets[:-1] - offsets[0]]
-    return not bool(np.any((first == _ZERO) & (lengths > 1)))
+    return not bool(np.any((digits[starts] == ZERO) & (lengths > 1)))

@@ -145,20 +145,29 @@ def normalise_email(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
     return result, _invalid(array, result)
 
 
-_AT, _DOT, _CAPITAL_A, _CAPITAL_Z, _ASCII_END, _ZERO, _NINE = 64, 46, 65, 90, 128, 48, 57
+_AT, _DOT, _CAPITAL_A, _CAPITAL_Z, _ASCII_END = 64, 46, 65, 90, 128
+#: The bytes of the ASCII digits 0 and 9.
+ZERO, NINE = 48, 57
 
 
 def _chunks(array: ArrayLike) -> list[pa.Array]:
     return array.chunks if isinstance(array, pa.ChunkedArray) else [array]
 
 
-def _used_bytes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The value bytes a string chunk uses, and each value's start and end within them."""
+def value_bytes(chunk: pa.Array) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The bytes a string chunk's values use (a view, no copy), and each value's start and end in them."""
     _, offsets_buffer, data_buffer = chunk.buffers()
     offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
     data = np.frombuffer(data_buffer, dtype=np.uint8) if data_buffer is not None else np.zeros(0, np.uint8)
     used = data[offsets[0] : offsets[-1]]
     return used, offsets[:-1] - offsets[0], offsets[1:] - offsets[0]
+
+
+def _present(chunk: pa.Array) -> np.ndarray:
+    """Which values of the chunk are not null."""
+    if not chunk.null_count:
+        return np.ones(len(chunk), dtype=bool)
+    return np.asarray(pc.is_valid(chunk).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _lower_ascii(chunk: pa.Array) -> bool:
@@ -168,7 +177,7 @@ def _lower_ascii(chunk: pa.Array) -> bool:
         return False
     if not len(chunk):
         return True
-    used, _, _ = _used_bytes(chunk)
+    used, _, _ = value_bytes(chunk)
     if not len(used):
         return True
     return int(used.max()) < _ASCII_END and not bool(np.any((used >= _CAPITAL_A) & (used <= _CAPITAL_Z)))
@@ -182,10 +191,8 @@ def _plain_addresses(chunk: pa.Array) -> bool:
         return False
     if not len(chunk):
         return True
-    used, starts, ends = _used_bytes(chunk)
-    present = np.ones(len(chunk), dtype=bool)
-    if chunk.null_count:
-        present = np.asarray(pc.is_valid(chunk).to_numpy(zero_copy_only=False), dtype=bool)
+    used, starts, ends = value_bytes(chunk)
+    present = _present(chunk)
     if not len(used):
         return not bool(present.any())
     if int(used.min()) <= 32 or int(used.max()) >= 127:  # white space, control bytes or non-ASCII
@@ -210,13 +217,11 @@ def _four_digits(chunk: pa.Array) -> bool:
         return False
     if not len(chunk):
         return True
-    used, starts, ends = _used_bytes(chunk)
-    lengths = ends - starts
-    if chunk.null_count:
-        lengths = lengths[np.asarray(pc.is_valid(chunk).to_numpy(zero_copy_only=False), dtype=bool)]
+    used, starts, ends = value_bytes(chunk)
+    lengths = (ends - starts)[_present(chunk)]
     if np.any(lengths != 4) or len(used) != 4 * len(lengths):  # a null that holds bytes: ask the regex
         return False
-    return not len(used) or (int(used.min()) >= _ZERO and int(used.max()) <= _NINE)
+    return not len(used) or (int(used.min()) >= ZERO and int(used.max()) <= NINE)
 
 
 def _normalise_date(array: ArrayLike) -> tuple[ArrayLike, ArrayLike]:
@@ -282,20 +287,17 @@ def _clean_chunk(chunk: pa.Array, *, whole_bytes: bool) -> tuple[pa.Array, bool]
     addresses) fails that test, and its later chunks go straight to the first and last bytes."""
     if len(chunk) == 0 or chunk.null_count == len(chunk):
         return chunk, whole_bytes
-    validity, offsets_buffer, data_buffer = chunk.buffers()
-    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[chunk.offset : chunk.offset + len(chunk) + 1]
-    starts, ends = offsets[:-1], offsets[1:]
+    validity = chunk.buffers()[0]
+    used, starts, ends = value_bytes(chunk)
     filled = ends > starts
     needs_trim = False
-    if data_buffer is not None and data_buffer.size:
-        data = np.frombuffer(data_buffer, dtype=np.uint8)
-        used = data[offsets[0] : offsets[-1]]
-        if not (whole_bytes and (not len(used) or (int(used.min()) >= 33 and int(used.max()) < 128))):
-            whole_bytes = False
-            first = np.take(data, starts, mode="clip")
-            last = np.take(data, ends - 1, mode="clip")
-            edge = (first - np.uint8(33) >= _PRINTABLE) | (last - np.uint8(33) >= _PRINTABLE)
-            needs_trim = bool(np.any(edge & filled))
+    # No bytes at all: every value is empty, nothing to trim.
+    if len(used) and not (whole_bytes and int(used.min()) >= 33 and int(used.max()) < 128):
+        whole_bytes = False
+        first = np.take(used, starts, mode="clip")
+        last = np.take(used, ends - 1, mode="clip")
+        edge = (first - np.uint8(33) >= _PRINTABLE) | (last - np.uint8(33) >= _PRINTABLE)
+        needs_trim = bool(np.any(edge & filled))
     if not needs_trim and not _has_blank(chunk, validity, filled):
         return chunk, whole_bytes
     trimmed = pc.utf8_trim_whitespace(chunk) if needs_trim else chunk
