@@ -79,7 +79,12 @@ def test_repeated_runs_alternate_and_report_the_best_of_each_with_cpu_times(tmp_
     (result,) = bench_validate.run(["S"], tmp_path, seed=1, repeat=2)
     assert result["runs"] == 2 and result["errors"] is None
     assert result["read_cpu_s"] > 0 and result["validate_cpu_s"] > 0
-    assert result["cpu_ratio"] == pytest.approx(result["validate_cpu_s"] / result["read_cpu_s"], rel=0.05)
+    # The CPU seconds are reported to the millisecond and the ratio from the unrounded ones: on a tiny set
+    # the rounding alone moves the ratio by several per cent, so it is checked against the rounding bounds.
+    half = 0.0005
+    validate, read = result["validate_cpu_s"], result["read_cpu_s"]
+    lowest, highest = (validate - half) / (read + half), (validate + half) / (read - half)
+    assert lowest - 0.01 <= result["cpu_ratio"] <= highest + 0.01  # the ratio itself has two decimals
     assert result["median_pair_ratio"] > 0
     assert result["rows"] == sum(
         len((tmp_path / "S" / f"{k}.csv").read_text().splitlines()) - 1 for k in bench_validate.FILES
