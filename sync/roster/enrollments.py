@@ -114,18 +114,24 @@ def _repeats_in_runs(
     if not len(out_of_order):
         return np.zeros(0, dtype=np.int64)
     # The runs (sections) holding a row not above the one before it, sorted by section then student.
-    runs = np.unique(np.searchsorted(run_start, out_of_order, side="right") - 1)
+    run_of_row = np.searchsorted(run_start, out_of_order, side="right") - 1  # ascending, as the rows are
+    runs = run_of_row[np.append(True, run_of_row[1:] != run_of_row[:-1])]
     run_end = np.append(run_start[1:], rows)
     lengths = run_end[runs] - run_start[runs]
+    if 2 * int(lengths.sum()) > rows:
+        # Most sections need sorting (students listed by name, say): sort every row. The keys ascend from run
+        # to run, which a stable sort (a merge sort finding the runs) exploits.
+        return _later_copies(sec.astype(np.int64) * max(students, 1) + stu, presorted_runs=True)
     within = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     rows_of_runs = np.repeat(run_start[runs], lengths) + within
     key = sec[rows_of_runs].astype(np.int64) * max(students, 1) + stu[rows_of_runs]
-    return rows_of_runs[_later_copies(key)]
+    return rows_of_runs[_later_copies(key, presorted_runs=True)]
 
 
-def _later_copies(key: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
-    """Positions in ``key`` of every value an earlier position already holds."""
-    ordered = np.sort(key)
+def _later_copies(key: npt.NDArray[np.int64], *, presorted_runs: bool = False) -> npt.NDArray[np.int64]:
+    """Positions in ``key`` of every value an earlier position already holds. ``presorted_runs``: the keys
+    come in ascending blocks, each unordered inside (a stable sort merges them far faster than quicksort)."""
+    ordered = np.sort(key, kind="stable" if presorted_runs else None)
     if not (ordered[1:] == ordered[:-1]).any():
         return np.zeros(0, dtype=np.int64)
     order = np.argsort(key, kind="stable")

@@ -69,6 +69,20 @@ def test_sections_together_in_any_order_find_repeats_in_unordered_and_ordered_se
     assert _repeats(sections, students) == [2, 5]
 
 
+def test_one_unordered_section_among_many_ordered_is_sorted_alone_and_its_repeat_found() -> None:
+    # Only section C's rows need sorting (the path taken when few sections are out of order).
+    sections = ["A", "A", "A", "B", "B", "B", "C", "C", "C"]
+    students = ["1", "2", "3", "1", "2", "3", "3", "1", "3"]
+    assert _repeats(sections, students) == [8]
+
+
+def test_every_section_unordered_sorts_all_rows_and_finds_each_repeat() -> None:
+    # Students listed by name, not id, in every section (the path taken when most sections are out of order).
+    sections = ["A", "A", "A", "B", "B", "B", "C", "C"]
+    students = ["3", "1", "3", "2", "1", "1", "2", "1"]
+    assert _repeats(sections, students) == [2, 5]
+
+
 def test_a_section_in_two_places_finds_a_repeat_across_them() -> None:
     assert _repeats(["A", "A", "B", "A"], ["1", "2", "1", "1"]) == [3]
 
