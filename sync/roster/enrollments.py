@@ -119,8 +119,8 @@ def _repeats_in_runs(
     run_end = np.append(run_start[1:], rows)
     lengths = run_end[runs] - run_start[runs]
     if 2 * int(lengths.sum()) > rows:
-        # Most sections need sorting (students listed by name, say): sort every row. When the sections come in
-        # the order of sections.csv the keys ascend from run to run, which a stable sort (it merges runs) exploits.
+        # Most sections need sorting (students listed by name, say): sort every row. When the sections come
+        # in the order of sections.csv the keys ascend from run to run, which a stable sort exploits.
         return _later_copies(sec.astype(np.int64) * max(students, 1) + stu, presorted_runs=True)
     within = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     rows_of_runs = np.repeat(run_start[runs], lengths) + within
