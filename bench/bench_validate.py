@@ -1,9 +1,12 @@
 """Benchmark: validating a district against merely reading it.
 
-``python -m bench.bench_validate [--sizes S,M,XL] [--repeat N] [--data bench/.data] [--seed 1]``
+``python -m bench.bench_validate [--sizes S,M,XL] [--orders id,name] [--repeat N] [--data DIR] [--seed 1]``
 
 For each size the district is generated once and cached in ``<data>/<size>`` (a marker
-``<data>/<size>.complete`` says the set was written in full, by which seed). Then, each in a fresh
+``<data>/<size>.complete`` says the set was written in full, by which seed). The generator writes every file
+in id order; ``--orders name`` also measures a copy ordered as SIS exports usually are, students and teachers
+by school and name, each section's enrollments by student name (:mod:`bench.by_name`, cached in
+``<data>/<size>-by-name``). Then, each in a fresh
 Python process so that the figures do not bleed into each other:
 
 - ``read``: ``pyarrow.csv.read_csv`` of the five files, every column a string: the floor for any reader;
@@ -96,10 +99,22 @@ def child(operation: str, folder: Path) -> None:
 # ------------------------------------------------------------------------------------------ in the parent
 
 
-def ensure_district(data: Path, size: str, seed: int) -> tuple[Path, float | None]:
-    """The cached district of ``size`` (generated now if missing) and the generation time if it was made."""
+def ensure_district(data: Path, size: str, seed: int, order: str = "id") -> tuple[Path, float | None]:
+    """The cached district of ``size`` in ``order`` (generated now if missing) and the time it took to make
+    if it was made."""
+    from bench.by_name import reorder_by_name
     from bench.district import generate_district
 
+    if order == "name":
+        source, generated = ensure_district(data, size, seed)
+        folder, marker = data / f"{size}-by-name", data / f"{size}-by-name.complete"
+        if generated is None and marker.exists() and marker.read_text().strip() == f"seed={seed}":
+            return folder, None
+        marker.unlink(missing_ok=True)
+        start = time.perf_counter()
+        reorder_by_name(source, folder)
+        marker.write_text(f"seed={seed}\n")
+        return folder, time.perf_counter() - start + (generated or 0.0)
     folder = data / size
     marker = data / f"{size}.complete"  # beside the folder: a file inside would be an ignored_file
     if marker.exists() and marker.read_text().strip() == f"seed={seed}":
@@ -143,10 +158,15 @@ def _peak(runs: Sequence[dict[str, Any]], operation: str) -> float | None:
     return _round(max(peaks), 0) if peaks else None
 
 
-def run(sizes: Sequence[str], data: Path, seed: int, repeat: int = 1) -> list[dict[str, Any]]:
+ORDERS = ("id", "name")
+
+
+def run(
+    sizes: Sequence[str], data: Path, seed: int, repeat: int = 1, orders: Sequence[str] = ("id",)
+) -> list[dict[str, Any]]:
     results = []
-    for size in sizes:
-        folder, generated = ensure_district(data, size, seed)
+    for size, order in ((size, order) for size in sizes for order in orders):
+        folder, generated = ensure_district(data, size, seed, order)
         megabytes = sum((folder / f"{k}.csv").stat().st_size for k in FILES) / 1e6
         runs = []
         for _ in range(repeat):  # alternate, so that a busy spell of the machine hits both sides
@@ -165,6 +185,7 @@ def run(sizes: Sequence[str], data: Path, seed: int, repeat: int = 1) -> list[di
         results.append(
             {
                 "size": size,
+                "order": order,
                 "megabytes": round(megabytes, 1),
                 "rows": read.get("rows"),
                 "generate_s": None if generated is None else round(generated, 2),
@@ -198,6 +219,7 @@ def _cpu_cell(result: dict[str, Any]) -> str | None:
 def table(results: Sequence[dict[str, Any]]) -> str:
     columns = (
         ("size", "size"),
+        ("order", "order"),
         ("MB", "megabytes"),
         ("rows", "rows"),
         ("read s", "read_s"),
@@ -220,9 +242,11 @@ def table(results: Sequence[dict[str, Any]]) -> str:
     widths = [max(len(row[i]) for row in cells) for i in range(len(columns))]
     lines = ["  ".join(cell.rjust(width) for cell, width in zip(row, widths, strict=True)) for row in cells]
     lines.insert(1, "  ".join("-" * width for width in widths))
-    notes = [f"{r['size']}: {e}" for r in results for e in (r["errors"] or [])]
+    notes = [f"{r['size']} ({r['order']}): {e}" for r in results for e in (r["errors"] or [])]
     notes += [
-        f"{r['size']}: generated in {r['generate_s']} s" for r in results if r["generate_s"] is not None
+        f"{r['size']} ({r['order']}): generated in {r['generate_s']} s"
+        for r in results
+        if r["generate_s"] is not None
     ]
     return "\n".join(lines + notes)
 
@@ -233,6 +257,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument(
         "--sizes", default="S,M", help="comma-separated presets (default S,M; XL writes ~1 GB)"
+    )
+    parser.add_argument(
+        "--orders",
+        default="id",
+        help="comma-separated row orders: id (as generated, the default) and/or name (as SIS exports list)",
     )
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="cache of generated districts")
     parser.add_argument("--seed", type=int, default=1)
@@ -251,10 +280,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if unknown:
         print(f"error: unknown size {', '.join(unknown)}: use {', '.join(SIZES)}", file=sys.stderr)
         return 2
+    orders = [o.strip().lower() for o in args.orders.split(",") if o.strip()]
+    if not orders or any(o not in ORDERS for o in orders):
+        print(f"error: --orders takes {', '.join(ORDERS)} (comma-separated)", file=sys.stderr)
+        return 2
     if args.repeat < 1:
         print("error: --repeat must be at least 1", file=sys.stderr)
         return 2
-    results = run(sizes, args.data, args.seed, repeat=args.repeat)
+    results = run(sizes, args.data, args.seed, repeat=args.repeat, orders=orders)
     print(table(results))
     print(json.dumps({"bench": "validate", "seed": args.seed, "results": results}))
     return 0

@@ -48,14 +48,15 @@ def test_a_cached_district_is_reused_only_when_complete_and_of_the_same_seed(tmp
 
 def test_the_table_shows_missing_figures_as_dashes_and_lists_errors() -> None:
     result = {
-        "size": "S", "megabytes": 3.4, "rows": 49050, "generate_s": None, "read_s": 0.2, "validate_s": None,
-        "ratio": None, "read_peak_mb": 97.0, "validate_peak_mb": None, "findings": None, "status": None,
+        "size": "S", "order": "id", "megabytes": 3.4, "rows": 49050, "generate_s": None, "read_s": 0.2,
+        "validate_s": None, "ratio": None, "read_peak_mb": 97.0, "validate_peak_mb": None, "findings": None,
+        "status": None,
         "errors": ["validate failed: ModuleNotFoundError"],
     }  # fmt: skip
     text = bench_validate.table([result])
     assert "49,050" in text
-    assert text.splitlines()[2].split()[4] == "-"
-    assert text.splitlines()[-1] == "S: validate failed: ModuleNotFoundError"
+    assert text.splitlines()[2].split()[5] == "-"
+    assert text.splitlines()[-1] == "S (id): validate failed: ModuleNotFoundError"
 
 
 def test_an_unknown_size_is_refused_with_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
@@ -94,3 +95,21 @@ def test_repeated_runs_alternate_and_report_the_best_of_each_with_cpu_times(tmp_
 def test_a_repeat_below_one_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench_validate.main(["--sizes", "S", "--repeat", "0"]) == 2
     assert "--repeat must be at least 1" in capsys.readouterr().err
+
+
+def test_the_name_order_is_measured_on_a_cached_copy_beside_the_id_order(tmp_path: Path) -> None:
+    generate_district(tmp_path / "S", TINY)
+    (tmp_path / "S.complete").write_text("seed=1\n")
+    results = bench_validate.run(["S"], tmp_path, seed=1, orders=("id", "name"))
+    assert [(r["order"], r["findings"], r["status"]) for r in results] == [
+        ("id", 0, "completed"),
+        ("name", 0, "completed"),
+    ]
+    assert results[0]["rows"] == results[1]["rows"]
+    assert results[1]["generate_s"] is not None  # the copy was made now ...
+    assert bench_validate.ensure_district(tmp_path, "S", seed=1, order="name")[1] is None  # ... and is kept
+
+
+def test_an_unknown_order_is_refused_with_the_known_ones(capsys: pytest.CaptureFixture[str]) -> None:
+    assert bench_validate.main(["--sizes", "S", "--orders", "id,random"]) == 2
+    assert "--orders takes id, name" in capsys.readouterr().err
