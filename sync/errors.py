@@ -5,6 +5,8 @@ key at fault and says what to do; the CLI prints it on one line and exits 2, nev
   - :class:`UsageError` — a bad command line or a missing/unreadable input (folder, file, setting).
     - :class:`PlanHeld` — a plan the mass-change guard held was given to apply without an operator's
       approval.
+    - :class:`NotEnoughMemory` — planning this roster against this directory would need more memory than
+      the machine has; another attempt on the same machine would be killed the same way.
   - :class:`SettingsError` — one or more app settings are missing or invalid (all listed at once).
   - :class:`DirectoryUnavailable` — the directory (local tenant file, Graph) cannot be reached at all.
     - :class:`DirectoryAccessRefused` — it can be reached but refuses the credentials (HTTP 401 / 403):
@@ -29,6 +31,11 @@ class UsageError(SyncError):
 class PlanHeld(UsageError):
     """Applying a held plan needs ``approved=True``: the caller says an operator approved it. The CLI and the
     app check the approval first; this is the engine's second line of defence."""
+
+
+class NotEnoughMemory(UsageError):
+    """Raised before planning starts; the message gives the sizes (no personal data), the estimated need,
+    the machine's memory, and where to run instead."""
 
 
 class SettingsError(SyncError):

@@ -35,6 +35,10 @@ DEFAULT_SLOT_STALE_HOURS = 96.0
 #: scanning the container (Azurite, which has no Event Grid). The values of ``azure.functions.BlobSource``.
 UPLOAD_TRIGGER_SOURCES = ("EventGrid", "LogsAndContainerScan")
 DEFAULT_UPLOAD_TRIGGER_SOURCE = "EventGrid"
+#: ``SYNC_MEMORY_CHECK``: ``on`` fails a run at once when its plan would not fit in the instance's memory;
+#: ``off`` plans anyway.
+MEMORY_CHECK_CHOICES = ("on", "off")
+DEFAULT_MEMORY_CHECK = "on"
 
 
 def upload_trigger_source(environ: Mapping[str, str]) -> str:
@@ -93,6 +97,8 @@ class Settings:
     slot_stale_hours: float = DEFAULT_SLOT_STALE_HOURS
     #: One of :data:`UPLOAD_TRIGGER_SOURCES`.
     upload_trigger_source: str = DEFAULT_UPLOAD_TRIGGER_SOURCE
+    #: Fail a run before planning when the estimated memory exceeds the instance's (``SYNC_MEMORY_CHECK``).
+    memory_check: bool = True
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Settings:
@@ -129,6 +135,13 @@ class Settings:
             DEFAULT_UPLOAD_TRIGGER_SOURCE,
             hint="use EventGrid (Azure) or LogsAndContainerScan (Azurite, which has no Event Grid)",
         )
+        memory_check = reader.choice(
+            "SYNC_MEMORY_CHECK",
+            MEMORY_CHECK_CHOICES,
+            DEFAULT_MEMORY_CHECK,
+            hint="use on (the default: a run whose plan would not fit in the instance's memory fails at "
+            "once) or off (plan anyway)",
+        )
         if reader.problems:
             raise SettingsError(reader.problems)
         return cls(
@@ -150,6 +163,7 @@ class Settings:
             queue_max_hours=queue_max,
             slot_stale_hours=stale,
             upload_trigger_source=trigger_source,
+            memory_check=memory_check == "on",
         )
 
 

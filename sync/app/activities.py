@@ -13,6 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sync import service
+from sync.app.memory_check import check_plan_memory
 from sync.app.orchestration import RunInput
 from sync.app.roster_blobs import read_roster, write_roster
 from sync.app.run_files import (
@@ -30,6 +31,7 @@ from sync.app.run_files import (
 )
 from sync.app.runtime import Runtime
 from sync.engine.plan import CHANGE_KEYS
+from sync.engine.plan_memory import plan_input_size
 from sync.findings import RunStatus, sort_key
 from sync.report import validation_summary
 
@@ -79,7 +81,9 @@ def validate_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def plan_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
-    """Snapshot the directory and plan; store the plan as a blob; hold the run when the guard says so."""
+    """Snapshot the directory and plan; store the plan as a blob; hold the run when the guard says so. A plan
+    that would not fit in the instance's memory fails the run for good before it starts
+    (:mod:`sync.app.memory_check`)."""
     run = RunInput.from_json(payload["run"])
     today = date.fromisoformat(payload["today"])
     clock = time.monotonic()
@@ -90,6 +94,9 @@ def plan_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
         findings, _ = validation_findings(rt, run.run_id)
         with rt.telemetry.stage("snapshot", run_id=run.run_id):
             snapshot = rt.directory(low_priority=run.options.low_priority).snapshot()
+        check_plan_memory(
+            plan_input_size(roster, snapshot), rt.memory_limit(), enabled=rt.settings.memory_check, log=rt.log
+        )
         plan = service.make_plan(roster, profile, snapshot, today, findings)
         reports = rt.settings.reports_container
         path = f"{run_folder(run.run_id)}/plan.json"

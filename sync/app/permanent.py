@@ -7,7 +7,8 @@ orchestrator ends the run ``failed`` with that reason at once. Everything else s
 worker recycled, a chunk that stopped half way.
 
 Permanent:
-- :class:`~sync.errors.UsageError` — a bad input or a missing file the run depends on;
+- :class:`~sync.errors.UsageError` — a bad input or a missing file the run depends on; also
+  :class:`~sync.errors.NotEnoughMemory`, a plan too big for the instance (:mod:`sync.app.memory_check`);
 - :class:`~sync.errors.SettingsError` — a missing or invalid app setting;
 - :class:`~sync.profile.ProfileError` — the profile TOML is invalid;
 - :class:`~sync.engine.planner.ProfileExpired` — the profile's ``stop_date`` has passed;

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any, Protocol
 
+from sync.app.instance_memory import MemoryLimitReader, read_memory_limit
 from sync.app.orchestration import RunOptions
 from sync.directory.model import Directory
 from sync.settings import Settings
@@ -64,6 +65,8 @@ class Runtime:
     cache: dict[str, Any] = field(default_factory=dict)
     #: The tenant's sync slot; ``None`` = the slot blob in ``REPORTS_CONTAINER``.
     slot: SyncSlot | None = None
+    #: The instance's memory limit in bytes (``None``: unknown), read before each plan.
+    memory_limit: MemoryLimitReader = read_memory_limit
     _directory_lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     def sync_slot(self) -> SyncSlot:

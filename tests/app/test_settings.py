@@ -209,6 +209,7 @@ def test_the_example_local_settings_are_valid_settings_for_azurite_and_the_local
     assert settings.upload_trigger_source == "LogsAndContainerScan"
     assert settings.tenant == "graph:http://127.0.0.1:8765/v1.0"
     assert settings.app_insights_connection_string is None
+    assert settings.memory_check is True
     assert (settings.upload_container, settings.reports_container, settings.runs_table) == (
         "uploads",
         "reports",
@@ -228,3 +229,23 @@ def test_an_unknown_upload_trigger_source_is_listed_with_the_other_problems_nami
     assert set(problems) == {"UPLOAD_CONTAINER", "UPLOAD_TRIGGER_SOURCE"}
     assert "EventGrid" in problems["UPLOAD_TRIGGER_SOURCE"]
     assert "LogsAndContainerScan" in problems["UPLOAD_TRIGGER_SOURCE"]
+
+
+def test_the_memory_check_is_on_unless_set_off() -> None:
+    assert Settings.from_env(VALID).memory_check is True
+    assert Settings.from_env({**VALID, "SYNC_MEMORY_CHECK": "on"}).memory_check is True
+    assert Settings.from_env({**VALID, "SYNC_MEMORY_CHECK": "off"}).memory_check is False
+
+
+@pytest.mark.parametrize("value", ["false", "0", "Off", "disabled"])
+def test_a_memory_check_other_than_on_or_off_is_listed_with_the_other_problems_naming_both(
+    value: str,
+) -> None:
+    environ = {k: v for k, v in VALID.items() if k != "RUNS_TABLE"}
+
+    problems = problems_of({**environ, "SYNC_MEMORY_CHECK": value})
+
+    assert set(problems) == {"RUNS_TABLE", "SYNC_MEMORY_CHECK"}
+    assert f"{value!r} is not a choice" in problems["SYNC_MEMORY_CHECK"]
+    assert "use on (the default" in problems["SYNC_MEMORY_CHECK"]
+    assert "or off (plan anyway)" in problems["SYNC_MEMORY_CHECK"]

@@ -156,7 +156,11 @@ def azurite_runtime(
     opener: DirectoryOpener | None = None if real_directory else recording.open
     built = Runtime.from_settings(settings, environ={}, open_directory=opener)
     telemetry = RecordingTelemetry()
-    runtime = Runtime(settings, built.blobs, built.runs, telemetry, {}, opener)
+    # The instance's memory of a default Flex Consumption instance, whatever the machine running the tests.
+    flex_default = 2048 * 1024**2
+    runtime = Runtime(
+        settings, built.blobs, built.runs, telemetry, {}, opener, memory_limit=lambda: flex_default
+    )
     container, path = settings.profile_blob
     runtime.blobs.write_bytes(container, path, EXAMPLE_PROFILE.read_bytes(), content_type="text/plain")
     runtime.blobs.ensure_container(settings.upload_container)

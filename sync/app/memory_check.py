@@ -1,0 +1,64 @@
+"""The plan step's memory check: before planning, compare the estimated need
+(:func:`~sync.engine.plan_memory.estimated_plan_bytes`) with the instance's memory, and fail the run for
+good — with what to do — instead of letting the host kill the worker half way (which Durable Functions
+would retry, to be killed again). ``SYNC_MEMORY_CHECK=off`` plans anyway. Counts only are logged.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+
+from sync.engine.plan_memory import GB, PlanInputSize, estimated_plan_bytes
+from sync.errors import NotEnoughMemory
+
+#: The largest instance Flex Consumption offers (``INSTANCE_MEMORY_MB=4096``).
+LARGEST_INSTANCE_BYTES = 4096 * 1024**2
+#: An instance below this is a smaller size (2048 or 512 MB) that the largest one could replace; at or above
+#: it, the instance is taken to be the largest already (its cgroup limit may read a little under 4096 MB).
+SMALLER_INSTANCE_BYTES = 3072 * 1024**2
+
+
+def check_plan_memory(size: PlanInputSize, limit: int | None, *, enabled: bool, log: logging.Logger) -> None:
+    """Log the estimate and the limit; raise :class:`NotEnoughMemory` when the check is on and the estimate
+    exceeds a known limit."""
+    need = estimated_plan_bytes(size)
+    log.info(
+        "plan memory: %d students, %d enrollments, %d roster rows, %d directory objects; "
+        "estimated %.2f GB, instance %s (memory check %s)",
+        size.students,
+        size.enrollments,
+        size.roster_rows,
+        size.directory_objects,
+        need / GB,
+        "unknown" if limit is None else f"{limit / GB:.2f} GB",
+        "on" if enabled else "off",
+    )
+    problem = plan_memory_problem(size, limit)
+    if enabled and problem is not None:
+        raise NotEnoughMemory(problem)
+
+
+def plan_memory_problem(size: PlanInputSize, limit: int | None) -> str | None:
+    """Why a plan of this size does not fit in ``limit`` bytes and what to do, on one line; ``None`` when it
+    fits or the limit is unknown."""
+    need = estimated_plan_bytes(size)
+    if limit is None or need <= limit:
+        return None
+    # The need rounded up and the memory down, so the two never read the same.
+    need_gb, have_gb = f"{math.ceil(need * 10 / GB) / 10:.1f}", f"{math.floor(limit * 10 / GB) / 10:.1f}"
+    what = (
+        f"planning {size.students:,} students and {size.enrollments:,} enrollments against "
+        f"{size.directory_objects:,} directory objects needs an estimated {need_gb} GB of memory, "
+        f"more than this instance's {have_gb} GB"
+    )
+    if need <= LARGEST_INSTANCE_BYTES and limit < SMALLER_INSTANCE_BYTES:
+        advice = "run `azd env set INSTANCE_MEMORY_MB 4096` and `azd provision` (4096 MB instances fit it)"
+    else:
+        what += " (Flex Consumption instances have at most 4096 MB)"
+        advice = (
+            f"run the same sync from the command line on a machine with more than {need_gb} GB "
+            "(`python -m sync run <folder> --profile profile.toml --tenant graph`, see docs/deployment.md "
+            '"Sizing")'
+        )
+    return f"{what}: {advice}, or set the app setting SYNC_MEMORY_CHECK=off to try anyway"
