@@ -1,5 +1,6 @@
 """The plan step's memory check: before planning, compare the estimated need
-(:func:`~sync.engine.plan_memory.estimated_plan_bytes`) with the instance's memory, and fail the run for
+(:func:`~sync.engine.plan_memory.estimated_plan_bytes`, plus an allowance for the Functions host that shares
+the instance) with the instance's memory, and fail the run for
 good — with what to do — instead of letting the host kill the worker half way (which Durable Functions
 would retry, to be killed again). ``SYNC_MEMORY_CHECK=off`` plans anyway. Counts only are logged.
 """
@@ -12,6 +13,10 @@ import math
 from sync.engine.plan_memory import GB, PlanInputSize, estimated_plan_bytes
 from sync.errors import NotEnoughMemory
 
+#: What the Functions host and the Python worker's own start-up hold beside the plan, in the same instance
+#: (an allowance, not a measurement: the host cannot run on a development machine; the docs' "a few hundred
+#: MB"). The plan's estimate covers only the worker process that plans.
+FUNCTIONS_HOST_BYTES = 256 * 1024**2
 #: The largest instance Flex Consumption offers (``INSTANCE_MEMORY_MB=4096``).
 LARGEST_INSTANCE_BYTES = 4096 * 1024**2
 #: An instance below this is a smaller size (2048 or 512 MB) that the largest one could replace; at or above
@@ -21,8 +26,8 @@ SMALLER_INSTANCE_BYTES = 3072 * 1024**2
 
 def check_plan_memory(size: PlanInputSize, limit: int | None, *, enabled: bool, log: logging.Logger) -> None:
     """Log the estimate and the limit; raise :class:`NotEnoughMemory` when the check is on and the estimate
-    exceeds a known limit."""
-    need = estimated_plan_bytes(size)
+    (with the Functions host's share) exceeds a known limit."""
+    need = instance_need(size)
     log.info(
         "plan memory: %d students, %d enrollments, %d roster rows, %d directory objects; "
         "estimated %.2f GB, instance %s (memory check %s)",
@@ -39,26 +44,30 @@ def check_plan_memory(size: PlanInputSize, limit: int | None, *, enabled: bool, 
         raise NotEnoughMemory(problem)
 
 
+def instance_need(size: PlanInputSize) -> int:
+    """Memory an instance needs to plan ``size``: the planning process and the Functions host beside it."""
+    return estimated_plan_bytes(size) + FUNCTIONS_HOST_BYTES
+
+
 def plan_memory_problem(size: PlanInputSize, limit: int | None) -> str | None:
     """Why a plan of this size does not fit in ``limit`` bytes and what to do, on one line; ``None`` when it
     fits or the limit is unknown."""
-    need = estimated_plan_bytes(size)
+    need = instance_need(size)
     if limit is None or need <= limit:
         return None
     # The need rounded up and the memory down, so the two never read the same.
     need_gb, have_gb = f"{math.ceil(need * 10 / GB) / 10:.1f}", f"{math.floor(limit * 10 / GB) / 10:.1f}"
     what = (
         f"planning {size.students:,} students and {size.enrollments:,} enrollments against "
-        f"{size.directory_objects:,} directory objects needs an estimated {need_gb} GB of memory, "
-        f"more than this instance's {have_gb} GB"
+        f"{size.directory_objects:,} directory objects needs about {need_gb} GB with the Functions host; "
+        f"this instance has {have_gb} GB"
     )
     if need <= LARGEST_INSTANCE_BYTES and limit < SMALLER_INSTANCE_BYTES:
-        advice = "run `azd env set INSTANCE_MEMORY_MB 4096` and `azd provision` (4096 MB instances fit it)"
+        advice = "run `azd env set INSTANCE_MEMORY_MB 4096` and `azd provision`"
     else:
-        what += " (Flex Consumption instances have at most 4096 MB)"
+        what += ", Flex Consumption at most 4 GB"
         advice = (
-            f"run the same sync from the command line on a machine with more than {need_gb} GB "
-            "(`python -m sync run <folder> --profile profile.toml --tenant graph`, see docs/deployment.md "
-            '"Sizing")'
+            f"run the sync from the command line on a machine with more than {need_gb} GB (`python -m sync "
+            'run <folder> --profile profile.toml --tenant graph`, docs/deployment.md "Sizing")'
         )
     return f"{what}: {advice}, or set the app setting SYNC_MEMORY_CHECK=off to try anyway"

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 import function_app
-from sync.app.memory_check import check_plan_memory, plan_memory_problem
+from sync.app.memory_check import FUNCTIONS_HOST_BYTES, check_plan_memory, instance_need, plan_memory_problem
 from sync.app.permanent import REASON_LIMIT, is_permanent
 from sync.app.runtime import Runtime
 from sync.engine.plan_memory import PlanInputSize, estimated_plan_bytes
@@ -27,7 +27,7 @@ MIB = 1024**2
 START = datetime(2026, 9, 1, 2, 0, tzinfo=UTC)
 LOG = logging.getLogger("tests.memory_check")
 
-#: District L after its first sync (docs/deployment.md "Sizing"): an estimated 2.1 GB.
+#: District L after its first sync (docs/deployment.md "Sizing"): an estimated 2.1 GB, 2.4 GB with the host.
 L_NIGHTLY = PlanInputSize(
     250_000,
     15_000,
@@ -37,7 +37,7 @@ L_NIGHTLY = PlanInputSize(
     directory_groups=75_752,
     directory_memberships=3_043_932,
 )
-#: District XL after its first sync: an estimated 7.4 GB.
+#: District XL after its first sync: an estimated 7.4 GB, 7.7 GB with the host.
 XL_NIGHTLY = PlanInputSize(
     1_000_000,
     60_000,
@@ -67,10 +67,9 @@ def test_a_plan_too_big_for_2048_mb_that_fits_4096_mb_says_to_provision_the_larg
         check_plan_memory(L_NIGHTLY, 2048 * MIB, enabled=True, log=LOG)
 
     assert str(caught.value) == (
-        "planning 250,000 students and 2,000,000 enrollments against 3,384,684 directory objects needs an "
-        "estimated 2.1 GB of memory, more than this instance's 2.0 GB: run `azd env set INSTANCE_MEMORY_MB "
-        "4096` and `azd provision` (4096 MB instances fit it), or set the app setting SYNC_MEMORY_CHECK=off "
-        "to try anyway"
+        "planning 250,000 students and 2,000,000 enrollments against 3,384,684 directory objects needs about "
+        "2.4 GB with the Functions host; this instance has 2.0 GB: run `azd env set INSTANCE_MEMORY_MB 4096` "
+        "and `azd provision`, or set the app setting SYNC_MEMORY_CHECK=off to try anyway"
     )
 
 
@@ -79,9 +78,9 @@ def test_a_plan_too_big_for_any_flex_consumption_instance_says_to_run_from_the_c
 
     assert problem is not None
     assert problem.startswith(
-        "planning 1,000,000 students and 8,000,000 enrollments against 13,537,672 directory objects needs an "
-        "estimated 7.4 GB of memory, more than this instance's 4.0 GB (Flex Consumption instances have at "
-        "most 4096 MB): run the same sync from the command line on a machine with more than 7.4 GB "
+        "planning 1,000,000 students and 8,000,000 enrollments against 13,537,672 directory objects needs "
+        "about 7.7 GB with the Functions host; this instance has 4.0 GB, Flex Consumption at most 4 GB: run "
+        "the sync from the command line on a machine with more than 7.7 GB "
     )
     assert "`python -m sync run <folder> --profile profile.toml --tenant graph`" in problem
     assert 'docs/deployment.md "Sizing"' in problem
@@ -99,11 +98,21 @@ def test_an_instance_that_has_about_4096_mb_already_is_not_told_to_take_4096_mb(
 
 
 def test_the_need_and_the_memory_never_read_the_same_when_they_differ_by_a_little() -> None:
-    need = estimated_plan_bytes(L_NIGHTLY)
+    need = instance_need(L_NIGHTLY)
 
     problem = plan_memory_problem(L_NIGHTLY, need - 1)
 
-    assert problem is not None and "estimated 2.1 GB of memory, more than this instance's 2.0 GB" in problem
+    assert problem is not None
+    assert "needs about 2.4 GB with the Functions host; this instance has 2.3 GB" in problem
+
+
+def test_the_functions_host_is_counted_beside_the_planning_process() -> None:
+    need = estimated_plan_bytes(L_NIGHTLY)
+    assert instance_need(L_NIGHTLY) == need + FUNCTIONS_HOST_BYTES
+
+    # Room for the planning process alone is not enough: the host shares the instance.
+    assert plan_memory_problem(L_NIGHTLY, need + FUNCTIONS_HOST_BYTES // 2) is not None
+    assert plan_memory_problem(L_NIGHTLY, need + FUNCTIONS_HOST_BYTES) is None
 
 
 def test_the_reason_is_one_line_within_the_run_records_limit_and_permanent() -> None:
@@ -125,7 +134,7 @@ def test_with_the_check_off_a_plan_too_big_is_logged_with_counts_only_and_not_re
     assert record.levelno == logging.INFO
     assert record.getMessage() == (
         "plan memory: 1000000 students, 8000000 enrollments, 9360000 roster rows, "
-        "13537672 directory objects; estimated 7.36 GB, instance 2.00 GB (memory check off)"
+        "13537672 directory objects; estimated 7.61 GB, instance 2.00 GB (memory check off)"
     )
 
 
@@ -180,7 +189,8 @@ def test_a_run_whose_plan_would_not_fit_in_the_instance_fails_at_once_saying_wha
     record = runtime.runs.get_run(run_id)
     assert record.status == "failed" and record.message is not None
     assert record.message.startswith("plan_run: planning ")
-    assert "needs an estimated 0.4 GB of memory, more than this instance's 0.2 GB" in record.message
+    assert "needs about 0.6 GB with the Functions host; this instance has 0.2 GB" in record.message
+    assert record.message.endswith("SYNC_MEMORY_CHECK=off to try anyway")  # not cut at the reason limit
     assert "SYNC_MEMORY_CHECK=off" in record.message
     logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("plan memory: ")]
     assert len(logged) == 1 and "instance 0.25 GB (memory check on)" in logged[0]
