@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from sync import service
-from sync.app.memory_check import check_plan_memory
+from sync.app.memory_check import check_plan_memory, check_roster_memory
 from sync.app.orchestration import RunInput
 from sync.app.roster_blobs import read_roster, write_roster
 from sync.app.run_files import (
@@ -31,7 +31,7 @@ from sync.app.run_files import (
 )
 from sync.app.runtime import Runtime
 from sync.engine.plan import CHANGE_KEYS
-from sync.engine.plan_memory import plan_input_size
+from sync.engine.plan_memory import plan_input_size, roster_input_size
 from sync.findings import RunStatus, sort_key
 from sync.report import validation_summary
 
@@ -92,11 +92,11 @@ def plan_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
         container, prefix = split_ref(payload["validated"]["roster"])
         roster = read_roster(rt.blobs, container, prefix)
         findings, _ = validation_findings(rt, run.run_id)
+        memory, check = rt.memory_limit(), rt.settings.memory_check
+        check_roster_memory(roster_input_size(roster), memory, enabled=check, log=rt.log)
         with rt.telemetry.stage("snapshot", run_id=run.run_id):
             snapshot = rt.directory(low_priority=run.options.low_priority).snapshot()
-        check_plan_memory(
-            plan_input_size(roster, snapshot), rt.memory_limit(), enabled=rt.settings.memory_check, log=rt.log
-        )
+        check_plan_memory(plan_input_size(roster, snapshot), memory, enabled=check, log=rt.log)
         plan = service.make_plan(roster, profile, snapshot, today, findings)
         reports = rt.settings.reports_container
         path = f"{run_folder(run.run_id)}/plan.json"

@@ -44,23 +44,45 @@ def check_plan_memory(size: PlanInputSize, limit: int | None, *, enabled: bool, 
         raise NotEnoughMemory(problem)
 
 
+def check_roster_memory(
+    size: PlanInputSize, limit: int | None, *, enabled: bool, log: logging.Logger
+) -> None:
+    """Before the directory is read: raise :class:`NotEnoughMemory` when the roster alone (``size`` without
+    directory objects, the least a plan of it needs) already exceeds a known limit, so that a run that
+    cannot fit does not first spend the directory's snapshot (minutes of Graph reads, and memory)."""
+    problem = plan_memory_problem(size, limit, directory_read=False)
+    if enabled and problem is not None:
+        log.info(
+            "plan memory: %d students, %d enrollments, %d roster rows before the directory is read; "
+            "estimated at least %.2f GB, instance %.2f GB (memory check on)",
+            size.students,
+            size.enrollments,
+            size.roster_rows,
+            instance_need(size) / GB,
+            (limit or 0) / GB,
+        )
+        raise NotEnoughMemory(problem)
+
+
 def instance_need(size: PlanInputSize) -> int:
     """Memory an instance needs to plan ``size``: the planning process and the Functions host beside it."""
     return estimated_plan_bytes(size) + FUNCTIONS_HOST_BYTES
 
 
-def plan_memory_problem(size: PlanInputSize, limit: int | None) -> str | None:
+def plan_memory_problem(size: PlanInputSize, limit: int | None, *, directory_read: bool = True) -> str | None:
     """Why a plan of this size does not fit in ``limit`` bytes and what to do, on one line; ``None`` when it
-    fits or the limit is unknown."""
+    fits or the limit is unknown. ``directory_read=False``: the directory is not read yet (``size`` counts the
+    roster only, and the need is a least)."""
     need = instance_need(size)
     if limit is None or need <= limit:
         return None
     # The need rounded up and the memory down, so the two never read the same.
     need_gb, have_gb = f"{math.ceil(need * 10 / GB) / 10:.1f}", f"{math.floor(limit * 10 / GB) / 10:.1f}"
+    against = f"against {size.directory_objects:,} directory objects " if directory_read else ""
+    about = "about" if directory_read else "at least"
     what = (
-        f"planning {size.students:,} students and {size.enrollments:,} enrollments against "
-        f"{size.directory_objects:,} directory objects needs about {need_gb} GB with the Functions host; "
-        f"this instance has {have_gb} GB"
+        f"planning {size.students:,} students and {size.enrollments:,} enrollments {against}needs {about} "
+        f"{need_gb} GB with the Functions host; this instance has {have_gb} GB"
     )
     if need <= LARGEST_INSTANCE_BYTES and limit < SMALLER_INSTANCE_BYTES:
         advice = "run `azd env set INSTANCE_MEMORY_MB 4096` and `azd provision`"

@@ -11,7 +11,7 @@ unmanaged users per student, many contacts or co-teachers) is estimated less clo
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sync.directory.model import DirectorySnapshot
 from sync.roster.model import Roster
@@ -62,13 +62,20 @@ class PlanInputSize:
         return self.directory_users + self.directory_groups + self.directory_memberships
 
 
-def plan_input_size(roster: Roster, snapshot: DirectorySnapshot) -> PlanInputSize:
-    """The counts of a roster and a snapshot (no record is read)."""
+def roster_input_size(roster: Roster) -> PlanInputSize:
+    """The counts of a roster, with no directory objects: the least a plan of it needs (no record is read)."""
     return PlanInputSize(
         students=roster.students.num_rows,
         teachers=roster.teachers.num_rows,
         sections=roster.sections.num_rows,
         enrollments=roster.enrollments.num_rows,
+    )
+
+
+def plan_input_size(roster: Roster, snapshot: DirectorySnapshot) -> PlanInputSize:
+    """The counts of a roster and a snapshot (no record is read)."""
+    return replace(
+        roster_input_size(roster),
         directory_users=len(snapshot.users),
         directory_groups=len(snapshot.schools) + len(snapshot.classes) + len(snapshot.groups),
         directory_memberships=snapshot.memberships.num_rows,

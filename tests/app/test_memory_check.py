@@ -13,7 +13,13 @@ from typing import Any
 import pytest
 
 import function_app
-from sync.app.memory_check import FUNCTIONS_HOST_BYTES, check_plan_memory, instance_need, plan_memory_problem
+from sync.app.memory_check import (
+    FUNCTIONS_HOST_BYTES,
+    check_plan_memory,
+    check_roster_memory,
+    instance_need,
+    plan_memory_problem,
+)
 from sync.app.permanent import REASON_LIMIT, is_permanent
 from sync.app.runtime import Runtime
 from sync.engine.plan_memory import PlanInputSize, estimated_plan_bytes
@@ -106,6 +112,29 @@ def test_the_need_and_the_memory_never_read_the_same_when_they_differ_by_a_littl
     assert "needs about 2.4 GB with the Functions host; this instance has 2.3 GB" in problem
 
 
+def test_a_roster_too_big_on_its_own_is_refused_before_the_directory_is_read() -> None:
+    roster_only = replace(L_NIGHTLY, directory_users=0, directory_groups=0, directory_memberships=0)
+    limit = instance_need(roster_only) - 1
+
+    with pytest.raises(NotEnoughMemory) as caught:
+        check_roster_memory(roster_only, limit, enabled=True, log=LOG)
+
+    assert str(caught.value).startswith(
+        "planning 250,000 students and 2,000,000 enrollments needs at least 1.9 GB with the Functions host; "
+        "this instance has 1.8 GB: run `azd env set INSTANCE_MEMORY_MB 4096`"
+    )
+
+
+def test_a_roster_that_fits_on_its_own_waits_for_the_directory_count() -> None:
+    roster_only = replace(L_NIGHTLY, directory_users=0, directory_groups=0, directory_memberships=0)
+    limit = instance_need(roster_only)  # the roster fits; with the directory it will not
+
+    check_roster_memory(roster_only, limit, enabled=True, log=LOG)
+    check_roster_memory(roster_only, limit - 1, enabled=False, log=LOG)  # the check off: never refused
+    with pytest.raises(NotEnoughMemory):
+        check_plan_memory(L_NIGHTLY, limit, enabled=True, log=LOG)
+
+
 def test_the_functions_host_is_counted_beside_the_planning_process() -> None:
     need = estimated_plan_bytes(L_NIGHTLY)
     assert instance_need(L_NIGHTLY) == need + FUNCTIONS_HOST_BYTES
@@ -185,15 +214,16 @@ def test_a_run_whose_plan_would_not_fit_in_the_instance_fails_at_once_saying_wha
 
     assert result.error is None and result.output["status"] == "failed"
     assert [attempt for name, _, attempt in host.calls if name == "plan_run"] == [1]  # not retried
-    assert directory.snapshots == 1 and directory.applied == []
+    assert directory.snapshots == 0 and directory.applied == []  # refused before the directory was read
     record = runtime.runs.get_run(run_id)
     assert record.status == "failed" and record.message is not None
     assert record.message.startswith("plan_run: planning ")
-    assert "needs about 0.6 GB with the Functions host; this instance has 0.2 GB" in record.message
+    assert "needs at least 0.6 GB with the Functions host; this instance has 0.2 GB" in record.message
     assert record.message.endswith("SYNC_MEMORY_CHECK=off to try anyway")  # not cut at the reason limit
     assert "SYNC_MEMORY_CHECK=off" in record.message
     logged = [r.getMessage() for r in caplog.records if r.getMessage().startswith("plan memory: ")]
-    assert len(logged) == 1 and "instance 0.25 GB (memory check on)" in logged[0]
+    assert len(logged) == 1 and "before the directory is read" in logged[0]
+    assert "instance 0.25 GB (memory check on)" in logged[0]
 
 
 def test_with_the_memory_check_off_the_same_run_plans_and_applies(
