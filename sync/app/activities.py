@@ -6,6 +6,8 @@ are upserts. Applying is in :mod:`sync.app.apply_activity`, the report in :mod:`
 
 from __future__ import annotations
 
+import io
+import tempfile
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -30,7 +32,8 @@ from sync.app.run_files import (
     write_findings,
 )
 from sync.app.runtime import Runtime
-from sync.engine.plan import CHANGE_KEYS
+from sync.engine.plan import CHANGE_KEYS, Plan
+from sync.engine.plan_io import write_plan
 from sync.engine.plan_memory import plan_input_size, roster_input_size
 from sync.findings import RunStatus, sort_key
 from sync.report import validation_summary
@@ -100,8 +103,7 @@ def plan_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
         plan = service.make_plan(roster, profile, snapshot, today, findings)
         reports = rt.settings.reports_container
         path = f"{run_folder(run.run_id)}/plan.json"
-        rt.blobs.write_text(reports, path, plan.dumps(), content_type="application/json")
-        plan_id = plan.plan_id
+        plan_id = _store_plan(rt, reports, path, plan)
         record = current_record(rt, run)
         counts = {**record.counts, **{key: int(plan.changes.get(key, 0)) for key in CHANGE_KEYS}}
         status = RunStatus.HELD.value if plan.guard.held else "running"
@@ -123,3 +125,17 @@ def plan_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
         "held": plan.guard.held,
         "reasons": list(plan.guard.reasons),
     }
+
+
+def _store_plan(rt: Runtime, container: str, path: str, plan: Plan) -> str:
+    """Write the plan's canonical JSON to a blob and return its id. The JSON is streamed through a temporary
+    file (hashed on the way) and uploaded in blocks: held whole, a first sync of a large district would need
+    gigabytes more than planning itself (:meth:`Plan.dumps`, twice with :attr:`Plan.plan_id`)."""
+    with tempfile.TemporaryFile() as spool:
+        text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+        plan_id = write_plan(plan, text)
+        text.flush()
+        spool.seek(0)
+        rt.blobs.write_file(container, path, spool, content_type="application/json; charset=utf-8")
+        text.detach()  # the spool is closed by its own context, not through the wrapper
+    return plan_id

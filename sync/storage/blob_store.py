@@ -12,7 +12,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from sync.errors import SourceError
 
@@ -124,6 +124,18 @@ class BlobStore:
 
     def write_bytes(self, container: str, path: str, data: bytes, *, content_type: str) -> str:
         """Write (or overwrite) a blob; return its new ETag."""
+        from azure.storage.blob import ContentSettings
+
+        self.ensure_container(container)
+        blob = self._service.get_blob_client(container, path)
+        result = blob.upload_blob(
+            data, overwrite=True, content_settings=ContentSettings(content_type=content_type)
+        )
+        return str(result["etag"])
+
+    def write_file(self, container: str, path: str, data: IO[bytes], *, content_type: str) -> str:
+        """Write (or overwrite) a blob from an open binary file, read from its current position in blocks
+        (never whole in memory); return its new ETag."""
         from azure.storage.blob import ContentSettings
 
         self.ensure_container(container)
