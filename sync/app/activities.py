@@ -6,8 +6,7 @@ are upserts. Applying is in :mod:`sync.app.apply_activity`, the report in :mod:`
 
 from __future__ import annotations
 
-import io
-import tempfile
+import hashlib
 import time
 from collections.abc import Mapping
 from dataclasses import replace
@@ -33,7 +32,7 @@ from sync.app.run_files import (
 )
 from sync.app.runtime import Runtime
 from sync.engine.plan import CHANGE_KEYS, Plan
-from sync.engine.plan_io import write_plan
+from sync.engine.plan_io import encoded_plan, plan_id_of
 from sync.engine.plan_memory import plan_input_size, roster_input_size
 from sync.findings import RunStatus, sort_key
 from sync.report import validation_summary
@@ -128,14 +127,11 @@ def plan_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _store_plan(rt: Runtime, container: str, path: str, plan: Plan) -> str:
-    """Write the plan's canonical JSON to a blob and return its id. The JSON is streamed through a temporary
-    file (hashed on the way) and uploaded in blocks: held whole, a first sync of a large district would need
-    gigabytes more than planning itself (:meth:`Plan.dumps`, twice with :attr:`Plan.plan_id`)."""
-    with tempfile.TemporaryFile() as spool:
-        text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
-        plan_id = write_plan(plan, text)
-        text.flush()
-        spool.seek(0)
-        rt.blobs.write_file(container, path, spool, content_type="application/json; charset=utf-8")
-        text.detach()  # the spool is closed by its own context, not through the wrapper
-    return plan_id
+    """Write the plan's canonical JSON to a blob and return its id. The JSON is made and uploaded a block at a
+    time, hashed on the way: held whole, a first sync of a large district would need gigabytes more than
+    planning itself (:meth:`Plan.dumps`, twice with :attr:`Plan.plan_id`)."""
+    digest = hashlib.sha256()
+    rt.blobs.write_stream(
+        container, path, encoded_plan(plan, digest), content_type="application/json; charset=utf-8"
+    )
+    return plan_id_of(digest)

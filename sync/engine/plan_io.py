@@ -35,24 +35,43 @@ def plan_pieces(plan: Plan) -> Iterator[str]:
 _EMPTY_OPERATIONS = '"operations":[]'
 
 
-def write_plan(plan: Plan, out: IO[str] | None = None) -> str:
-    """Write ``plan``'s canonical JSON to ``out`` (if given) and return its id (= ``plan.plan_id``)."""
-    digest = hashlib.sha256()
+def plan_chunks(plan: Plan) -> Iterator[str]:
+    """The canonical JSON of ``plan`` in chunks of about 1 MB (pieces joined: fewer, larger writes)."""
     buffer: list[str] = []
     size = 0
     for piece in plan_pieces(plan):
         buffer.append(piece)
         size += len(piece)
-        if size > 1 << 20:
-            _flush(buffer, digest, out)
+        if size > _CHUNK:
+            yield "".join(buffer)
+            buffer.clear()
             size = 0
-    _flush(buffer, digest, out)
-    return digest.hexdigest()[:32]
+    if buffer:
+        yield "".join(buffer)
 
 
-def _flush(buffer: list[str], digest: Any, out: IO[str] | None) -> None:
-    text = "".join(buffer)
-    buffer.clear()
-    digest.update(text.encode())
-    if out is not None:
-        out.write(text)
+_CHUNK = 1 << 20
+
+
+def encoded_plan(plan: Plan, digest: Any) -> Iterator[bytes]:
+    """The canonical JSON of ``plan`` in UTF-8 chunks, each added to ``digest`` (a ``hashlib.sha256()``) as it
+    is yielded: once the chunks are consumed, :func:`plan_id_of` ``(digest)`` is the plan's id."""
+    for text in plan_chunks(plan):
+        data = text.encode()
+        digest.update(data)
+        yield data
+
+
+def plan_id_of(digest: Any) -> str:
+    """The plan id (= :attr:`Plan.plan_id`) from the digest of the plan's whole canonical JSON."""
+    return str(digest.hexdigest()[:32])
+
+
+def write_plan(plan: Plan, out: IO[str] | None = None) -> str:
+    """Write ``plan``'s canonical JSON to ``out`` (if given) and return its id (= ``plan.plan_id``)."""
+    digest = hashlib.sha256()
+    for text in plan_chunks(plan):
+        digest.update(text.encode())
+        if out is not None:
+            out.write(text)
+    return plan_id_of(digest)

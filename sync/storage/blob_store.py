@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import IO, TYPE_CHECKING, Any
@@ -133,9 +133,11 @@ class BlobStore:
         )
         return str(result["etag"])
 
-    def write_file(self, container: str, path: str, data: IO[bytes], *, content_type: str) -> str:
-        """Write (or overwrite) a blob from an open binary file, read from its current position in blocks
-        (never whole in memory); return its new ETag."""
+    def write_stream(
+        self, container: str, path: str, data: Iterable[bytes] | IO[bytes], *, content_type: str
+    ) -> str:
+        """Write (or overwrite) a blob from chunks of bytes or an open binary file (read from its current
+        position), uploaded in blocks as they come, never whole in memory; return its new ETag."""
         from azure.storage.blob import ContentSettings
 
         self.ensure_container(container)

@@ -1,5 +1,5 @@
-"""The plan step's blob: streamed through a temporary file and uploaded in blocks, byte for byte the plan's
-canonical JSON, and named by the same id as :attr:`Plan.plan_id` (on Azurite)."""
+"""The plan step's blob: made and uploaded a block at a time, byte for byte the plan's canonical JSON, and
+named by the same id as :attr:`Plan.plan_id` (on Azurite)."""
 
 from __future__ import annotations
 
@@ -40,7 +40,7 @@ def test_the_stored_plan_is_its_canonical_json_and_its_id_is_the_plans(azurite: 
     assert Plan.from_json(runtime.blobs.read_json(reports, "runs/r1/plan.json")) == BIG
 
 
-def test_a_file_larger_than_one_put_is_uploaded_in_blocks_and_reads_back_whole(azurite: str) -> None:
+def test_chunks_or_a_file_larger_than_one_put_go_up_in_blocks_and_read_back_whole(azurite: str) -> None:
     # Small single-put and block sizes, so that 3 MB takes the staged-block path a large plan takes.
     service = BlobServiceClient.from_connection_string(
         azurite, max_single_put_size=512 * 1024, max_block_size=256 * 1024
@@ -50,9 +50,13 @@ def test_a_file_larger_than_one_put_is_uploaded_in_blocks_and_reads_back_whole(a
     source = io.BytesIO(b"skipped" + data)
     source.seek(len(b"skipped"))  # read from the current position
 
-    blobs.write_file("reports", "runs/r2/blocks.bin", source, content_type="application/octet-stream")
+    blobs.write_stream("reports", "runs/r2/blocks.bin", source, content_type="application/octet-stream")
+    chunks = (data[start : start + 100_000] for start in range(0, len(data), 100_000))
+    blobs.write_stream("reports", "runs/r2/chunks.bin", chunks, content_type="application/octet-stream")
 
     assert blobs.read_bytes("reports", "runs/r2/blocks.bin") == data
+    assert blobs.read_bytes("reports", "runs/r2/chunks.bin") == data
+    assert len(service.get_blob_client("reports", "runs/r2/chunks.bin").get_block_list()[0]) > 1
     properties = service.get_blob_client("reports", "runs/r2/blocks.bin").get_blob_properties()
     assert properties.content_settings.content_type == "application/octet-stream"
     assert len(service.get_blob_client("reports", "runs/r2/blocks.bin").get_block_list()[0]) > 1
