@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import replace
 from datetime import date, datetime
 from typing import Any
 
 from sync import service
-from sync.app.memory_check import check_plan_memory, check_roster_memory
+from sync.app.memory_check import check_apply_memory, check_plan_memory, check_roster_memory
 from sync.app.orchestration import RunInput
 from sync.app.roster_blobs import read_roster, write_roster
 from sync.app.run_files import (
@@ -102,7 +102,8 @@ def plan_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
         plan = service.make_plan(roster, profile, snapshot, today, findings)
         reports = rt.settings.reports_container
         path = f"{run_folder(run.run_id)}/plan.json"
-        plan_id = _store_plan(rt, reports, path, plan)
+        plan_id, plan_bytes = _store_plan(rt, reports, path, plan)
+        check_apply_memory(len(plan.operations), plan_bytes, memory, enabled=check, log=rt.log)
         record = current_record(rt, run)
         counts = {**record.counts, **{key: int(plan.changes.get(key, 0)) for key in CHANGE_KEYS}}
         status = RunStatus.HELD.value if plan.guard.held else "running"
@@ -126,12 +127,18 @@ def plan_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _store_plan(rt: Runtime, container: str, path: str, plan: Plan) -> str:
-    """Write the plan's canonical JSON to a blob and return its id. The JSON is made and uploaded a block at a
-    time, hashed on the way: held whole, a first sync of a large district would need gigabytes more than
-    planning itself (:meth:`Plan.dumps`, twice with :attr:`Plan.plan_id`)."""
+def _store_plan(rt: Runtime, container: str, path: str, plan: Plan) -> tuple[str, int]:
+    """Write the plan's canonical JSON to a blob; return its id and its size in bytes. The JSON is made and
+    uploaded a block at a time, hashed on the way: held whole, a first sync of a large district would need
+    gigabytes more than planning itself (:meth:`Plan.dumps`, twice with :attr:`Plan.plan_id`)."""
     digest = hashlib.sha256()
-    rt.blobs.write_stream(
-        container, path, encoded_plan(plan, digest), content_type="application/json; charset=utf-8"
-    )
-    return plan_id_of(digest)
+    size = 0
+
+    def chunks() -> Iterator[bytes]:
+        nonlocal size
+        for data in encoded_plan(plan, digest):
+            size += len(data)
+            yield data
+
+    rt.blobs.write_stream(container, path, chunks(), content_type="application/json; charset=utf-8")
+    return plan_id_of(digest), size

@@ -1,8 +1,10 @@
-"""The plan step's memory check: before planning, compare the estimated need
+"""The memory checks of the plan step: before planning, compare the estimated need
 (:func:`~sync.engine.plan_memory.estimated_plan_bytes`, plus an allowance for the Functions host that shares
-the instance) with the instance's memory, and fail the run for
-good — with what to do — instead of letting the host kill the worker half way (which Durable Functions
-would retry, to be killed again). ``SYNC_MEMORY_CHECK=off`` plans anyway. Counts only are logged.
+the instance) with the instance's memory; once the plan is written, the need of the apply workers that will
+read it (:func:`~sync.engine.plan_memory.estimated_apply_bytes`). A run that would not fit fails for good —
+with what to do — instead of letting the host kill a worker half way (which Durable Functions would retry, to
+be killed again), and before anything is applied. ``SYNC_MEMORY_CHECK=off`` goes on anyway. Counts only are
+logged.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 import logging
 import math
 
-from sync.engine.plan_memory import GB, PlanInputSize, estimated_plan_bytes
+from sync.engine.plan_memory import GB, PlanInputSize, estimated_apply_bytes, estimated_plan_bytes
 from sync.errors import NotEnoughMemory
 
 #: What the Functions host and the Python worker's own start-up hold beside the plan, in the same instance
@@ -76,20 +78,43 @@ def plan_memory_problem(size: PlanInputSize, limit: int | None, *, directory_rea
     need = instance_need(size)
     if limit is None or need <= limit:
         return None
-    # The need rounded up and the memory down, so the two never read the same.
-    need_gb, have_gb = f"{math.ceil(need * 10 / GB) / 10:.1f}", f"{math.floor(limit * 10 / GB) / 10:.1f}"
     against = f"against {size.directory_objects:,} directory objects " if directory_read else ""
     about = "about" if directory_read else "at least"
-    what = (
-        f"planning {size.students:,} students and {size.enrollments:,} enrollments {against}needs {about} "
-        f"{need_gb} GB with the Functions host; this instance has {have_gb} GB"
+    what = f"planning {size.students:,} students and {size.enrollments:,} enrollments {against}needs {about}"
+    return _too_big(what, need, limit)
+
+
+def check_apply_memory(
+    operations: int, plan_bytes: int, limit: int | None, *, enabled: bool, log: logging.Logger
+) -> None:
+    """Once the plan is written (``plan_bytes`` of JSON): raise :class:`NotEnoughMemory` when the check is on
+    and an apply worker, which reads the whole plan, would not fit in a known limit."""
+    need = estimated_apply_bytes(plan_bytes) + FUNCTIONS_HOST_BYTES
+    log.info(
+        "apply memory: %d operations, %.0f MB of plan; estimated %.2f GB, instance %s (memory check %s)",
+        operations,
+        plan_bytes / 1e6,
+        need / GB,
+        "unknown" if limit is None else f"{limit / GB:.2f} GB",
+        "on" if enabled else "off",
     )
+    if not enabled or limit is None or need <= limit:
+        return
+    what = f"applying a plan of {operations:,} operations ({plan_bytes / 1e6:,.0f} MB) needs about"
+    raise NotEnoughMemory(_too_big(what, need, limit))
+
+
+def _too_big(what: str, need: int, limit: int) -> str:
+    """``what`` (ending in "needs about") completed with the need, the instance's memory and what to do."""
+    # The need rounded up and the memory down, so the two never read the same.
+    need_gb, have_gb = f"{math.ceil(need * 10 / GB) / 10:.1f}", f"{math.floor(limit * 10 / GB) / 10:.1f}"
+    text = f"{what} {need_gb} GB with the Functions host; this instance has {have_gb} GB"
     if need <= LARGEST_INSTANCE_BYTES and limit < SMALLER_INSTANCE_BYTES:
         advice = "run `azd env set INSTANCE_MEMORY_MB 4096` and `azd provision`"
     else:
-        what += ", Flex Consumption at most 4 GB"
+        text += ", Flex Consumption at most 4 GB"
         advice = (
             f"run the sync from the command line on a machine with more than {need_gb} GB (`python -m sync "
             'run <folder> --profile profile.toml --tenant graph`, docs/deployment.md "Sizing")'
         )
-    return f"{what}: {advice}, or set the app setting SYNC_MEMORY_CHECK=off to try anyway"
+    return f"{text}: {advice}, or set the app setting SYNC_MEMORY_CHECK=off to try anyway"

@@ -296,7 +296,12 @@ def queue_gave_up(holder: str, options: RunOptions) -> str:
     )
 
 
-def first_line(error: BaseException, limit: int = 300) -> str:
+#: Longest reason kept from a failed activity: as long as the reason a permanent failure returns
+#: (:data:`sync.app.permanent.REASON_LIMIT`), so that none is cut again on its way to the run record.
+FAILURE_REASON_LIMIT = 500
+
+
+def first_line(error: BaseException, limit: int = FAILURE_REASON_LIMIT) -> str:
     """A failed activity's message as the orchestrator sees it (``Reason \\n Details``), first line only."""
     text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
     return text[:limit]

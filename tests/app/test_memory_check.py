@@ -15,6 +15,7 @@ import pytest
 import function_app
 from sync.app.memory_check import (
     FUNCTIONS_HOST_BYTES,
+    check_apply_memory,
     check_plan_memory,
     check_roster_memory,
     instance_need,
@@ -22,6 +23,7 @@ from sync.app.memory_check import (
 )
 from sync.app.permanent import REASON_LIMIT, is_permanent
 from sync.app.runtime import Runtime
+from sync.engine import plan_memory
 from sync.engine.plan_memory import PlanInputSize, estimated_plan_bytes
 from sync.errors import NotEnoughMemory
 from tests.app.app_functions import orchestrators, user_functions
@@ -167,6 +169,32 @@ def test_with_the_check_off_a_plan_too_big_is_logged_with_counts_only_and_not_re
     )
 
 
+def test_a_plan_too_big_for_its_apply_workers_is_refused_saying_so() -> None:
+    plan_bytes = 400_000_000  # about a million operations: 2.7 GB to read back in each apply worker
+
+    with pytest.raises(NotEnoughMemory) as caught:
+        check_apply_memory(1_000_000, plan_bytes, 2048 * MIB, enabled=True, log=LOG)
+
+    assert str(caught.value).startswith(
+        "applying a plan of 1,000,000 operations (400 MB) needs about 3.0 GB with the Functions host; "
+        "this instance has 2.0 GB: run `azd env set INSTANCE_MEMORY_MB 4096` and `azd provision`"
+    )
+    check_apply_memory(1_000_000, plan_bytes, 4096 * MIB, enabled=True, log=LOG)  # fits in the larger size
+    check_apply_memory(1_000_000, plan_bytes, None, enabled=True, log=LOG)  # unknown memory: no check
+    check_apply_memory(1_000_000, plan_bytes, 2048 * MIB, enabled=False, log=LOG)  # the check off
+
+
+def test_the_apply_check_logs_its_counts_only(caplog: pytest.LogCaptureFixture) -> None:
+    with caplog.at_level(logging.INFO, logger=LOG.name):
+        check_apply_memory(147_072, 57_000_000, 2048 * MIB, enabled=True, log=LOG)
+
+    [record] = caplog.records
+    assert record.getMessage() == (
+        "apply memory: 147072 operations, 57 MB of plan; estimated 0.91 GB, instance 2.00 GB "
+        "(memory check on)"
+    )
+
+
 # --- a run on Azurite
 
 
@@ -246,3 +274,20 @@ def test_a_run_whose_plan_fits_is_not_held_up_by_the_check(
     _, result, _ = upload_and_run(runtime)
 
     assert result.output["status"] == "completed" and directory.applied
+
+
+def test_a_run_whose_plan_is_too_big_to_apply_fails_after_planning_with_nothing_applied(
+    run_with_memory: Callable[..., tuple[Runtime, RecordingDirectory]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The example's plan is small: make reading it back cost far more than the instance has.
+    monkeypatch.setattr(plan_memory, "APPLY_BYTES_PER_PLAN_BYTE", 1e5)
+    runtime, directory = run_with_memory(2048 * MIB)
+
+    run_id, result, host = upload_and_run(runtime)
+
+    assert result.output["status"] == "failed"
+    assert [attempt for name, _, attempt in host.calls if name == "plan_run"] == [1]  # not retried
+    assert directory.snapshots == 1 and directory.applied == []
+    record = runtime.runs.get_run(run_id)
+    assert record.message is not None and record.message.startswith("plan_run: applying a plan of ")
+    assert record.message.endswith("SYNC_MEMORY_CHECK=off to try anyway")

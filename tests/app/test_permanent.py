@@ -7,7 +7,15 @@ from typing import Any
 
 import pytest
 
-from sync.app.permanent import REASON_LIMIT, is_permanent, is_permanent_result, run_activity
+import function_app
+from sync.app.orchestration import first_line
+from sync.app.permanent import (
+    REASON_LIMIT,
+    is_permanent,
+    is_permanent_result,
+    permanent_failure,
+    run_activity,
+)
 from sync.clever.client import _ClientError
 from sync.engine.planner import ProfileExpired
 from sync.errors import DirectoryAccessRefused, DirectoryUnavailable, SettingsError, SourceError, UsageError
@@ -73,3 +81,10 @@ def test_an_activity_that_succeeds_returns_its_result_unchanged() -> None:
     result = run_activity("claim_slot", lambda payload: {"granted": True, **payload}, {"x": 1})
 
     assert result == {"granted": True, "x": 1} and not is_permanent_result(result)
+
+
+def test_the_orchestrator_keeps_a_permanent_reason_whole_on_its_way_to_the_run_record() -> None:
+    reason = permanent_failure("plan_run", UsageError("x" * 1000))["error"]
+
+    assert len(reason) == REASON_LIMIT
+    assert first_line(function_app.PermanentFailure(reason)) == reason

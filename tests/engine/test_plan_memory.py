@@ -19,6 +19,7 @@ from sync.engine.plan_memory import (
     GB,
     PLAN_BASE_BYTES,
     PlanInputSize,
+    estimated_apply_bytes,
     estimated_plan_bytes,
     plan_input_size,
 )
@@ -101,3 +102,22 @@ def test_the_sizes_are_counted_from_the_roster_and_the_snapshot_tables() -> None
 
     assert size == PlanInputSize(2, 1, 2, 3, directory_users=4, directory_groups=3, directory_memberships=2)
     assert (size.roster_rows, size.directory_objects) == (8, 9)
+
+
+#: Reading a first plan back, as every apply worker does: (bytes of JSON, peak above the process's start),
+#: measured on districts M and XL.
+APPLY_MEASURED = [("M", 57_000_000, 328_000_000), ("XL", 1_135_000_000, 7_129_000_000)]
+
+
+@pytest.mark.parametrize(("json_bytes", "above_start"), [m[1:] for m in APPLY_MEASURED], ids=["M", "XL"])
+def test_the_apply_estimate_is_at_or_a_little_above_each_measured_read_of_a_plan(
+    json_bytes: int, above_start: int
+) -> None:
+    measured = PLAN_BASE_BYTES + above_start  # the process before it reads the plan, as for planning
+
+    assert measured <= estimated_apply_bytes(json_bytes) <= measured * (1 + MARGIN)
+
+
+def test_the_apply_estimate_grows_with_the_plan() -> None:
+    assert estimated_apply_bytes(0) == PLAN_BASE_BYTES
+    assert estimated_apply_bytes(2_000_000) > estimated_apply_bytes(1_000_000)

@@ -31,9 +31,10 @@ def test_the_stored_plan_is_its_canonical_json_and_its_id_is_the_plans(azurite: 
     runtime, _, _ = azurite_runtime(azurite)
     reports = runtime.settings.reports_container
 
-    plan_id = _store_plan(runtime, reports, "runs/r1/plan.json", BIG)
+    plan_id, size = _store_plan(runtime, reports, "runs/r1/plan.json", BIG)
 
     stored = runtime.blobs.read_bytes(reports, "runs/r1/plan.json")
+    assert size == len(stored)
     assert len(stored) > 3 << 20  # several of the writer's pieces
     assert stored == BIG.dumps().encode("utf-8")
     assert plan_id == BIG.plan_id
