@@ -140,7 +140,7 @@ def read_plan(rt: Runtime, plan_ref: Mapping[str, Any]) -> Plan:
         for stale in [k for k in rt.cache if k.startswith("plan:")]:
             del rt.cache[stale]
         container, path = split_ref(plan_ref["blob"])
-        rt.cache[key] = Plan.from_json(rt.blobs.read_json(container, path))
+        rt.cache[key] = Plan.loads(rt.blobs.read_bytes(container, path))
     plan: Plan = rt.cache[key]
     return plan
 

@@ -132,6 +132,10 @@ class OpKind(StrEnum):
     ASSIGN_GROUP_LICENSES = "assign_group_licenses"  # target: a group anchor; fields as ASSIGN_LICENSES
 
 
+#: Operation kinds by their JSON value.
+_OP_KINDS: dict[str, OpKind] = {kind.value: kind for kind in OpKind}
+
+
 @dataclass(frozen=True, slots=True)
 class RecordRef:
     """The roster record an operation comes from, so a failure becomes a finding at the right place."""
@@ -165,8 +169,9 @@ class Operation:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Operation:
         record = data.get("record")
+        kind = data["kind"]
         return cls(
-            kind=OpKind(data["kind"]),
+            kind=_OP_KINDS.get(kind) or OpKind(kind),  # the dict: an enum call per operation is slow
             target=data["target"],
             fields=data.get("fields", {}),
             refs=tuple(data.get("refs", ())),

@@ -17,6 +17,7 @@ from datetime import date
 from typing import Any
 
 from sync.directory.model import Operation, OpKind
+from sync.engine.gc_pause import gc_paused
 from sync.findings import Finding
 
 #: The counts every plan and run reports (issue: ``"changes"`` object of the CLI's JSON).
@@ -113,6 +114,14 @@ class Plan:
             "findings": [finding.to_json() for finding in self.findings],
             "operations": [operation.to_json() for operation in self.operations],
         }
+
+    @classmethod
+    def loads(cls, data: bytes | str) -> Plan:
+        """The plan in ``data`` (its canonical JSON), read with the cyclic collector paused: a first sync's
+        plan holds millions of objects, and the collector rescanning them made reading it three times
+        slower."""
+        with gc_paused():
+            return cls.from_json(json.loads(data))
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Plan:

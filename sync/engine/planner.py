@@ -28,9 +28,7 @@ Decisions beyond the specs (``sds-behaviour.md``, ``clever-csv.md`` §6):
 
 from __future__ import annotations
 
-import gc
-from collections.abc import Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -46,6 +44,7 @@ from sync.engine.desired import (
     desired_schools,
     roster_users,
 )
+from sync.engine.gc_pause import gc_paused
 from sync.engine.guard import Managed, judge
 from sync.engine.matching import MatchResult, match_users
 from sync.engine.object_ops import (
@@ -95,22 +94,9 @@ def check_stop_date(profile: Profile, today: date) -> None:
         )
 
 
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Planning allocates millions of acyclic objects; the cyclic collector would rescan them all again
-    and again (a third of the planning time on a large district) and finds nothing to free."""
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
-
-
 def make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, today: date) -> Plan:
     check_stop_date(profile, today)
-    with _gc_paused():
+    with gc_paused():
         return _make_plan(roster, profile, snapshot, today)
 
 
