@@ -93,7 +93,8 @@ def estimated_plan_bytes(size: PlanInputSize) -> int:
 
 #: Applying: every apply worker reads the whole plan once (its JSON, the parsed document, then the plan's
 #: operations, held for the run's chunks). Measured peak above the process's start while reading a first
-#: plan: M (57 MB of JSON) +328 MB, XL (1,135 MB) +7,129 MB; that is 5.8 and 6.3 times the JSON.
+#: plan: M (57 MB of JSON) +328 MB, XL (1,135 MB) +7,129 MB; that is 5.8 and 6.3 times the JSON (read with
+#: the collector paused, as :meth:`Plan.loads` now does: M +342 MB, XL +6,475 MB).
 APPLY_BASE_BYTES = PLAN_BASE_BYTES
 APPLY_BYTES_PER_PLAN_BYTE = 6.5
 
