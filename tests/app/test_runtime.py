@@ -7,12 +7,13 @@ import json
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 
 import pytest
 
 from sync.app.runtime import Runtime, settings_directory_opener
+from sync.devserver import LocalHTTPServer
 from sync.errors import DirectoryAccessRefused
 from sync.settings import Settings
 from sync.telemetry import Telemetry
@@ -51,7 +52,8 @@ def refusing_graph() -> Iterator[tuple[str, list[dict[str, str]]]]:
         def log_message(self, format: str, *args: object) -> None:
             pass
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    # A client that closes its connection after the 401 is not an error to print (LocalHTTPServer).
+    server = LocalHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
