@@ -81,6 +81,13 @@ param maximumInstanceCount int = 40
 ])
 param instanceMemoryMB int = 2048
 
+@description('Whether a run whose plan would not fit in an instance\'s memory fails before planning (on), or plans anyway (off): docs/deployment.md, "Sizing".')
+@allowed([
+  'on'
+  'off'
+])
+param memoryCheck string = 'on'
+
 // Blob containers and tables of the sync; their names are also the app settings below. There is no runs
 // container: each run's files go to the reports container under runs/<run id>/ (sync/app/run_files.py), and
 // run records to the table runs.
@@ -206,6 +213,7 @@ module functionApp 'modules/function-app.bicep' = {
       SET_WAIT_MINUTES: string(setWaitMinutes)
       APPROVAL_TIMEOUT_HOURS: string(approvalTimeoutHours)
       GRAPH_QUOTA_SCALE: graphQuotaShare
+      SYNC_MEMORY_CHECK: memoryCheck
     }
   }
   // The app starts with roles already in place, so the host's first storage call succeeds.
