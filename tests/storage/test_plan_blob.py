@@ -4,6 +4,7 @@ named by the same id as :attr:`Plan.plan_id` (on Azurite)."""
 from __future__ import annotations
 
 import io
+from dataclasses import replace
 from datetime import date
 
 from azure.storage.blob import BlobServiceClient
@@ -28,7 +29,12 @@ BIG = Plan(
 
 
 def test_the_stored_plan_is_its_canonical_json_and_its_id_is_the_plans(azurite: str) -> None:
-    runtime, _, _ = azurite_runtime(azurite)
+    built, _, _ = azurite_runtime(azurite)
+    # Small single-put and block sizes: the plan goes up in staged blocks, as a large district's does.
+    service = BlobServiceClient.from_connection_string(
+        azurite, max_single_put_size=512 * 1024, max_block_size=256 * 1024
+    )
+    runtime = replace(built, blobs=BlobStore(service))
     reports = runtime.settings.reports_container
 
     plan_id, size = _store_plan(runtime, reports, "runs/r1/plan.json", BIG)
@@ -39,6 +45,7 @@ def test_the_stored_plan_is_its_canonical_json_and_its_id_is_the_plans(azurite: 
     assert stored == BIG.dumps().encode("utf-8")
     assert plan_id == BIG.plan_id
     assert Plan.from_json(runtime.blobs.read_json(reports, "runs/r1/plan.json")) == BIG
+    assert len(service.get_blob_client(reports, "runs/r1/plan.json").get_block_list()[0]) > 1
 
 
 def test_chunks_or_a_file_larger_than_one_put_go_up_in_blocks_and_read_back_whole(azurite: str) -> None:
