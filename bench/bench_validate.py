@@ -27,7 +27,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -100,31 +100,32 @@ def child(operation: str, folder: Path) -> None:
 
 
 def ensure_district(data: Path, size: str, seed: int, order: str = "id") -> tuple[Path, float | None]:
-    """The cached district of ``size`` in ``order`` (generated now if missing) and the time it took to make
-    if it was made."""
+    """The cached district of ``size`` in ``order`` (made now if missing) and the time it took to make if it
+    was made (for the name order, generating the district included)."""
     from bench.by_name import reorder_by_name
     from bench.district import generate_district
 
     if order == "name":
         source, generated = ensure_district(data, size, seed)
-        folder, marker = data / f"{size}-by-name", data / f"{size}-by-name.complete"
-        if generated is None and marker.exists() and marker.read_text().strip() == f"seed={seed}":
-            return folder, None
-        marker.unlink(missing_ok=True)
-        start = time.perf_counter()
-        reorder_by_name(source, folder)
-        marker.write_text(f"seed={seed}\n")
-        return folder, time.perf_counter() - start + (generated or 0.0)
+        folder = data / f"{size}-by-name"
+        marker = data / f"{size}-by-name.complete"
+        made = _cached(marker, seed, lambda: reorder_by_name(source, folder), remake=generated is not None)
+        return folder, None if made is None else made + (generated or 0.0)
     folder = data / size
-    marker = data / f"{size}.complete"  # beside the folder: a file inside would be an ignored_file
-    if marker.exists() and marker.read_text().strip() == f"seed={seed}":
-        return folder, None
+    made = _cached(data / f"{size}.complete", seed, lambda: generate_district(folder, size, seed=seed))
+    return folder, made
+
+
+def _cached(marker: Path, seed: int, make: Callable[[], object], *, remake: bool = False) -> float | None:
+    """Run ``make`` unless ``marker`` (beside the folder: a file inside would be an ignored_file) says it was
+    made in full with ``seed`` (or ``remake``: its source was just made again); its time if it ran."""
+    if not remake and marker.exists() and marker.read_text().strip() == f"seed={seed}":
+        return None
     marker.unlink(missing_ok=True)
     start = time.perf_counter()
-    generate_district(folder, size, seed=seed)
-    seconds = time.perf_counter() - start
+    make()
     marker.write_text(f"seed={seed}\n")
-    return folder, seconds
+    return time.perf_counter() - start
 
 
 def measure(operation: str, folder: Path) -> dict[str, Any]:

@@ -5,8 +5,9 @@ key at fault and says what to do; the CLI prints it on one line and exits 2, nev
   - :class:`UsageError` — a bad command line or a missing/unreadable input (folder, file, setting).
     - :class:`PlanHeld` — a plan the mass-change guard held was given to apply without an operator's
       approval.
-    - :class:`NotEnoughMemory` — planning this roster against this directory would need more memory than
-      the machine has; another attempt on the same machine would be killed the same way.
+    - :class:`NotEnoughMemory` — planning this roster against this directory, or applying its plan, would
+      need more memory than the machine has; another attempt on the same machine would be killed the same
+      way.
   - :class:`SettingsError` — one or more app settings are missing or invalid (all listed at once).
   - :class:`DirectoryUnavailable` — the directory (local tenant file, Graph) cannot be reached at all.
     - :class:`DirectoryAccessRefused` — it can be reached but refuses the credentials (HTTP 401 / 403):
@@ -34,8 +35,8 @@ class PlanHeld(UsageError):
 
 
 class NotEnoughMemory(UsageError):
-    """Raised before planning starts; the message gives the sizes (no personal data), the estimated need,
-    the machine's memory, and where to run instead."""
+    """Raised before planning starts, or before a plan too big to apply is applied; the message gives the
+    sizes (no personal data), the estimated need, the machine's memory, and where to run instead."""
 
 
 class SettingsError(SyncError):

@@ -35,8 +35,8 @@ DEFAULT_SLOT_STALE_HOURS = 96.0
 #: scanning the container (Azurite, which has no Event Grid). The values of ``azure.functions.BlobSource``.
 UPLOAD_TRIGGER_SOURCES = ("EventGrid", "LogsAndContainerScan")
 DEFAULT_UPLOAD_TRIGGER_SOURCE = "EventGrid"
-#: ``SYNC_MEMORY_CHECK``: ``on`` fails a run at once when its plan would not fit in the instance's memory;
-#: ``off`` plans anyway.
+#: ``SYNC_MEMORY_CHECK``: ``on`` fails a run at once when making or applying its plan would not fit in the
+#: instance's memory; ``off`` goes on anyway.
 MEMORY_CHECK_CHOICES = ("on", "off")
 DEFAULT_MEMORY_CHECK = "on"
 
@@ -97,7 +97,8 @@ class Settings:
     slot_stale_hours: float = DEFAULT_SLOT_STALE_HOURS
     #: One of :data:`UPLOAD_TRIGGER_SOURCES`.
     upload_trigger_source: str = DEFAULT_UPLOAD_TRIGGER_SOURCE
-    #: Fail a run before planning when the estimated memory exceeds the instance's (``SYNC_MEMORY_CHECK``).
+    #: Fail a run before planning (or applying) when the estimated memory exceeds the instance's
+    #: (``SYNC_MEMORY_CHECK``).
     memory_check: bool = True
 
     @classmethod

@@ -84,8 +84,8 @@ def validate_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
 
 def plan_run(rt: Runtime, payload: Mapping[str, Any]) -> dict[str, Any]:
     """Snapshot the directory and plan; store the plan as a blob; hold the run when the guard says so. A plan
-    that would not fit in the instance's memory fails the run for good before it starts
-    (:mod:`sync.app.memory_check`)."""
+    that would not fit in the instance's memory, to make or to apply, fails the run for good before anything
+    is applied (:mod:`sync.app.memory_check`)."""
     run = RunInput.from_json(payload["run"])
     today = date.fromisoformat(payload["today"])
     clock = time.monotonic()

@@ -38,7 +38,7 @@ def check_plan_memory(size: PlanInputSize, limit: int | None, *, enabled: bool, 
         size.roster_rows,
         size.directory_objects,
         need / GB,
-        "unknown" if limit is None else f"{limit / GB:.2f} GB",
+        _memory(limit),
         "on" if enabled else "off",
     )
     problem = plan_memory_problem(size, limit)
@@ -56,12 +56,12 @@ def check_roster_memory(
     if enabled and problem is not None:
         log.info(
             "plan memory: %d students, %d enrollments, %d roster rows before the directory is read; "
-            "estimated at least %.2f GB, instance %.2f GB (memory check on)",
+            "estimated at least %.2f GB, instance %s (memory check on)",
             size.students,
             size.enrollments,
             size.roster_rows,
             instance_need(size) / GB,
-            (limit or 0) / GB,
+            _memory(limit),
         )
         raise NotEnoughMemory(problem)
 
@@ -95,13 +95,18 @@ def check_apply_memory(
         operations,
         plan_bytes / 1e6,
         need / GB,
-        "unknown" if limit is None else f"{limit / GB:.2f} GB",
+        _memory(limit),
         "on" if enabled else "off",
     )
     if not enabled or limit is None or need <= limit:
         return
     what = f"applying a plan of {operations:,} operations ({plan_bytes / 1e6:,.0f} MB) needs about"
     raise NotEnoughMemory(_too_big(what, need, limit))
+
+
+def _memory(limit: int | None) -> str:
+    """The instance's memory as the log lines give it."""
+    return "unknown" if limit is None else f"{limit / GB:.2f} GB"
 
 
 def _too_big(what: str, need: int, limit: int) -> str:

@@ -296,8 +296,8 @@ def queue_gave_up(holder: str, options: RunOptions) -> str:
     )
 
 
-#: Longest reason kept from a failed activity: as long as the reason a permanent failure returns
-#: (:data:`sync.app.permanent.REASON_LIMIT`), so that none is cut again on its way to the run record.
+#: Longest reason kept from a failed activity; a permanent failure's reason is cut to the same length
+#: (:data:`sync.app.permanent.REASON_LIMIT`).
 FAILURE_REASON_LIMIT = 500
 
 

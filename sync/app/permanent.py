@@ -8,7 +8,8 @@ worker recycled, a chunk that stopped half way.
 
 Permanent:
 - :class:`~sync.errors.UsageError` — a bad input or a missing file the run depends on; also
-  :class:`~sync.errors.NotEnoughMemory`, a plan too big for the instance (:mod:`sync.app.memory_check`);
+  :class:`~sync.errors.NotEnoughMemory`, a plan too big for the instance to make or apply
+  (:mod:`sync.app.memory_check`);
 - :class:`~sync.errors.SettingsError` — a missing or invalid app setting;
 - :class:`~sync.profile.ProfileError` — the profile TOML is invalid;
 - :class:`~sync.engine.planner.ProfileExpired` — the profile's ``stop_date`` has passed;
@@ -24,6 +25,7 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from sync.app.orchestration import FAILURE_REASON_LIMIT
 from sync.engine.planner import ProfileExpired
 from sync.errors import DirectoryAccessRefused, SettingsError, SourceError, UsageError
 from sync.profile import ProfileError
@@ -38,8 +40,9 @@ PERMANENT = (
     BlobChanged,
     DirectoryAccessRefused,
 )
-#: Longest reason kept (the run record's message and the report's ``error``).
-REASON_LIMIT = 500
+#: Longest reason kept (the run record's message and the report's ``error``): the orchestrator's limit, so
+#: that a reason is not cut again on its way to the run record.
+REASON_LIMIT = FAILURE_REASON_LIMIT
 LOG = logging.getLogger("sync.app")
 
 

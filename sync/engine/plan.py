@@ -118,8 +118,8 @@ class Plan:
     @classmethod
     def loads(cls, data: bytes | str) -> Plan:
         """The plan in ``data`` (its canonical JSON), read with the cyclic collector paused: a first sync's
-        plan holds millions of objects, and the collector rescanning them made reading it three times
-        slower."""
+        plan holds millions of objects, and the collector rescanning them made reading it more than twice
+        as slow."""
         with gc_paused():
             return cls.from_json(json.loads(data))
 

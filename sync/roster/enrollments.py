@@ -86,7 +86,7 @@ def _repeated_pairs(
         return repeat
     repeated = _repeats_in_runs(sec, stu, students)
     if repeated is None:  # a section's rows are not all together: compare every pair
-        repeated = _later_copies(sec.astype(np.int64) * max(students, 1) + stu)
+        repeated = _later_copies(_pair_keys(sec, stu, students))
     repeat[repeated if kept is None else kept[repeated]] = True
     return repeat
 
@@ -121,12 +121,20 @@ def _repeats_in_runs(
     if 2 * int(lengths.sum()) > rows:
         # Most sections need sorting (students listed by name, say): sort every row. When the sections come
         # in the order of sections.csv the keys ascend from run to run, which a stable sort exploits.
-        return _later_copies(sec.astype(np.int64) * max(students, 1) + stu, presorted_runs=True)
+        return _later_copies(_pair_keys(sec, stu, students), presorted_runs=True)
     within = np.arange(int(lengths.sum()), dtype=np.int64) - np.repeat(np.cumsum(lengths) - lengths, lengths)
     rows_of_runs = np.repeat(run_start[runs], lengths) + within
-    key = sec[rows_of_runs].astype(np.int64) * max(students, 1) + stu[rows_of_runs]
+    key = _pair_keys(sec[rows_of_runs], stu[rows_of_runs], students)
     later: npt.NDArray[np.int64] = rows_of_runs[_later_copies(key, presorted_runs=True)]
     return later
+
+
+def _pair_keys(
+    sec: npt.NDArray[np.int32], stu: npt.NDArray[np.int32], students: int
+) -> npt.NDArray[np.int64]:
+    """One integer per (section, student) position pair, ordered by section then student."""
+    keys: npt.NDArray[np.int64] = sec.astype(np.int64) * max(students, 1) + stu
+    return keys
 
 
 def _later_copies(key: npt.NDArray[np.int64], *, presorted_runs: bool = False) -> npt.NDArray[np.int64]:

@@ -124,20 +124,14 @@ class BlobStore:
 
     def write_bytes(self, container: str, path: str, data: bytes, *, content_type: str) -> str:
         """Write (or overwrite) a blob; return its new ETag."""
-        from azure.storage.blob import ContentSettings
-
-        self.ensure_container(container)
-        blob = self._service.get_blob_client(container, path)
-        result = blob.upload_blob(
-            data, overwrite=True, content_settings=ContentSettings(content_type=content_type)
-        )
-        return str(result["etag"])
+        return self.write_stream(container, path, data, content_type=content_type)
 
     def write_stream(
-        self, container: str, path: str, data: Iterable[bytes] | IO[bytes], *, content_type: str
+        self, container: str, path: str, data: bytes | Iterable[bytes] | IO[bytes], *, content_type: str
     ) -> str:
-        """Write (or overwrite) a blob from chunks of bytes or an open binary file (read from its current
-        position), uploaded in blocks as they come, never whole in memory; return its new ETag."""
+        """Write (or overwrite) a blob from bytes, chunks of bytes or an open binary file (read from its
+        current position); chunks and files go up in blocks as they come, never whole in memory. Return the
+        blob's new ETag."""
         from azure.storage.blob import ContentSettings
 
         self.ensure_container(container)
