@@ -155,6 +155,8 @@ class Pipeline:
         ``carry_out``, which never runs; ``applied-timeout`` runs ``carry_out``, then holds its answer
         ``timeout_s`` and replaces it with a ``504``; no fault: what ``carry_out`` answers."""
         fault = self.faults.draw(call)
+        if self.faults.plan.replication and self.fresh.any_fresh(referenced_ids(call)):
+            self.stats.add("fresh_calls")  # the calls a replication fault could hit: its rate is a share of these
         if fault is Fault.APPLIED_TIMEOUT:
             reply = carry_out()
             self.stats.fault(fault.value)

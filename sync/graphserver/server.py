@@ -100,7 +100,8 @@ class GraphServer:
 
     def stats(self) -> dict[str, Any]:
         """Counters: requests, batches, batch_items, reads, writes, resource_units, faulted_writes_applied,
-        throttled{scope: n}, throttled_total, faults{kind: n}."""
+        fresh_calls (naming an object a replication fault could hide), throttled{scope: n}, throttled_total,
+        faults{kind: n}."""
         return self._stats.snapshot()
 
     def __enter__(self) -> GraphServer:

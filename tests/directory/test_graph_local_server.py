@@ -153,10 +153,13 @@ def test_with_a_tenth_of_requests_faulted_the_final_state_equals_the_fault_free_
     assert set(faults) == {"429", "503", "timeout", "replication", "applied-timeout"}, faults
     calls = served["requests"] + served["batch_items"]  # each draws once
     # The kinds drawn at a fixed rate (7.5 % of the calls), within about three standard deviations for the
-    # 500-1,000 calls of a run; replication faults, which vary with timing, apart.
+    # 500-1,000 calls of a run; replication faults apart. They can hit only the calls naming an object
+    # created less than 3 s ago, whose number varies with timing (50 to 230 in a run, 1.3 to 3.9 % of the
+    # calls): their share of those calls is the planned 15 %, within bounds a run of 30 such calls meets.
     fixed = sum(count for kind, count in faults.items() if kind != "replication")
     assert 0.04 <= fixed / calls <= 0.11, (faults, calls)
-    assert 0.01 <= faults["replication"] / calls <= 0.1, (faults, calls)
+    assert faults["replication"] / calls <= 0.1, (faults, calls)
+    assert 0.03 <= faults["replication"] / served["fresh_calls"] <= 0.3, (faults, served["fresh_calls"])
     # Writes did land under answers the adapter never saw, and its retries of them made no duplicate.
     assert served["faulted_writes_applied"] > 0
     assert stats.retries > 0

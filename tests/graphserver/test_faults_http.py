@@ -164,3 +164,25 @@ def test_a_replication_fault_hides_a_just_created_object_only(tmp_path: Path) ->
     assert fresh.status == 404 and fresh.error_code == "Request_ResourceNotFound"
     assert bind["status"] == 404
     assert stats["faults"] == {"replication": 2}
+    assert stats["fresh_calls"] == 2  # the calls a replication fault could hit (the create named none)
+
+
+def test_calls_naming_fresh_objects_are_counted_whether_or_not_a_replication_fault_hits_them(
+    tmp_path: Path,
+) -> None:
+    plan = FaultPlan(replication=1e-9, replication_ms=60_000)  # planned, but (almost) never drawn
+    with GraphServer(tmp_path / "t.db", faults=plan) as server:
+        client = Client(server.base_url)
+        teacher = create_user(client, 1)
+        assert client.get(f"/users/{teacher}").status == 200
+        stats = server.stats()
+    assert stats["faults"] == {} and stats["fresh_calls"] == 1
+
+
+def test_without_replication_faults_nothing_is_counted_as_fresh(tmp_path: Path) -> None:
+    with GraphServer(tmp_path / "t.db") as server:
+        client = Client(server.base_url)
+        teacher = create_user(client, 1)
+        assert client.get(f"/users/{teacher}").status == 200
+        stats = server.stats()
+    assert stats["fresh_calls"] == 0
