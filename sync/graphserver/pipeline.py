@@ -156,7 +156,7 @@ class Pipeline:
         ``timeout_s`` and replaces it with a ``504``; no fault: what ``carry_out`` answers."""
         fault = self.faults.draw(call)
         if self.faults.plan.replication and self.fresh.any_fresh(referenced_ids(call)):
-            self.stats.add("fresh_calls")  # the calls a replication fault could hit: its rate is a share of these
+            self.stats.add("fresh_calls")  # what a replication fault could hit: its rate is a share of these
         if fault is Fault.APPLIED_TIMEOUT:
             reply = carry_out()
             self.stats.fault(fault.value)
