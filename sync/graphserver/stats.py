@@ -1,6 +1,7 @@
 """Counters the benchmark reads: requests, reads, writes, ``$batch`` items, resource units, 429s by scope,
 faults by kind, and writes carried out though an ``applied-timeout`` fault hid their answer
-(``faulted_writes_applied``), and the calls a replication fault could hit (``fresh_calls``). Thread-safe; :meth:`Stats.snapshot` is a JSON-able copy."""
+(``faulted_writes_applied``), and the calls a replication fault could hit (``fresh_calls``). Thread-safe;
+:meth:`Stats.snapshot` is a JSON-able copy."""
 
 from __future__ import annotations
 
