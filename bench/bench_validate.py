@@ -10,7 +10,9 @@ by school and name, each section's enrollments by student name (:mod:`bench.by_n
 Python process so that the figures do not bleed into each other:
 
 - ``read``: ``pyarrow.csv.read_csv`` of the five files, every column a string: the floor for any reader;
-- ``validate``: ``sync.roster.validate.validate_folder(path)``: reading, checks and the roster.
+- ``validate``: ``sync.roster.validate.validate_folder(path)``: reading, checks and the roster;
+- with ``--reader``, also ``reader``: the validator's own reader alone (``CsvFolderSource.read_raw``, in the
+  validator's memory pool), no checks: the floor of the validate/read ratio for any check built on it.
 
 Each child times its own work (imports excluded), wall and CPU (user + system, every thread), and reports its
 peak resident memory (``VmHWM``, imports included). With ``--repeat N`` the two run alternately N times and
@@ -90,8 +92,24 @@ def _validate(folder: Path) -> dict[str, Any]:
     }
 
 
+def _read_raw(folder: Path) -> dict[str, Any]:
+    from sync.roster.allocator import validation_pool
+    from sync.roster.reader import CsvFolderSource
+
+    cpu = _cpu_seconds()
+    start = time.perf_counter()
+    with validation_pool():
+        files, findings = CsvFolderSource(folder).read_raw()
+    seconds = time.perf_counter() - start
+    rows = sum(raw.table.num_rows for raw in files.values())
+    return {"seconds": seconds, "cpu_s": _cpu_seconds() - cpu, "rows": rows, "findings": len(findings)}
+
+
+CHILD_OPERATIONS = {"read": _read_plain, "reader": _read_raw, "validate": _validate}
+
+
 def child(operation: str, folder: Path) -> None:
-    figures = _read_plain(folder) if operation == "read" else _validate(folder)
+    figures = CHILD_OPERATIONS[operation](folder)
     figures["peak_mb"] = _peak_mb()
     print(json.dumps(figures))
 
@@ -163,7 +181,13 @@ ORDERS = ("id", "name")
 
 
 def run(
-    sizes: Sequence[str], data: Path, seed: int, repeat: int = 1, orders: Sequence[str] = ("id",)
+    sizes: Sequence[str],
+    data: Path,
+    seed: int,
+    repeat: int = 1,
+    orders: Sequence[str] = ("id",),
+    *,
+    reader: bool = False,
 ) -> list[dict[str, Any]]:
     results = []
     for size, order in ((size, order) for size in sizes for order in orders):
@@ -173,13 +197,17 @@ def run(
         for _ in range(repeat):  # alternate, so that a busy spell of the machine hits both sides
             runs.append({"operation": "read", **measure("read", folder)})
             runs.append({"operation": "validate", **measure("validate", folder)})
+            if reader:
+                runs.append({"operation": "reader", **measure("reader", folder)})
         read, validate = _best(runs, "read"), _best(runs, "validate")
         ratio = (
             validate["seconds"] / read["seconds"] if "seconds" in validate and read.get("seconds") else None
         )
+        reads = [r for r in runs if r["operation"] == "read"]
+        validations = [r for r in runs if r["operation"] == "validate"]
         pairs = [
             v["seconds"] / r["seconds"]
-            for r, v in zip(runs[::2], runs[1::2], strict=True)
+            for r, v in zip(reads, validations, strict=True)
             if "seconds" in r and "seconds" in v and r["seconds"]
         ]
         cpu_ratio = validate["cpu_s"] / read["cpu_s"] if read.get("cpu_s") and "cpu_s" in validate else None
@@ -203,9 +231,19 @@ def run(
                 "findings": validate.get("findings"),
                 "status": validate.get("status"),
                 "errors": sorted({r["error"] for r in runs if "error" in r}) or None,
+                **(_reader_figures(runs, read) if reader else {}),
             }
         )
     return results
+
+
+def _reader_figures(runs: Sequence[dict[str, Any]], read: dict[str, Any]) -> dict[str, Any]:
+    """The reader side's best time and its ratio to the plain read's best."""
+    best = _best(runs, "reader")
+    seconds = best.get("seconds")
+    ratio = seconds / read["seconds"] if seconds is not None and read.get("seconds") else None
+    cpu = _round(best.get("cpu_s"), 3)
+    return {"reader_s": _round(seconds), "reader_ratio": _round(ratio), "reader_cpu_s": cpu}
 
 
 def _round(value: float | None, digits: int = 2) -> float | None:
@@ -217,6 +255,10 @@ def _cpu_cell(result: dict[str, Any]) -> str | None:
     return None if read is None or validate is None else f"{read} / {validate}"
 
 
+#: Table columns of the ``--reader`` side.
+READER_COLUMNS = (("reader s", "reader_s"), ("reader ratio", "reader_ratio"))
+
+
 def table(results: Sequence[dict[str, Any]]) -> str:
     columns = (
         ("size", "size"),
@@ -226,6 +268,7 @@ def table(results: Sequence[dict[str, Any]]) -> str:
         ("read s", "read_s"),
         ("validate s", "validate_s"),
         ("ratio", "ratio"),
+        *(READER_COLUMNS if any("reader_s" in r for r in results) else ()),
         ("CPU s read/validate", "cpu"),
         ("read peak MB", "read_peak_mb"),
         ("validate peak MB", "validate_peak_mb"),
@@ -269,6 +312,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--repeat", type=int, default=1, help="runs of each side, alternating; the best is shown (default 1)"
     )
+    parser.add_argument(
+        "--reader",
+        action="store_true",
+        help="also time the validator's reader alone (no checks): the floor of the ratio",
+    )
     parser.add_argument("--child", nargs=2, metavar=("OPERATION", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.child:
@@ -288,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.repeat < 1:
         print("error: --repeat must be at least 1", file=sys.stderr)
         return 2
-    results = run(sizes, args.data, args.seed, repeat=args.repeat, orders=orders)
+    results = run(sizes, args.data, args.seed, repeat=args.repeat, orders=orders, reader=args.reader)
     print(table(results))
     print(json.dumps({"bench": "validate", "seed": args.seed, "results": results}))
     return 0

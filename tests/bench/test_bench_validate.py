@@ -92,6 +92,25 @@ def test_repeated_runs_alternate_and_report_the_best_of_each_with_cpu_times(tmp_
     )
 
 
+def test_the_reader_side_times_the_validators_reader_alone_beside_the_plain_read(tmp_path: Path) -> None:
+    generate_district(tmp_path / "S", TINY)
+    (tmp_path / "S.complete").write_text("seed=1\n")
+    (result,) = bench_validate.run(["S"], tmp_path, seed=1, repeat=2, reader=True)
+    assert result["errors"] is None and result["reader_s"] is not None  # times round to 0.0 on a tiny set
+    assert result["reader_cpu_s"] > 0 and result["reader_ratio"] > 0
+    assert result["median_pair_ratio"] > 0  # the pairs stay read/validate with a third side in between
+    header = bench_validate.table([result]).splitlines()[0]
+    assert "reader s" in header and "reader ratio" in header
+    without = {k: v for k, v in result.items() if not k.startswith("reader_")}
+    assert "reader" not in bench_validate.table([without]).splitlines()[0]  # only when measured
+
+
+def test_the_reader_child_counts_the_rows_the_plain_read_counts(district: Path) -> None:
+    plain = bench_validate.measure("read", district)
+    ours = bench_validate.measure("reader", district)
+    assert ours["rows"] == plain["rows"] and ours["findings"] == 0 and ours["peak_mb"] > 0
+
+
 def test_a_repeat_below_one_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
     assert bench_validate.main(["--sizes", "S", "--repeat", "0"]) == 2
     assert "--repeat must be at least 1" in capsys.readouterr().err
