@@ -19,7 +19,7 @@ from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from sync.clever.records import COLLECTIONS, USER_ROLES, PulledDistrict, Record
+from sync.clever.records import COLLECTIONS, USER_ROLES, PulledDistrict, Record, holds_role
 
 _ACTIONS = ("created", "updated", "deleted")
 
@@ -119,5 +119,4 @@ def _sis_keys(record: Record) -> set[tuple[str, str]]:
 
 
 def _holds_any(user: Record, roles: Collection[str]) -> bool:
-    held = user.get("roles")
-    return isinstance(held, Mapping) and any(isinstance(held.get(role), Mapping) for role in roles)
+    return any(holds_role(user, role) for role in roles)

@@ -181,7 +181,7 @@ class _Mapper:
 
     def _user_schools(self, details: Record) -> list[str] | None:
         """School keys of a user's kept schools, primary first; ``None`` when all were filtered out."""
-        listed = [details.get("school"), *(details.get("schools") or ())]
+        listed = [details.get("school"), *_list(details.get("schools"))]
         ids = list(dict.fromkeys(str(s) for s in listed if isinstance(s, str) and s))
         kept = [school for school in ids if school not in self.filtered_schools]
         if ids and not kept:
@@ -240,7 +240,7 @@ class _Mapper:
 
     def _staff(self, user: Record, staff: Record, schools: list[str]) -> list[Row]:
         name = _object(user.get("name"))
-        roles = [str(role) for role in staff.get("roles") or () if role]
+        roles = [role.strip() for role in _list(staff.get("roles")) if isinstance(role, str) and role.strip()]
         row: Row = {
             "Staff_id": _text(staff.get("staff_id")) or str(user["id"]),
             "Staff_email": _text(user.get("email")),
@@ -264,7 +264,7 @@ class _Mapper:
                 continue
             school_key = self.school_key.get(school, school) or None
             section_key = _key(section, section)
-            teachers = self._links("teacher", [section.get("teacher"), *(section.get("teachers") or ())])
+            teachers = self._links("teacher", [section.get("teacher"), *_list(section.get("teachers"))])
             course = self._linked("courses", section, section_key)
             term = self._linked("terms", section, section_key)
             row: Row = {
@@ -286,7 +286,7 @@ class _Mapper:
             for column, teacher in zip(CO_TEACHER_COLUMNS, teachers[1:], strict=False):
                 row[column] = teacher
             sections.append(row)
-            students = self._links("student", section.get("students") or ())
+            students = self._links("student", _list(section.get("students")))
             enrollments["School_id"] += [school_key] * len(students)
             enrollments["Section_id"] += [section_key] * len(students)
             enrollments["Student_id"] += students
@@ -340,6 +340,12 @@ def _key(details: Mapping[str, Any], record: Mapping[str, Any]) -> str:
 
 def _object(value: Any) -> Mapping[str, Any]:
     return value if isinstance(value, Mapping) else {}
+
+
+def _list(value: Any) -> Sequence[Any]:
+    """A list field (``schools``, ``teachers``, ``students``, staff ``roles``); anything else, as if absent
+    (a string would otherwise be taken for a list of one-character ids)."""
+    return value if isinstance(value, list | tuple) else ()
 
 
 def _text(value: Any) -> str | None:

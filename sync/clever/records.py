@@ -43,6 +43,10 @@ class PulledDistrict:
     def users_with_role(self, role: str) -> list[Record]:
         """Users that hold ``role`` (``student``, ``teacher``, ``staff``), in Clever id order."""
         users = self.users
-        return [
-            users[key] for key in sorted(users) if isinstance((users[key].get("roles") or {}).get(role), dict)
-        ]
+        return [users[key] for key in sorted(users) if holds_role(users[key], role)]
+
+
+def holds_role(user: Record, role: str) -> bool:
+    """Whether ``user`` holds ``role`` (its ``roles`` object has an object for it; anything else: no)."""
+    roles = user.get("roles")
+    return isinstance(roles, Mapping) and isinstance(roles.get(role), Mapping)

@@ -8,7 +8,7 @@ from sync.clever.mapping import map_district, to_raw_files
 from sync.clever.records import PulledDistrict
 from sync.roster.model import RawFile
 from sync.roster.validate import validate_raw
-from tests.clever.builders import school, section, student, teacher
+from tests.clever.builders import school, section, staff, student, teacher
 
 
 def district(**collections: list[dict[str, Any]]) -> PulledDistrict:
@@ -182,3 +182,45 @@ def test_a_section_whose_term_and_course_were_not_pulled_is_kept_with_empty_valu
     result = validate_raw(files, findings)
     assert result.roster is not None and result.roster.sections.num_rows == 2
     assert result.status.value == "completed_with_warnings"
+
+
+def test_list_fields_of_another_type_count_as_absent_instead_of_failing_the_pull() -> None:
+    """Clever sends ``schools``, ``teachers``, ``students`` and staff ``roles`` as arrays. Anything else (a
+    boolean, a number, an object, a string) is taken as absent, as every other field of an odd type is: a
+    string is not read as a list of one-character ids."""
+    odd_student = student("c-st1", "S1", "c-s1")
+    odd_student["roles"]["student"]["schools"] = True
+    odd_teacher = teacher("c-t1", "T1", ["c-s1"])
+    odd_teacher["roles"]["teacher"]["schools"] = {"c-s2": 1}
+    odd_staff = staff("c-f1", "F1", ["c-s1"], roles="Counselor")
+    sections = [
+        {**section("c-sec1", "SEC1", "c-s1", ["c-t1"], []), "students": "c-st1"},
+        {**section("c-sec2", "SEC2", "c-s1", ["c-t1"], ["c-st1"]), "teachers": 7},
+    ]
+    pulled = district(
+        schools=[school("c-s1", "100"), school("c-s2", "200")],
+        users=[odd_student, odd_teacher, odd_staff],
+        sections=sections,
+    )
+    files, findings = map_district(pulled, include_staff=True)
+    assert findings == []
+    # The primary ``school`` still counts: only the odd list is left out.
+    assert [(r["Student_id"], r["School_id"]) for r in rows(files["students"])] == [("S1", "100")]
+    assert [(r["Teacher_id"], r["School_id"]) for r in rows(files["teachers"])] == [("T1", "100")]
+    assert [("Role" in r, r["Staff_id"]) for r in rows(files["staff"])] == [(False, "F1")]
+    # A section's ``teacher`` still counts; its ``students`` string gives no enrollment.
+    assert [(r["Section_id"], r["Teacher_id"]) for r in rows(files["sections"])] == [
+        ("SEC1", "T1"),
+        ("SEC2", "T1"),
+    ]
+    assert rows(files["enrollments"]) == [{"School_id": "100", "Section_id": "SEC2", "Student_id": "S1"}]
+    result = validate_raw(files, findings)
+    assert result.roster is not None
+
+
+def test_a_user_whose_roles_is_not_an_object_holds_no_role() -> None:
+    odd = student("c-st2", "S2", "c-s1")
+    odd["roles"] = 3.0
+    listed = district(schools=[school("c-s1", "100")], users=[student("c-st1", "S1", "c-s1"), odd])
+    assert [user["id"] for user in listed.users_with_role("student")] == ["c-st1"]
+    assert [r["Student_id"] for r in rows(to_raw_files(listed)["students"])] == ["S1"]
