@@ -26,7 +26,7 @@ from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
-from sync.errors import UsageError
+from sync.errors import DirectoryUnavailable, UsageError
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS objects (kind TEXT NOT NULL, id TEXT NOT NULL, data TEXT NOT NULL,
@@ -99,6 +99,32 @@ RESOURCES: tuple[Resource, ...] = (
         {"members@delta": {USER: "user", GROUP: "class"}},
     ),
 )
+
+
+#: Properties that Graph documents as collections, beside each resource's link arrays.
+_LIST_PROPERTIES = ("assignedLicenses", "groupTypes")
+
+
+def check_item(resource: Resource, item: Mapping[str, Any]) -> None:
+    """Refuse an object of a delta page that Graph's documented shape rules out: without a string ``id``,
+    or with a collection property (a link array, ``assignedLicenses``, ``groupTypes``) that is not a list.
+    Read any other way, it would be taken for an object with no licences or no members, and the plan
+    would add them again: the round stops instead (nothing of it is applied) with
+    :class:`DirectoryUnavailable`."""
+    object_id = item.get("id")
+    if not isinstance(object_id, str) or not object_id:
+        raise DirectoryUnavailable(
+            f"Microsoft Graph sent an object without an id in a delta page of {resource.name}; nothing of "
+            "that read was kept: run again, and report it if it happens again"
+        )
+    for key in (*resource.link_arrays, *_LIST_PROPERTIES):
+        value = item.get(key)
+        if value is not None and not isinstance(value, list):
+            raise DirectoryUnavailable(
+                f"Microsoft Graph sent {key} as {type(value).__name__}, not a list, for an object in a delta "
+                f"page of {resource.name}; nothing of that read was kept: run again, and report it if it "
+                "happens again"
+            )
 
 
 def _relations(resource: Resource) -> list[str]:
@@ -178,6 +204,8 @@ class GraphCache:
         self._db.execute("DELETE FROM staged_items WHERE resource = ?", (resource.name,))
 
     def _stage(self, resource: Resource, items: Sequence[Mapping[str, Any]]) -> None:
+        for item in items:
+            check_item(resource, item)
         rows = [(resource.name, json.dumps(item, separators=(",", ":"))) for item in items]
         self._transaction(
             lambda db: db.executemany("INSERT INTO staged_items (resource, item) VALUES (?, ?)", rows)

@@ -83,7 +83,7 @@ class GraphReader:
                 raise DirectoryUnavailable(
                     f"Microsoft Graph refused a delta read ({answer.status} {answer.code}: {answer.message})"
                 )
-            on_page([item for item in answer.body.get("value", []) if isinstance(item, Mapping)])
+            on_page(_values(answer.body, url))
             next_link = answer.body.get("@odata.nextLink")
             if next_link:
                 url = str(next_link)
@@ -101,7 +101,7 @@ class GraphReader:
                 raise DirectoryUnavailable(
                     f"Microsoft Graph refused a read ({answer.status} {answer.code}: {answer.message})"
                 )
-            items.extend(item for item in answer.body.get("value", []) if isinstance(item, Mapping))
+            items.extend(_values(answer.body, url))
             next_link = answer.body.get("@odata.nextLink")
             if not next_link:
                 return items
@@ -110,4 +110,18 @@ class GraphReader:
     async def find_id(self, path: str, prop: str, value: str) -> str | None:
         """The id of the object of ``path`` whose ``prop`` equals ``value``, or ``None``."""
         items = await self.list_all(filter_url(path, prop, value))
-        return str(items[0]["id"]) if items else None
+        found = items[0].get("id") if items else None
+        return str(found) if found else None
+
+
+def _values(body: Mapping[str, Any], url: str) -> list[Mapping[str, Any]]:
+    """The objects of a page's ``value`` (Graph documents it as a list of objects; anything else in it is
+    not an object and is passed over). A page whose ``value`` is not a list stops the read."""
+    value = body.get("value", [])
+    if not isinstance(value, list):
+        route = url.split("?", 1)[0]
+        raise DirectoryUnavailable(
+            f"Microsoft Graph answered {route} with a value that is not a list; run again, and report it "
+            "if it happens again"
+        )
+    return [item for item in value if isinstance(item, Mapping)]

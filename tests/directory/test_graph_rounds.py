@@ -411,3 +411,69 @@ def test_container_links_keep_only_the_relations_of_each_kind_and_come_in_chunks
         *(("s", f"u{n}", "user") for n in range(5)),
     ]
     assert list(cache.container_links([("s", "group")])) == []
+
+
+# -- pages Graph's documented shapes rule out -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("resource", "name", "odd", "message"),
+    [
+        (
+            "/groups/delta",
+            "groups",
+            {"id": "c001", "members@delta": True},
+            "members@delta as bool, not a list",
+        ),
+        ("/groups/delta", "groups", {"id": "c001", "groupTypes": "Unified"}, "groupTypes as str, not a list"),
+        (
+            "/users/delta",
+            "users",
+            {"id": "u0001", "assignedLicenses": {"skuId": "x"}},
+            "assignedLicenses as dict",
+        ),
+        ("/users/delta", "users", {"userPrincipalName": "s9@s.edu"}, "an object without an id"),
+        ("/users/delta", "users", {"id": 17}, "an object without an id"),
+    ],
+)
+def test_an_object_of_an_impossible_shape_stops_the_read_and_keeps_the_cache_as_it_was(
+    tmp_path: Path, resource: str, name: str, odd: dict[str, Any], message: str
+) -> None:
+    """Taken as it comes, ``members@delta: true`` would be read as "no member changes" and an
+    ``assignedLicenses`` object as "no licences" (the plan would then assign them again); an object without
+    an id cannot be stored. The read stops with a clear error; nothing of that round is applied."""
+    rounds = district(students=20, classes=3, per_class=4)
+    rounds[resource].append([*rounds[resource][0][:2], odd])
+    fake = PagedRounds(rounds, page_size=2)
+    with open_directory(fake, tmp_path / "cache") as directory:
+        first = directory.snapshot()
+        before = cache_state(tmp_path / "cache", name)
+        with pytest.raises(DirectoryUnavailable, match=message) as raised:
+            directory.snapshot()
+        assert f"a delta page of {name}" in str(raised.value) and "run again" in str(raised.value)
+        assert "s9@s.edu" not in str(raised.value)  # names no user
+        assert cache_state(tmp_path / "cache", name) == before
+        rounds[resource][1][-1] = {**rounds[resource][0][0]}  # the next read sends what Graph documents
+        assert comparable(directory.snapshot()) == comparable(first)
+
+
+def test_a_page_whose_value_is_not_a_list_stops_the_read(tmp_path: Path) -> None:
+    fake = PagedRounds(district(students=5, classes=1, per_class=2), page_size=10)
+    odd = httpx.Response(200, json={"value": {"id": "u0001"}, "@odata.deltaLink": f"{BASE}/users/delta?x=1"})
+
+    async def handle(request: httpx.Request) -> httpx.Response:
+        if request.url.path == "/v1.0/users/delta":
+            return odd
+        return await fake.handle(request)
+
+    directory = GraphDirectory(
+        BASE,
+        cache_dir=tmp_path / "cache",
+        token=static_token("t"),
+        transport=httpx.MockTransport(handle),
+        quota_scale=1000,
+        retry=FAST,
+        replication=FAST,
+    )
+    with directory, pytest.raises(DirectoryUnavailable, match="/users/delta with a value that is not a list"):
+        directory.snapshot()
