@@ -172,10 +172,18 @@ class GraphHttp:
             if not isinstance(answer, Mapping):
                 continue
             answer_body = answer.get("body")
-            by_id[str(answer.get("id"))] = SubResponse(
-                int(answer.get("status", 500)),
-                _lower(answer.get("headers") or {}),
-                answer_body if isinstance(answer_body, Mapping) else {},
+            status = answer.get("status")
+            answer_headers = answer.get("headers")
+            by_id[str(answer.get("id"))] = (
+                SubResponse(
+                    status,
+                    _lower(answer_headers) if isinstance(answer_headers, Mapping) else {},
+                    answer_body if isinstance(answer_body, Mapping) else {},
+                )
+                if type(status) is int and 100 <= status <= 599
+                # Like an answer left out: the request may or may not have been carried out, so it is
+                # retried the way a lost answer is.
+                else failure("MalformedAnswer", "the $batch answer for this request has no HTTP status")
             )
         missing = failure("Timeout", "the $batch answer left this request out")
         return [by_id.get(str(index + 1), missing) for index in range(len(requests))], headers

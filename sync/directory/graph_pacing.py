@@ -11,6 +11,9 @@ pauses every sender until that instant and cuts the rate (multiplicative decreas
 ``x-ms-throttle-limit-percentage`` above 1.0 (the share of the limit in use, sent from 0.8 on) cuts it in
 proportion; each answer without such a signal restores a little of it (additive increase).
 ``x-ms-resource-unit`` gives the RU a request really cost; the RU bucket is charged that afterwards.
+A header that is not a finite number is ignored; ``Retry-After`` is obeyed up to ten minutes
+(:data:`MAX_RETRY_AFTER_S`) and one answer's RU figure counts at most one window, so that a garbled value
+cannot stall a run for hours.
 
 The buckets compute delays from a clock given to them, so their arithmetic is tested without sleeping.
 """
@@ -18,6 +21,7 @@ The buckets compute delays from a clock given to them, so their arithmetic is te
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -34,6 +38,9 @@ SAFETY = 0.98
 #: Bounds of the adaptive multiplier applied to both rates.
 MIN_MULTIPLIER = 0.1
 RECOVERY_STEP = 0.02
+#: The longest ``Retry-After`` obeyed, in seconds. Graph asks for seconds to a few minutes; a longer (or
+#: garbled) value would hold the whole run for hours, so it is cut to this.
+MAX_RETRY_AFTER_S = 600.0
 
 Clock = Callable[[], float]
 
@@ -148,7 +155,8 @@ class Pacer:
         """Correct the model with a response's throttle headers."""
         extra = _number(headers.get("x-ms-resource-unit"))
         if extra is not None and extra > estimated_units:
-            self.units.take(extra - estimated_units)
+            # One answer cannot have cost more than a whole window: a larger figure is garbled.
+            self.units.take(min(extra, self.quota.ru_per_window * self.quota.scale) - estimated_units)
         used = _number(headers.get("x-ms-throttle-limit-percentage"))
         if used is not None and used > 1.0:
             self.multiplier = max(MIN_MULTIPLIER, self.multiplier / used)
@@ -158,15 +166,18 @@ class Pacer:
 
 
 def _number(value: str | None) -> float | None:
+    """A header's number; ``None`` when absent, unreadable or not finite (``inf``, ``nan``)."""
     if value is None:
         return None
     try:
-        return float(value)
-    except ValueError:
+        number = float(value)
+    except (TypeError, ValueError):
         return None
+    return number if math.isfinite(number) else None
 
 
 def retry_after_seconds(headers: Mapping[str, str], default: float) -> float:
-    """``Retry-After`` in seconds (Graph sends delta-seconds), or ``default`` when absent or unreadable."""
+    """``Retry-After`` in seconds (Graph sends delta-seconds), at most :data:`MAX_RETRY_AFTER_S`; ``default``
+    when absent or unreadable."""
     value = _number(headers.get("retry-after") or headers.get("Retry-After"))
-    return default if value is None or value < 0 else value
+    return default if value is None or value < 0 else min(value, MAX_RETRY_AFTER_S)

@@ -290,3 +290,23 @@ def test_a_batch_turned_away_unread_is_not_split() -> None:
     answers, _ = _dispatch(fake, _writes(20), draw=lambda: 0.5)
     assert all(answer.status == 204 for answer in answers)
     assert [len(batch) for batch in fake.batches] == [20, 20, 20]
+
+
+@pytest.mark.parametrize("status", ["204", None, True, 700, 2.5])
+def test_an_item_answered_without_a_usable_status_is_retried_like_a_lost_answer(status: object) -> None:
+    """Graph's ``$batch`` gives every answer an integer HTTP status. One without (a string, nothing, a
+    boolean, a number out of range) is not taken for a success or a failure: it may or may not have been
+    carried out, so it goes again, as an answer left out of the batch does."""
+    garbled: set[str] = set()
+
+    def script(item: Item) -> Answer | None:
+        if item.url == "/users/u2" and item.url not in garbled:
+            garbled.add(item.url)
+            return status, None, {}  # type: ignore[return-value]
+        return None
+
+    fake = FakeGraph(script=script)
+    answers, counters = _dispatch(fake, _writes(4))
+    assert [answer.status for answer in answers] == [204] * 4
+    assert [item.url for item in fake.batches[1]] == ["/users/u2"]
+    assert counters.retries == 1

@@ -6,7 +6,7 @@ from collections import deque
 
 import pytest
 
-from sync.directory.graph_pacing import Pacer, Quota, TokenBucket, retry_after_seconds
+from sync.directory.graph_pacing import MAX_RETRY_AFTER_S, Pacer, Quota, TokenBucket, retry_after_seconds
 
 
 class FakeClock:
@@ -99,3 +99,21 @@ def test_resource_units_reported_above_the_estimate_are_charged_to_the_ru_bucket
 )
 def test_retry_after_is_read_as_seconds_including_fractions(headers: dict[str, str], expected: float) -> None:
     assert retry_after_seconds(headers, 1.5) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [("inf", 1.5), ("nan", 1.5), ("-2", 1.5), ("1e12", MAX_RETRY_AFTER_S), ("86400", MAX_RETRY_AFTER_S)],
+)
+def test_a_retry_after_that_is_not_finite_or_far_too_long_cannot_hold_the_run_for_hours(
+    value: str, expected: float
+) -> None:
+    assert retry_after_seconds({"retry-after": value}, 1.5) == expected
+
+
+@pytest.mark.parametrize("value", ["inf", "nan", "1e308"])
+def test_a_garbled_resource_unit_figure_costs_at_most_one_window_of_units(value: str) -> None:
+    clock = FakeClock()
+    pacer = Pacer(Quota(), clock=clock)
+    pacer.observe({"x-ms-resource-unit": value}, estimated_units=1)
+    assert pacer.delay(0, 1) <= Quota().ru_window_s * 1.1  # the rate is 2 % under the window's
