@@ -9,6 +9,7 @@ Beside an upload: ``findings.csv`` and ``summary.json`` of its validation.
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 import time
 from collections.abc import Mapping, Sequence
@@ -29,6 +30,7 @@ from sync.report import findings_csv, summary_json
 from sync.roster.model import ValidationResult
 from sync.roster.validate import validate_raw
 from sync.storage.blob_journal import BlobJournal
+from sync.storage.blob_store import BlobChanged
 from sync.storage.run_records import RunRecord
 
 
@@ -140,7 +142,15 @@ def read_plan(rt: Runtime, plan_ref: Mapping[str, Any]) -> Plan:
         for stale in [k for k in rt.cache if k.startswith("plan:")]:
             del rt.cache[stale]
         container, path = split_ref(plan_ref["blob"])
-        rt.cache[key] = Plan.loads(rt.blobs.read_bytes(container, path))
+        data = rt.blobs.read_bytes(container, path)
+        if hashlib.sha256(data).hexdigest()[:32] != plan_ref["plan_id"]:
+            # The plan's id is the hash of its JSON: other bytes are a plan changed or damaged since it was
+            # made, which no retry mends (and which must not be applied).
+            raise BlobChanged(
+                f"{plan_ref['blob']} no longer holds the plan this run made ({plan_ref['plan_id']}): it was "
+                "changed or damaged; start the run again to plan afresh"
+            )
+        rt.cache[key] = Plan.loads(data)
     plan: Plan = rt.cache[key]
     return plan
 

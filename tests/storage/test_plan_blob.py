@@ -20,7 +20,7 @@ BIG = Plan(
     profile_name="Contoso USD — Ω",
     today=date(2027, 1, 20),
     operations=tuple(
-        Operation(OpKind.CREATE_SCHOOL, f"School_{i}", {"displayName": f"École n° {i} \"Nord\""})
+        Operation(OpKind.CREATE_SCHOOL, f"School_{i}", {"displayName": f'École n° {i} "Nord"'})
         for i in range(40_000)
     ),
     changes={**dict.fromkeys(CHANGE_KEYS, 0), "schools_created": 40_000},

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -11,7 +11,9 @@ import pytest
 import function_app
 from sync.app.http_api import status_request
 from sync.app.orchestration import RunInput
+from sync.app.run_files import read_plan
 from sync.app.runtime import Runtime
+from sync.engine.plan import Plan
 from sync.storage.run_records import RunRecord
 from tests.app.app_functions import user_functions
 from tests.storage.app_runtime import azurite_runtime
@@ -94,3 +96,20 @@ def test_a_plan_blob_deleted_under_a_run_is_a_permanent_failure_of_its_chunk(run
     result = activity("apply_chunk", {**payload, "start": 0, "end": 1})
 
     assert result["permanent"] is True and f"{reports}/runs/y/plan.json does not exist" in result["error"]
+
+
+def test_a_plan_blob_changed_under_a_run_is_a_permanent_failure_and_applies_nothing(runtime: Runtime) -> None:
+    """A plan's id is the hash of its JSON: a blob that no longer hashes to it (edited, truncated, another
+    plan written over it) is refused before anything of it is applied, and retrying cannot mend it."""
+    reports = runtime.settings.reports_container
+    plan = Plan(profile_name="p", today=date(2026, 9, 1), operations=(), changes={}, findings=())
+    damaged = plan.dumps()[:-1].encode()  # cut short
+    runtime.blobs.write_bytes(reports, "runs/z/plan.json", damaged, content_type="text/plain")
+    payload = {"run_id": "upload-z", "plan": {"blob": f"{reports}/runs/z/plan.json", "plan_id": plan.plan_id}}
+
+    result = activity("apply_chunk", {**payload, "start": 0, "end": 1})
+
+    assert result["permanent"] is True
+    assert f"{reports}/runs/z/plan.json no longer holds the plan this run made" in result["error"]
+    runtime.blobs.write_bytes(reports, "runs/z/plan.json", plan.dumps().encode(), content_type="text/plain")
+    assert read_plan(runtime, payload["plan"]).plan_id == plan.plan_id  # the plan as made is read
