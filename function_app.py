@@ -157,6 +157,8 @@ def list_runs(req: func.HttpRequest) -> func.HttpResponse:
 @app.durable_client_input(client_name="client")
 async def get_run(req: func.HttpRequest, client: df.DurableOrchestrationClient) -> func.HttpResponse:
     run_id = req.route_params["run_id"]
+    if (refused := http_api.not_a_run_id(run_id)) is not None:
+        return _http(refused)
     status = await client.get_status(run_id)
     runtime_status = status.runtime_status.value if status and status.runtime_status else None
     return _http(http_api.status_request(runtime(), run_id=run_id, orchestration_status=runtime_status))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
@@ -38,6 +39,13 @@ class Answer:
     event: dict[str, str] | None = None
 
 
+#: What a run id looks like (``upload-…``, ``manual-…``, ``nightly-…``): anything else is refused before the
+#: run store is asked (a Table key cannot hold ``/``, ``\\``, ``#``, ``?`` or control characters).
+RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+#: Longest folder path a start request may name (a blob name has at most 1,024 characters).
+MAX_FOLDER = 1024
+
+
 def _error(status: int, message: str) -> Answer:
     return Answer(status, {"error": message})
 
@@ -60,7 +68,13 @@ def start_request(rt: Runtime, *, body: bytes, now: datetime, options: RunOption
         if run is None:
             return _error(409, "no accepted file set yet: upload one, or name a folder")
     else:
-        if not isinstance(folder, str) or folder.startswith("/") or ".." in folder.split("/"):
+        if (
+            not isinstance(folder, str)
+            or folder.startswith("/")
+            or ".." in folder.split("/")
+            or len(folder) > MAX_FOLDER
+            or not folder.isprintable()
+        ):
             return _error(
                 400, '"folder" must be a folder path inside the upload container, e.g. "2026-09-01"'
             )
@@ -86,7 +100,17 @@ def list_request(rt: Runtime, *, last: str | None) -> Answer:
     return Answer(200, {"runs": [record.to_json() for record in rt.runs.list_runs(limit=limit)]})
 
 
+def not_a_run_id(run_id: str) -> Answer | None:
+    """A 400 for a path segment that cannot be a run id (the run store is not asked about it)."""
+    if RUN_ID.fullmatch(run_id):
+        return None
+    shown = run_id[:40] + ("…" if len(run_id) > 40 else "")
+    return _error(400, f"{shown!r} is not a run id: use a run_id given by POST /api/runs or GET /api/runs")
+
+
 def status_request(rt: Runtime, *, run_id: str, orchestration_status: str | None) -> Answer:
+    if (refused := not_a_run_id(run_id)) is not None:
+        return refused
     try:
         record = rt.runs.get_run(run_id)
     except UsageError as err:
@@ -100,6 +124,8 @@ def decision_request(rt: Runtime, *, run_id: str, action: str) -> Answer:
     decision = {"approve": "approved", "reject": "rejected"}.get(action)
     if decision is None:
         return _error(404, f"unknown action {action!r}: use approve or reject")
+    if (refused := not_a_run_id(run_id)) is not None:
+        return refused
     try:
         record = rt.runs.get_run(run_id)
     except UsageError as err:

@@ -141,3 +141,30 @@ def test_listing_runs_returns_the_newest_first_and_checks_the_limit(runtime: Run
     assert status == 200 and [run["run_id"] for run in body["runs"]] == ["c", "b"]
     status, body = call("list_runs", client, "GET", "/api/runs?last=zero")
     assert status == 400
+
+
+@pytest.mark.parametrize("run_id", ["a/b", "it's", "a\x01b", "x" * 300, "-upload"])
+def test_a_path_that_cannot_be_a_run_id_is_a_clear_400_without_asking_the_run_store(
+    runtime: Runtime, run_id: str
+) -> None:
+    """Azure Tables cannot hold some characters in a key (Azurite answers 500 to a ``/``): such an id is
+    refused before the store is asked, and the message does not echo a huge path whole."""
+    client = FakeDurableClient()
+    for name, method, route in (
+        ("get_run", "GET", {}),
+        ("decide_run", "POST", {"decision": "approve"}),
+    ):
+        status, body = call(name, client, method, "/x", run_id=run_id, **route)
+        assert status == 400 and "is not a run id" in body["error"], name
+        assert len(body["error"]) < 200
+    assert client.raised == []
+
+
+@pytest.mark.parametrize("folder", ["a\x01b", "tab\there", "x" * 1025])
+def test_a_folder_with_control_characters_or_longer_than_a_blob_name_is_a_clear_400(
+    runtime: Runtime, folder: str
+) -> None:
+    client = FakeDurableClient()
+    status, body = call("start_run", client, "POST", "/api/runs", json.dumps({"folder": folder}).encode())
+    assert status == 400 and '"folder" must be a folder path' in body["error"]
+    assert client.started == []
