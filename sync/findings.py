@@ -71,6 +71,7 @@ CODES: frozenset[str] = frozenset(
         "unmatched_entry",
         "duplicate_target_entries",
         "duplicate_source_entries",
+        "invalid_username",
         "directory_error",
     }
 )

@@ -20,12 +20,17 @@ an absent one succeeds; disabling a disabled user succeeds.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Protocol
 
 import pyarrow as pa
+
+#: The form of a ``userPrincipalName``: a name without ``@`` or white space, ``@``, a DNS domain with a
+#: top-level part of letters. Entra refuses a user that has another (the local tenant does the same).
+UPN_FORM = re.compile(r"^[^@\s]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 
 #: Schema of :attr:`DirectorySnapshot.memberships`.
 MEMBERSHIP_SCHEMA = pa.schema(

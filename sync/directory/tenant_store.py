@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sqlite3
 import threading
 import uuid
@@ -38,6 +37,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 from sync.directory.anchors import class_anchor_of, group_anchor_of, school_anchor_of, user_anchor
+from sync.directory.model import UPN_FORM
 from sync.directory.tenant_changes import Changes, LinkChange, ObjectChange
 from sync.directory.tenant_errors import (
     already_exists,
@@ -66,7 +66,6 @@ __all__ = ["Changes", "LinkChange", "ObjectChange", "ObjectKind", "TenantStore"]
 
 ObjectKind = Literal["user", "group", "class", "school"]
 
-_UPN = re.compile(r"^[^@\s]+@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}$")
 _CHUNK = 500  # ids per "IN (…)" query (SQLite allows 32,766 parameters; keep statements small)
 _ALL_GROUP_PROPS: PropMap = {**GROUP_PROPS, **CLASS_PROPS}
 _GROUP_COLUMNS = ", ".join(column for column, _ in _ALL_GROUP_PROPS.values())
@@ -245,7 +244,7 @@ class TenantStore:
         values = encode_props(given, USER_PROPS, "user")
         values.setdefault("account_enabled", 1)
         upn = values.get("upn")
-        if not isinstance(upn, str) or not _UPN.match(upn):
+        if not isinstance(upn, str) or not UPN_FORM.match(upn):
             raise bad_request("property userPrincipalName is missing or is not of the form name@domain")
         if not values.get("display_name"):
             raise bad_request("property displayName is required")
@@ -261,7 +260,7 @@ class TenantStore:
 
     def update_user(self, user_id: str, props: Mapping[str, Any]) -> None:
         values = encode_props(props, USER_PROPS, "user")
-        if "upn" in values and (not isinstance(values["upn"], str) or not _UPN.match(values["upn"])):
+        if "upn" in values and (not isinstance(values["upn"], str) or not UPN_FORM.match(values["upn"])):
             raise bad_request("property userPrincipalName is not of the form name@domain")
         if "display_name" in values and not values["display_name"]:
             raise bad_request("property displayName cannot be cleared")

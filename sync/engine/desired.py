@@ -108,6 +108,16 @@ def role_settings(profile: Profile, role: Role) -> RoleSettings:
     return profile.students if role == "student" else profile.teachers
 
 
+def new_upn(user: RosterUser, profile: Profile) -> str | None:
+    """The ``userPrincipalName`` a new account of ``user`` gets: its Username, with the role's
+    ``user_domain`` appended when it has no ``@``; ``None`` when there is no Username or no domain to add."""
+    username = user.username or ""
+    if "@" in username:
+        return username
+    domain = role_settings(profile, user.role).user_domain
+    return f"{username}@{domain}" if username and domain else None
+
+
 def user_licenses(profile: Profile, role: Role) -> tuple[str, ...]:
     """The SKU ids assigned to each user of ``role`` directly: none for students and teachers when the
     profile licenses the All Students / All Teachers groups instead. Staff are in neither group, so they

@@ -9,7 +9,10 @@ never matched by rule. Outcomes per record:
 - one account → matched (by anchor: nothing to write; by rule: ``LINK_USER`` writes the anchor);
 - none → ``unmatched_entry`` (``existing`` mode; record error) or a new account (``create`` mode);
 - several accounts → ``duplicate_target_entries`` (record error);
-- one account claimed by several records → ``duplicate_source_entries`` (record error on each).
+- one account claimed by several records → ``duplicate_source_entries`` (record error on each); so is a
+  new account whose ``userPrincipalName`` another new account, or a directory user not matched to the
+  record, already has (Entra would refuse the create on every run);
+- a new account whose ``userPrincipalName`` is not of the form name@domain → ``invalid_username``.
 
 A record in error is left out of every membership and its account, if any, is not touched.
 """
@@ -20,8 +23,8 @@ from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sync.directory.model import DirectoryUser
-from sync.engine.desired import RosterUser, match_column, role_settings
+from sync.directory.model import UPN_FORM, DirectoryUser
+from sync.engine.desired import RosterUser, match_column, new_upn, role_settings
 from sync.findings import Finding, Severity
 from sync.profile import Profile
 
@@ -124,9 +127,62 @@ def match_users(
             findings.append(_finding(user, None, "duplicate_source_entries", message))
             failed.add(user.anchor)
 
+    creates = [user for user in pending if user.anchor in decided and decided[user.anchor].account is None]
+    for user, code, message in _refused_creates(creates, accounts, profile):
+        del decided[user.anchor]
+        findings.append(_finding(user, "Username", code, message))
+        failed.add(user.anchor)
+
     matches = [decided[user.anchor] for user in users if user.anchor in decided]
     claimed = frozenset(m.account.id for m in matches if m.account is not None)
     return MatchResult(matches, findings, frozenset(failed), claimed)
+
+
+def _refused_creates(
+    creates: Sequence[RosterUser], accounts: Sequence[DirectoryUser], profile: Profile
+) -> list[tuple[RosterUser, str, str]]:
+    """``(record, code, message)`` of the new accounts Entra would refuse on every run, found at plan time
+    instead: a ``userPrincipalName`` that is not of the form name@domain (``invalid_username``), or one that
+    another new account or a directory user already has ("another object with the same value for property
+    userPrincipalName": ``duplicate_source_entries``) — several records giving one UPN, or a directory user
+    that belongs to another record of the roster or that the profile's matching rule does not find."""
+    first: dict[str, RosterUser] = {}  # one entry per UPN: a million new students on a first sync
+    repeated: dict[str, list[RosterUser]] = {}
+    clashes: dict[str, tuple[RosterUser, str, str]] = {}
+    well_formed = UPN_FORM.match
+    for user in creates:
+        upn = new_upn(user, profile)
+        if upn is None:
+            continue  # no domain to add: create_user reports it
+        if well_formed(upn):
+            key = upn.lower()
+            held = first.setdefault(key, user)
+            if held is not user:
+                repeated.setdefault(key, [held]).append(user)
+        else:
+            message = (
+                "Username (with user_domain) does not make a userPrincipalName of the form name@domain: "
+                "remove spaces and any second @, and check the domain"
+            )
+            clashes[user.anchor] = (user, "invalid_username", message)
+    for claimants in repeated.values():
+        message = (
+            f"{len(claimants)} roster records would create accounts with the same userPrincipalName "
+            "(Username, with user_domain); give each record its own Username"
+        )
+        clashes.update((user.anchor, (user, "duplicate_source_entries", message)) for user in claimants)
+    for account in accounts:
+        key = account.user_principal_name.lower() if account.user_principal_name else ""
+        if key not in first:
+            continue
+        for user in repeated.get(key) or [first[key]]:
+            message = (
+                "a directory user that is not this record's account already has the userPrincipalName its "
+                "new account would get (Username, with user_domain); give the record another Username, or "
+                "match it to that user (match_source, match_target)"
+            )
+            clashes.setdefault(user.anchor, (user, "duplicate_source_entries", message))
+    return [clashes[user.anchor] for user in creates if user.anchor in clashes]
 
 
 def match_key(value: str | None, target: str, domain: str | None) -> str | None:

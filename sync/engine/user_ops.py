@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sync.directory.model import DirectoryUser, Operation, OpKind, RecordRef
-from sync.engine.desired import RosterUser, role_settings, sanitize_nickname, user_licenses
+from sync.engine.desired import RosterUser, new_upn, sanitize_nickname, user_licenses
 from sync.engine.matching import Match
 from sync.engine.properties import (
     STUDENT_FACET_KEYS,
@@ -76,13 +76,8 @@ def matched_user_ops(match: Match, profile: Profile, findings: list[Finding]) ->
 
 
 def create_user(user: RosterUser, profile: Profile, findings: list[Finding]) -> Operation | None:
-    username = user.username or ""
-    domain = role_settings(profile, user.role).user_domain
-    if "@" in username:
-        upn = username
-    elif domain:
-        upn = f"{username}@{domain}"
-    else:
+    upn = new_upn(user, profile)
+    if upn is None:
         message = f"Username has no @ and the profile sets no user_domain for {user.role}s; add one"
         findings.append(_error(user.record, "Username", "missing_value", message))
         return None

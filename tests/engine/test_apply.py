@@ -178,12 +178,13 @@ def test_a_failed_operation_becomes_a_finding_at_its_record() -> None:
 
 def test_operations_that_depend_on_a_failed_create_are_skipped_without_a_second_finding() -> None:
     directory = MemoryDirectory()
-    directory.add_user("ss3@s.example.edu", anchor="Someone_else")  # the UPN is taken: creating S3 fails
     profile = replace(
         PROFILE,
         students=replace(PROFILE.students, matching=replace(PROFILE.students.matching, target="mail")),
     )
     plan = make_plan(district().build(), profile, directory.snapshot(), TODAY)
+    # Taken after the plan was made (someone else created it meanwhile): creating S3 fails at apply time.
+    directory.add_user("ss3@s.example.edu", anchor="Someone_else")
     outcome = apply_plan(plan, directory, MemoryJournal())
     assert [(f.record_id, f.code) for f in outcome.findings] == [("S3", "directory_error")]
     assert "Student_S3" not in directory.members("Section_A", "member")

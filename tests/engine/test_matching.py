@@ -146,3 +146,54 @@ def test_an_account_anchored_to_a_record_that_left_may_be_matched_again_by_rule(
     plan = make_plan(_roster().build(), make_profile(), directory.snapshot(), TODAY)
     link = next(op for op in plan.operations if op.kind is OpKind.LINK_USER)
     assert (link.target, link.fields["id"]) == ("Student_S1", account)
+
+
+def test_two_new_records_with_one_username_are_both_errors_and_neither_is_created() -> None:
+    """In create mode Entra would create the first and refuse the second ("another object with the same
+    value for property userPrincipalName") on every run: both are record errors at plan time instead,
+    whichever comes first, and the admin gives each its own Username."""
+    builder = RosterBuilder().school("1").teacher("T1", "1")
+    builder.student("S1", "1", Username="olivia").student("S2", "1", Username="Olivia@S.Example.edu")
+    builder.student("S3", "1").section("A", "1", ["T1"], ["S1", "S2", "S3"])
+    plan = make_plan(builder.build(), make_profile(), MemoryDirectory().snapshot(), TODAY)
+    clashes = [f for f in plan.findings if f.record_id in ("S1", "S2")]
+    assert [(f.record_id, f.code, f.column) for f in clashes] == [
+        ("S1", "duplicate_source_entries", "Username"),
+        ("S2", "duplicate_source_entries", "Username"),
+    ]
+    assert "2 roster records would create accounts with the same userPrincipalName" in clashes[0].message
+    assert not [op for op in plan.operations if op.target in ("Student_S1", "Student_S2")]
+    assert OpKind.CREATE_USER in _kinds(plan, "Student_S3")
+    (create_class,) = [op for op in plan.operations if op.kind is OpKind.CREATE_CLASS]
+    assert set(create_class.refs) == {"Student_S3", "Teacher_T1"}  # records in error join nothing
+
+
+@pytest.mark.parametrize(
+    ("anchor", "target"),
+    [
+        ("Student_S9", "userPrincipalName"),  # the account of another roster record (never matched by rule)
+        (None, "employeeId"),  # an account the profile's rule does not look at
+    ],
+)
+def test_a_new_account_whose_upn_a_directory_user_already_has_is_an_error_not_a_failing_create(
+    anchor: str | None, target: str
+) -> None:
+    directory = MemoryDirectory()
+    directory.add_user("olivia@s.example.edu", anchor=anchor, primary_role="student")
+    builder = RosterBuilder().school("1").student("S1", "1", Username="olivia").student("S9", "1")
+    matching = IdentityMatching("Username", target, "s.example.edu")
+    profile = make_profile(students=RoleSettings(matching, "s.example.edu"))
+    plan = make_plan(builder.build(), profile, directory.snapshot(), TODAY)
+    assert [(f.record_id, f.code) for f in plan.findings] == [("S1", "duplicate_source_entries")]
+    assert "a directory user that is not this record's account already has" in plan.findings[0].message
+    assert _kinds(plan, "Student_S1") == []
+
+
+@pytest.mark.parametrize("username", ["olivia nguyen", "olivia@", "o@livia@s.example.edu", "olivia@local"])
+def test_a_username_that_makes_no_valid_upn_is_an_error_at_plan_time(username: str) -> None:
+    builder = RosterBuilder().school("1").student("S1", "1", Username=username).student("S2", "1")
+    plan = make_plan(builder.build(), make_profile(), MemoryDirectory().snapshot(), TODAY)
+    found = [(f.record_id, f.code, f.column) for f in plan.findings]
+    assert found == [("S1", "invalid_username", "Username")]
+    assert _kinds(plan, "Student_S1") == []
+    assert OpKind.CREATE_USER in _kinds(plan, "Student_S2")
