@@ -19,7 +19,8 @@ ROOT = Path(__file__).resolve().parents[2]
 DISTRICT = ROOT / "examples" / "district"
 TODAY = "2026-11-22"
 #: Students matched by Student_id → employeeId: Ava's account (made beforehand, no employeeId) is not
-#: matched, so creating her collides on the UPN and the adapter looks her account up by UPN.
+#: matched, and the UPN her new account would get is taken: a record error at plan time (its message, in the
+#: report, names no value), the rest of the district is applied.
 MATCH_BY_EMPLOYEE_ID = (
     ('match_source = "Username"          # Student_id', 'match_source = "Student_id"          # Student_id'),
     (
