@@ -16,6 +16,7 @@ from typing import Any
 from sync.directory.tenant_errors import TenantError
 from sync.directory.tenant_store import Changes, LinkChange, TenantStore
 from sync.graphserver.calls import Call, Reply
+from sync.graphserver.errors import GraphError
 from sync.graphserver.odata import Query, decode_token
 from sync.graphserver.rounds import Round, Rounds
 from sync.graphserver.views import GROUP_TYPE, USER_TYPE
@@ -88,13 +89,22 @@ class DeltaQueries:
         select = list(query.select) if query.select is not None else None
         since = 0
         token = call.query.get("$deltatoken")
+        tenant = self.store.tenant_id
         if token == "latest":
-            counter = self.store.counter
+            latest = _state(tenant, self.store.counter, select)
             return self.rounds.first_page(
-                Round(feed.path, [], lambda _: [], query.page_size, feed.context, {"c": counter, "s": select})
+                Round(feed.path, [], lambda _: [], query.page_size, feed.context, latest)
             )
         if token is not None:
             state = decode_token(token)
+            if state.get("t") != tenant:
+                # Made by another server (another tenant file, or one made anew on the same port): its
+                # counter means nothing here. Graph answers an unknown token so; the client starts afresh.
+                raise GraphError(
+                    410,
+                    "SyncStateNotFound",
+                    "The sync state in the token belongs to another tenant; start a round without a token.",
+                )
             since = int(state.get("c", 0))
             if query.select is None and isinstance(state.get("s"), list):
                 select = [str(name) for name in state["s"]]
@@ -108,11 +118,8 @@ class DeltaQueries:
         def render(page: Sequence[Entry]) -> list[dict[str, Any]]:
             return [self._render(feed, entry, chosen, group_ids) for entry in page]
 
-        return self.rounds.first_page(
-            Round(
-                feed.path, entries, render, query.page_size, feed.context, {"c": changes.counter, "s": select}
-            )
-        )
+        state = _state(tenant, changes.counter, select)
+        return self.rounds.first_page(Round(feed.path, entries, render, query.page_size, feed.context, state))
 
     def _group_ids(self, entries: Sequence[Entry]) -> frozenset[str]:
         if not any(link.relation == "member" for entry in entries for link in entry.links):
@@ -147,3 +154,8 @@ class DeltaQueries:
                 ref["@removed"] = {"reason": "deleted"}
             shown.setdefault(f"{navigation}@delta", []).append(ref)
         return shown
+
+
+def _state(tenant: str, counter: int, select: list[str] | None) -> dict[str, Any]:
+    """What a ``$deltatoken`` carries: the tenant file it belongs to, the change counter, the ``$select``."""
+    return {"t": tenant, "c": counter, "s": select}

@@ -1,7 +1,8 @@
 """Property: whatever values the example district's cells hold, ``python -m sync run`` ends with an exit
-status (never an exception), and the plan made straight after it has nothing left to change. A record that
-the directory would refuse on every run (two students with one Username, a Username with a space) is a
-finding at plan time, not a write retried and failed night after night."""
+status (never an exception), and the plan made straight after it has nothing left to change — against the
+embedded tenant and, through the Graph adapter, against the local Graph server. A record that the directory
+would refuse on every run (two students with one Username, a Username with a space) is a finding at plan
+time, not a write retried and failed night after night."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from sync.cli import main
+from sync.graphserver import GraphServer
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "district"
@@ -53,9 +55,8 @@ def _cli(*args: str) -> tuple[int, str]:
     return status, out.getvalue()
 
 
-@settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-@given(st.data())
-def test_a_run_on_any_values_ends_cleanly_and_leaves_nothing_to_do(tmp_path_factory: Any, data: Any) -> None:
+def _roster(data: Any, folder: Path) -> Path:
+    """The example district with a few cells changed, written to ``folder/set``."""
     files = {name: [list(row) for row in rows] for name, rows in FILES.items()}
     for _ in range(data.draw(st.integers(1, 6))):
         rows = files[data.draw(st.sampled_from(sorted(files)))]
@@ -65,21 +66,43 @@ def test_a_run_on_any_values_ends_cleanly_and_leaves_nothing_to_do(tmp_path_fact
             rows[row][column] = rows[data.draw(st.integers(1, len(rows) - 1))][column]
         else:
             rows[row][column] = data.draw(_CELLS)
-    folder = tmp_path_factory.mktemp("run")
     roster = folder / "set"
     roster.mkdir()
     for name, rows in files.items():
         with (roster / name).open("w", newline="", encoding="utf-8") as handle:
             csv.writer(handle).writerows(rows)
-    tenant = str(folder / "tenant" / "tenant.db")
+    return roster
 
-    status, _ = _cli(
-        "run", str(roster), "--profile", PROFILE, "--tenant", tenant, "--approve", "--format", "json"
-    )
+
+def _run_then_plan(roster: Path, *tenant: str) -> None:
+    with contextlib.chdir(roster.parent):  # the CLI's .sync folder (Graph cache, journal, reports) goes there
+        _run_then_plan_here(roster, *tenant)
+
+
+def _run_then_plan_here(roster: Path, *tenant: str) -> None:
+    status, _ = _cli("run", str(roster), "--profile", PROFILE, *tenant, "--approve", "--format", "json")
     assert status in (0, 1, 2)
     if status == 2:  # a file-level error: nothing was written
         return
-    status, out = _cli("plan", str(roster), "--profile", PROFILE, "--tenant", tenant, "--format", "json")
+    status, out = _cli("plan", str(roster), "--profile", PROFILE, *tenant, "--format", "json")
     assert status in (0, 1)
     left = {key: count for key, count in json.loads(out)["changes"].items() if count}
     assert left == {}
+
+
+@settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_a_run_on_any_values_ends_cleanly_and_leaves_nothing_to_do(tmp_path_factory: Any, data: Any) -> None:
+    folder = tmp_path_factory.mktemp("run")
+    _run_then_plan(_roster(data, folder), "--tenant", str(folder / "tenant" / "tenant.db"))
+
+
+@settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_the_same_through_the_graph_adapter_and_the_local_graph_server(
+    tmp_path_factory: Any, data: Any
+) -> None:
+    folder = tmp_path_factory.mktemp("graph-run")
+    roster = _roster(data, folder)
+    with GraphServer(folder / "graph.db", quota_scale=1000) as server:
+        _run_then_plan(roster, "--tenant", f"graph:{server.base_url}", "--graph-quota-scale", "1000")

@@ -177,3 +177,21 @@ def test_an_object_changed_while_a_round_is_paged_comes_again_in_the_next_round(
         seen[0]: "Changed early",
         late: "Changed late",
     }
+
+
+def test_a_delta_link_of_another_tenant_file_answers_410_even_on_the_same_port(tmp_path: Any) -> None:
+    """Two servers started one after the other may get the same port, so the same delta link: a token
+    carries the tenant file it belongs to, and another file's token is "unknown" (410), as Graph answers a
+    token it does not know, instead of a counter read against other data."""
+    from sync.graphserver import GraphServer
+
+    with GraphServer(tmp_path / "one.db") as first:
+        _, delta = Client(first.base_url).pages(USERS)
+    assert delta is not None
+    token = delta.split("$deltatoken=")[1]
+    with GraphServer(tmp_path / "two.db") as second:
+        other = Client(second.base_url)
+        create_user(other, 1)
+        answer = other.get(f"/users/delta?$deltatoken={token}")
+        assert answer.status == 410
+        assert answer.body["error"]["code"] == "SyncStateNotFound"
