@@ -23,6 +23,7 @@ from sync.app.profile_blob import load_profile_blob
 from sync.app.runtime import Runtime
 from sync.app.uploads import OUTPUT_FILES, SetRef
 from sync.engine.plan import Plan
+from sync.engine.plan_io import plan_id_of
 from sync.errors import UsageError
 from sync.findings import Finding, Severity
 from sync.profile import Profile
@@ -143,7 +144,7 @@ def read_plan(rt: Runtime, plan_ref: Mapping[str, Any]) -> Plan:
             del rt.cache[stale]
         container, path = split_ref(plan_ref["blob"])
         data = rt.blobs.read_bytes(container, path)
-        if hashlib.sha256(data).hexdigest()[:32] != plan_ref["plan_id"]:
+        if plan_id_of(hashlib.sha256(data)) != plan_ref["plan_id"]:
             # The plan's id is the hash of its JSON: other bytes are a plan changed or damaged since it was
             # made, which no retry mends (and which must not be applied).
             raise BlobChanged(

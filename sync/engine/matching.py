@@ -171,17 +171,15 @@ def _refused_creates(
             "(Username, with user_domain); give each record its own Username"
         )
         clashes.update((user.anchor, (user, "duplicate_source_entries", message)) for user in claimants)
+    taken = (
+        "a directory user that is not this record's account already has the userPrincipalName its new "
+        "account would get (Username, with user_domain); give the record another Username, or match it to "
+        "that user (match_source, match_target)"
+    )
     for account in accounts:
-        key = account.user_principal_name.lower() if account.user_principal_name else ""
-        if key not in first:
-            continue
-        for user in repeated.get(key) or [first[key]]:
-            message = (
-                "a directory user that is not this record's account already has the userPrincipalName its "
-                "new account would get (Username, with user_domain); give the record another Username, or "
-                "match it to that user (match_source, match_target)"
-            )
-            clashes.setdefault(user.anchor, (user, "duplicate_source_entries", message))
+        holder = first.get(account.user_principal_name.lower()) if account.user_principal_name else None
+        if holder is not None:  # a UPN several records share has its finding already
+            clashes.setdefault(holder.anchor, (holder, "duplicate_source_entries", taken))
     return [clashes[user.anchor] for user in creates if user.anchor in clashes]
 
 

@@ -35,6 +35,10 @@ def plan_pieces(plan: Plan) -> Iterator[str]:
 _EMPTY_OPERATIONS = '"operations":[]'
 
 
+#: About how many characters :func:`plan_chunks` joins into one chunk.
+_CHUNK = 1 << 20
+
+
 def plan_chunks(plan: Plan) -> Iterator[str]:
     """The canonical JSON of ``plan`` in chunks of about 1 MB (pieces joined: fewer, larger writes)."""
     buffer: list[str] = []
@@ -48,9 +52,6 @@ def plan_chunks(plan: Plan) -> Iterator[str]:
             size = 0
     if buffer:
         yield "".join(buffer)
-
-
-_CHUNK = 1 << 20
 
 
 def encoded_plan(plan: Plan, digest: Any) -> Iterator[bytes]:
