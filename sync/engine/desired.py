@@ -7,7 +7,7 @@ record per user, school, class and group, with Graph-shaped properties (``sync.e
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -116,6 +116,19 @@ def new_upn(user: RosterUser, profile: Profile) -> str | None:
         return username
     domain = role_settings(profile, user.role).user_domain
     return f"{username}@{domain}" if username and domain else None
+
+
+def new_nickname(user: RosterUser, profile: Profile) -> str | None:
+    """The ``mailNickname`` a new account of ``user`` gets when no other object has it: the name part of its
+    ``userPrincipalName`` (:func:`new_upn`), characters a nickname cannot hold replaced by ``_``."""
+    upn = new_upn(user, profile)
+    return None if upn is None else nickname_of(upn)
+
+
+def nickname_of(upn: str) -> str:
+    """The mail nickname a user principal name gives: its name part, with characters a nickname cannot
+    hold replaced by ``_``."""
+    return sanitize_nickname(upn.partition("@")[0])
 
 
 def user_licenses(profile: Profile, role: Role) -> tuple[str, ...]:
@@ -272,6 +285,14 @@ def desired_schools(roster: Roster, profile: Profile) -> list[DesiredSchool]:
             )
         )
     return schools
+
+
+def class_nicknames(roster: Roster, profile: Profile) -> Iterator[str]:
+    """The mail nicknames of the roster's classes (``Section_<Section_id>``)."""
+    replace = profile.replace_special_characters
+    for section_id in values(roster.sections, "Section_id"):
+        if section_id is not None:
+            yield section_mail_nickname(section_id, replace_special_characters=replace)
 
 
 def desired_classes(roster: Roster, profile: Profile) -> list[DesiredClass]:

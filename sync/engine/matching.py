@@ -14,19 +14,26 @@ never matched by rule. Outcomes per record:
   record, already has (Entra would refuse the create on every run);
 - a new account whose ``userPrincipalName`` is not of the form name@domain → ``invalid_username``.
 
+A new account's ``mailNickname`` is its UPN's name part (``jlee`` of ``jlee@students.contoso.edu``). Entra
+and the local tenant refuse a mailNickname another user or group already has, and two new accounts in two
+domains may share a name part: such an account gets the lowest free number added (``jlee2``), decided here
+from the directory's users, groups and classes and the groups and classes the plan creates, so that its create
+is not refused on every run.
+
 A record in error is left out of every membership and its account, if any, is not touched.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sync.directory.model import UPN_FORM, DirectoryUser
-from sync.engine.desired import RosterUser, match_column, new_upn, role_settings
+from sync.engine.desired import RosterUser, match_column, new_nickname, new_upn, role_settings
 from sync.findings import Finding, Severity
 from sync.profile import Profile
+from sync.roster.names import NICKNAME_MAX
 
 CASE_INSENSITIVE_TARGETS = frozenset({"userPrincipalName", "mail", "mailNickname"})
 _ATTRIBUTES = {
@@ -46,6 +53,8 @@ class Match:
     account: DirectoryUser | None
     #: Matched by the profile's rule now, so the anchor must be written (``LINK_USER``).
     linked: bool = False
+    #: The ``mailNickname`` of a new account when it is not :func:`new_nickname`'s (that one is taken).
+    mail_nickname: str | None = None
 
 
 @dataclass(frozen=True)
@@ -60,8 +69,14 @@ class MatchResult:
 
 
 def match_users(
-    users: Sequence[RosterUser], accounts: Sequence[DirectoryUser], profile: Profile
+    users: Sequence[RosterUser],
+    accounts: Sequence[DirectoryUser],
+    profile: Profile,
+    *,
+    other_nicknames: Callable[[], Iterable[str]] = tuple,
 ) -> MatchResult:
+    """Match ``users`` to ``accounts``. ``other_nicknames`` gives the mail nicknames of the directory's groups
+    and classes and of those the plan creates (asked for only when accounts are to be created)."""
     by_anchor: dict[str, DirectoryUser] = {}
     repeated: dict[str, int] = {}
     for account in accounts:
@@ -132,6 +147,14 @@ def match_users(
         del decided[user.anchor]
         findings.append(_finding(user, "Username", code, message))
         failed.add(user.anchor)
+    creates = [user for user in creates if user.anchor in decided]
+
+    def in_use() -> Iterator[str]:
+        yield from (account.mail_nickname for account in accounts if account.mail_nickname)
+        yield from other_nicknames()
+
+    for anchor, nickname in free_nicknames(creates, profile, in_use).items():
+        decided[anchor] = Match(decided[anchor].user, None, mail_nickname=nickname)
 
     matches = [decided[user.anchor] for user in users if user.anchor in decided]
     claimed = frozenset(m.account.id for m in matches if m.account is not None)
@@ -181,6 +204,34 @@ def _refused_creates(
         if holder is not None:  # a UPN several records share has its finding already
             clashes.setdefault(holder.anchor, (holder, "duplicate_source_entries", taken))
     return [clashes[user.anchor] for user in creates if user.anchor in clashes]
+
+
+def free_nicknames(
+    creates: Sequence[RosterUser], profile: Profile, in_use: Callable[[], Iterable[str]]
+) -> dict[str, str]:
+    """``{anchor: mailNickname}`` of the new accounts whose own nickname (:func:`new_nickname`) an object of
+    ``in_use`` or an earlier new account has (compared case-insensitively): that nickname with the lowest
+    number from 2 up that makes it free, within the 64 characters. ``in_use`` is read once, and a second time
+    only when some nickname is taken."""
+    wanted: dict[str, str] = {}
+    for user in creates:
+        nickname = new_nickname(user, profile)
+        if nickname is not None:
+            wanted[user.anchor] = nickname
+    distinct = {nickname.lower() for nickname in wanted.values()}
+    if len(distinct) == len(wanted) and not any(n.lower() in distinct for n in in_use()):
+        return {}  # the common case: no nickname is taken, and no full set of them is built
+    taken = {n.lower() for n in in_use()}
+    renamed: dict[str, str] = {}
+    for anchor, nickname in wanted.items():
+        chosen, number = nickname, 1
+        while chosen.lower() in taken:
+            number += 1
+            chosen = nickname[: NICKNAME_MAX - len(str(number))] + str(number)
+        taken.add(chosen.lower())
+        if chosen != nickname:
+            renamed[anchor] = chosen
+    return renamed
 
 
 def match_key(value: str | None, target: str, domain: str | None) -> str | None:

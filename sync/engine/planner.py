@@ -28,7 +28,7 @@ Decisions beyond the specs (``sds-behaviour.md``, ``clever-csv.md`` §6):
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -39,6 +39,8 @@ from sync.engine import memberships as ms
 from sync.engine.changes import count_changes
 from sync.engine.desired import (
     DesiredClass,
+    DesiredGroup,
+    class_nicknames,
     desired_classes,
     desired_groups,
     desired_schools,
@@ -111,7 +113,7 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
     group_index = {g.anchor: g for g in snapshot.groups if g.anchor}
     operations.extend(group_ops(groups, group_index))
     operations.extend(group_licence_ops(profile, group_index))
-    users = _plan_users(roster, profile, snapshot, operations, findings)
+    users = _plan_users(roster, profile, snapshot, groups, operations, findings)
     classes = _plan_classes(roster, profile, snapshot, today, users.left_out["teacher"], operations, findings)
     left_out = ms.LeftOut(
         students=pa.array(users.left_out["student"], pa.string()),
@@ -190,13 +192,23 @@ def _plan_users(
     roster: Roster,
     profile: Profile,
     snapshot: DirectorySnapshot,
+    groups: Sequence[DesiredGroup],
     operations: list[Operation],
     findings: list[Finding],
 ) -> _Users:
     """Match, then create / link / update / enable / licence the roster's users, and apply the deletion
     policy to the managed accounts whose record left."""
     users = roster_users(roster, profile)
-    matched = match_users(users, snapshot.users, profile)
+
+    def other_nicknames() -> Iterator[str]:
+        """Mail nicknames a new account cannot have: the directory's classes' and groups', and those of the
+        classes and groups this plan may create."""
+        yield from (item.mail_nickname for item in snapshot.classes)
+        yield from (item.mail_nickname for item in snapshot.groups)
+        yield from (group.mail_nickname for group in groups)
+        yield from class_nicknames(roster, profile)
+
+    matched = match_users(users, snapshot.users, profile, other_nicknames=other_nicknames)
     findings.extend(matched.findings)
     failed = set(matched.failed)
     for match in matched.matches:

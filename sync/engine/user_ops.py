@@ -8,7 +8,7 @@ from types import MappingProxyType
 from typing import Any
 
 from sync.directory.model import DirectoryUser, Operation, OpKind, RecordRef
-from sync.engine.desired import RosterUser, new_upn, sanitize_nickname, user_licenses
+from sync.engine.desired import RosterUser, new_upn, nickname_of, user_licenses
 from sync.engine.matching import Match
 from sync.engine.properties import (
     STUDENT_FACET_KEYS,
@@ -40,7 +40,7 @@ _SPECS = {
 def matched_user_ops(match: Match, profile: Profile, findings: list[Finding]) -> list[Operation]:
     user, account = match.user, match.account
     if account is None:
-        create = create_user(user, profile, findings)
+        create = create_user(user, profile, findings, mail_nickname=match.mail_nickname)
         return [] if create is None else [create, *licence_ops(user, frozenset(), profile)]
     skus = user_licenses(profile, user.role)
     if (
@@ -75,7 +75,10 @@ def matched_user_ops(match: Match, profile: Profile, findings: list[Finding]) ->
     return operations
 
 
-def create_user(user: RosterUser, profile: Profile, findings: list[Finding]) -> Operation | None:
+def create_user(
+    user: RosterUser, profile: Profile, findings: list[Finding], *, mail_nickname: str | None = None
+) -> Operation | None:
+    """The create of ``user``'s account; ``mail_nickname`` replaces the one the UPN gives (taken already)."""
     upn = new_upn(user, profile)
     if upn is None:
         message = f"Username has no @ and the profile sets no user_domain for {user.role}s; add one"
@@ -83,7 +86,7 @@ def create_user(user: RosterUser, profile: Profile, findings: list[Finding]) -> 
         return None
     fields: dict[str, Any] = {
         "userPrincipalName": upn,
-        "mailNickname": sanitize_nickname(upn.partition("@")[0]),
+        "mailNickname": mail_nickname or nickname_of(upn),
         "accountEnabled": True,
         "primaryRole": user.primary_role,
         **{key: value for key, value in user.properties.items() if value is not None},

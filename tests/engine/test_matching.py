@@ -197,3 +197,59 @@ def test_a_username_that_makes_no_valid_upn_is_an_error_at_plan_time(username: s
     assert found == [("S1", "invalid_username", "Username")]
     assert _kinds(plan, "Student_S1") == []
     assert OpKind.CREATE_USER in _kinds(plan, "Student_S2")
+
+
+def _nicknames(plan) -> dict[str, str]:
+    return {op.target: op.fields["mailNickname"] for op in plan.operations if op.kind is OpKind.CREATE_USER}
+
+
+def test_two_new_accounts_in_two_domains_with_one_name_part_get_two_mail_nicknames() -> None:
+    """inf@s.example.edu and INF@example.edu are two UPNs, but one mailNickname: the directory would
+    refuse the second create on every run. The first in roster order keeps it, the second gets a number."""
+    builder = RosterBuilder().school("1").teacher("T1", "1", Username="INF")
+    builder.student("S1", "1", Username="inf").section("A", "1", ["T1"], ["S1"])
+    plan = make_plan(builder.build(), make_profile(), MemoryDirectory().snapshot(), TODAY)
+    assert plan.findings == ()
+    assert _nicknames(plan) == {"Student_S1": "inf", "Teacher_T1": "INF2"}  # students come first
+    upns = {
+        op.target: op.fields["userPrincipalName"] for op in plan.operations if op.kind is OpKind.CREATE_USER
+    }
+    assert upns == {"Student_S1": "inf@s.example.edu", "Teacher_T1": "INF@example.edu"}  # UPNs untouched
+
+
+def test_a_mail_nickname_a_directory_object_holds_gets_the_lowest_free_number() -> None:
+    directory = MemoryDirectory()
+    directory.add_user("olivia@staff.example.edu", mail_nickname="Olivia")  # not a roster record's account
+    directory.add_object("group", None, "Olivia's group", "olivia2")
+    builder = RosterBuilder().school("1").teacher("T1", "1")
+    builder.student("S1", "1", Username="olivia").student("S2", "1").section("A", "1", ["T1"], ["S1", "S2"])
+    plan = make_plan(builder.build(), make_profile(), directory.snapshot(), TODAY)
+    assert plan.findings == ()
+    assert _nicknames(plan) == {"Student_S1": "olivia3", "Student_S2": "ss2", "Teacher_T1": "tt1"}
+
+
+def test_a_username_that_is_a_class_mail_nickname_leaves_the_nickname_to_the_class() -> None:
+    builder = RosterBuilder().school("1").teacher("T1", "1", Username="Section_A")
+    builder.student("S1", "1").section("A", "1", ["T1"], ["S1"])
+    plan = make_plan(builder.build(), make_profile(), MemoryDirectory().snapshot(), TODAY)
+    assert _nicknames(plan)["Teacher_T1"] == "Section_A2"
+    (create_class,) = [op for op in plan.operations if op.kind is OpKind.CREATE_CLASS]
+    assert create_class.fields["mailNickname"] == "Section_A"
+
+
+def test_a_numbered_mail_nickname_stays_within_64_characters() -> None:
+    long_name = "x" * 70
+    directory = MemoryDirectory()
+    directory.add_user("taken@staff.example.edu", mail_nickname="x" * 64)
+    builder = RosterBuilder().school("1").teacher("T1", "1").student("S1", "1", Username=long_name)
+    plan = make_plan(builder.build(), make_profile(), directory.snapshot(), TODAY)
+    assert _nicknames(plan)["Student_S1"] == "x" * 63 + "2"
+
+
+def test_the_nickname_of_a_matched_account_is_taken_too() -> None:
+    directory = MemoryDirectory()
+    directory.add_user("ss1@s.example.edu", anchor="Student_S1", primary_role="student", mail_nickname="ss2")
+    builder = RosterBuilder().school("1").teacher("T1", "1")
+    builder.student("S1", "1").student("S2", "1").section("A", "1", ["T1"], ["S1", "S2"])
+    plan = make_plan(builder.build(), make_profile(), directory.snapshot(), TODAY)
+    assert _nicknames(plan) == {"Student_S2": "ss22", "Teacher_T1": "tt1"}  # ss2 + the number 2
