@@ -28,6 +28,7 @@ Decisions beyond the specs (``sds-behaviour.md``, ``clever-csv.md`` §6):
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -272,6 +273,10 @@ def _plan_classes(
         else:
             findings.append(_ownerless(desired))
             left_out.append(desired.section_id)
+    for anchor, message in _nickname_clashes(new, classes, snapshot).items():
+        refused = new.pop(anchor)
+        findings.append(_class_error(refused, "Section_id", "duplicate_source_entries", message))
+        left_out.append(refused.section_id)
     records = {c.anchor: c.record for c in classes}
     gone = [c for anchor, c in sorted(class_index.items()) if anchor not in records]
     operations.extend(gone_class_ops(gone, profile, today))
@@ -295,13 +300,57 @@ def _sections_with_teachers(section_teachers: pa.Table, teachers_left_out: pa.Ar
 
 
 def _ownerless(desired: DesiredClass) -> Finding:
-    record = desired.record
     message = (
         "class not created: none of the section's teachers has a directory account (a class needs an owner)"
     )
-    return Finding(
-        record.file, record.line, None, record.record_id, Severity.RECORD_ERROR, "unmatched_entry", message
+    return _class_error(desired, None, "unmatched_entry", message)
+
+
+def _class_error(desired: DesiredClass, column: str | None, code: str, message: str) -> Finding:
+    record = desired.record
+    return Finding(record.file, record.line, column, record.record_id, Severity.RECORD_ERROR, code, message)
+
+
+def _nickname_clashes(
+    new: Mapping[str, DesiredClass], classes: Sequence[DesiredClass], snapshot: DirectorySnapshot
+) -> dict[str, str]:
+    """``{anchor: message}`` of the classes to create whose ``mailNickname`` another class of the roster, or
+    a directory object other than an unfinished class of the sync's own, already has (Entra compares it
+    ignoring case: ``Section_A`` and ``Section_a`` are one). Created, the directory would refuse it on every
+    run; through Graph, the look-up after "already exists" would take the other class for this one and write
+    this section's id over its own. A class or group without an anchor holding the nickname is taken for this
+    class's own create whose answer was lost, and is adopted when the create is sent again, as before."""
+    if not new:
+        return {}
+    holders: dict[str, list[str]] = {}
+    for desired in classes:
+        holders.setdefault(str(desired.properties["mailNickname"]).lower(), []).append(desired.anchor)
+    clashes: dict[str, str] = {}
+    for anchors in holders.values():
+        if len(anchors) > 1:
+            shown = ", ".join(str(new[a].properties["mailNickname"]) for a in anchors if a in new)
+            message = (
+                f"{len(anchors)} sections would have classes with one mail nickname ({shown}: Entra ignores "
+                "case): give each section its own Section_id (the class is not created)"
+            )
+            clashes.update((anchor, message) for anchor in anchors if anchor in new)
+    taken: Iterator[tuple[str | None, str | None]] = itertools.chain(
+        ((c.mail_nickname, c.anchor) for c in snapshot.classes),
+        ((g.mail_nickname, g.anchor) for g in snapshot.groups),
+        ((u.mail_nickname, "user") for u in snapshot.users),
     )
+    for nickname, owner in taken:
+        if not nickname or owner is None:
+            continue
+        for anchor in holders.get(nickname.lower(), ()):
+            if anchor in new and anchor != owner:
+                message = (
+                    f"a directory {'user' if owner == 'user' else 'class or group'} that is not this "
+                    f"section's class already has its mail nickname ({nickname}, ignoring case): rename it, "
+                    "or give the section another Section_id (the class is not created)"
+                )
+                clashes.setdefault(anchor, message)
+    return clashes
 
 
 def _id_anchor_pairs(snapshot: DirectorySnapshot, matched: MatchResult) -> Iterable[tuple[str, str]]:

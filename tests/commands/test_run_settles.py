@@ -132,3 +132,25 @@ def test_the_same_username_through_the_graph_adapter_settles(tmp_path: Path) -> 
     roster = _shared_username(tmp_path)
     with GraphServer(tmp_path / "graph.db", quota_scale=1000) as server:
         _run_then_plan(roster, "--tenant", f"graph:{server.base_url}", "--graph-quota-scale", "1000")
+
+
+def _case_twins(folder: Path) -> Path:
+    """The example district with its second section's id made the first's in lower case (its enrollments
+    follow): two sections, one class mail nickname."""
+    files = {name: [list(row) for row in rows] for name, rows in FILES.items()}
+    sections, enrollments = files["sections.csv"], files["enrollments.csv"]
+    column = sections[0].index("Section_id")
+    old, new = sections[2][column], sections[1][column].lower()
+    sections[2][column] = new
+    at = enrollments[0].index("Section_id")
+    for row in enrollments[1:]:
+        row[at] = new if row[at] == old else row[at]
+    return _write(files, folder)
+
+
+def test_two_sections_one_class_nickname_through_the_graph_adapter_settle(tmp_path: Path) -> None:
+    """Before, the look-up after "already exists" took the first section's class for the second's: the
+    class's externalId and members flipped between the two sections on every run."""
+    roster = _case_twins(tmp_path)
+    with GraphServer(tmp_path / "graph.db", quota_scale=1000) as server:
+        _run_then_plan(roster, "--tenant", f"graph:{server.base_url}", "--graph-quota-scale", "1000")
