@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -39,6 +39,8 @@ class LeftOut:
     teachers: pa.Array
     staff: pa.Array
     sections: pa.Array
+    #: Anchors of per-school groups that are not made (their mail nickname is taken).
+    groups: pa.Array = field(default_factory=lambda: pa.array([], pa.string()))
 
 
 @dataclass(frozen=True)
@@ -167,8 +169,13 @@ def desired_memberships(
         parts.append(_rows(all_students, student_anchor, "member"))
         parts.append(_rows(all_teachers, all_teachers_ids, "member"))
     if scope.intune_groups:
-        parts.append(_rows(_group("Students_", student_school), student_anchor, "member"))
-        parts.append(_rows(_group("Teachers_", teacher_school), teacher_anchor, "member"))
+        for prefix, school_ids, anchors in (
+            ("Students_", student_school, student_anchor),
+            ("Teachers_", teacher_school, teacher_anchor),
+        ):
+            parts.append(
+                drop_rows(_rows(_group(prefix, school_ids), anchors, "member"), "container", left_out.groups)
+            )
     return pa.concat_tables(parts).combine_chunks()
 
 

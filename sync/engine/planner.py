@@ -29,13 +29,13 @@ Decisions beyond the specs (``sds-behaviour.md``, ``clever-csv.md`` §6):
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
 import pyarrow as pa
 
-from sync.directory.model import MAX_BATCH, DirectorySnapshot, Operation, OpKind, RecordRef
+from sync.directory.model import MAX_BATCH, DirectoryGroup, DirectorySnapshot, Operation, OpKind, RecordRef
 from sync.engine import memberships as ms
 from sync.engine.changes import count_changes
 from sync.engine.desired import (
@@ -110,8 +110,10 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
     operations: list[Operation] = []
     schools = desired_schools(roster, profile)
     operations.extend(school_ops(schools, {s.anchor: s for s in snapshot.schools if s.anchor}, profile))
-    groups = desired_groups(schools, profile)
     group_index = {g.anchor: g for g in snapshot.groups if g.anchor}
+    groups, groups_left_out = _school_groups(
+        desired_groups(schools, profile), group_index, snapshot, findings
+    )
     operations.extend(group_ops(groups, group_index))
     operations.extend(group_licence_ops(profile, group_index))
     users = _plan_users(roster, profile, snapshot, groups, operations, findings)
@@ -121,6 +123,7 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
         teachers=pa.array(users.left_out["teacher"], pa.string()),
         staff=pa.array(users.left_out["staff"], pa.string()),
         sections=pa.array(classes.left_out, pa.string()),
+        groups=pa.array(groups_left_out, pa.string()),
     )
     scope = ms.Scope(
         students_in_classes=profile.student_enrollment_start_date is None
@@ -273,8 +276,10 @@ def _plan_classes(
         else:
             findings.append(_ownerless(desired))
             left_out.append(desired.section_id)
-    for anchor, message in _nickname_clashes(new, classes, snapshot).items():
+    nicknames = {c.anchor: str(c.properties["mailNickname"]) for c in classes}
+    for anchor, why in _nickname_clashes(nicknames, new, snapshot, "section's class").items():
         refused = new.pop(anchor)
+        message = f"{why}: give the section another Section_id or rename that object (the class is not made)"
         findings.append(_class_error(refused, "Section_id", "duplicate_source_entries", message))
         left_out.append(refused.section_id)
     records = {c.anchor: c.record for c in classes}
@@ -299,6 +304,39 @@ def _sections_with_teachers(section_teachers: pa.Table, teachers_left_out: pa.Ar
     return frozenset(value for value in rows.column("Section_id").to_pylist() if value is not None)
 
 
+def _school_groups(
+    groups: list[DesiredGroup],
+    actual: Mapping[str, DirectoryGroup],
+    snapshot: DirectorySnapshot,
+    findings: list[Finding],
+) -> tuple[list[DesiredGroup], list[str]]:
+    """The groups to keep, and the anchors of the per-school groups left out: a new one whose mailNickname
+    another school's group or a directory object has (:func:`_nickname_clashes`) is not made, with a record
+    error on its school; the school's users and classes are synced as usual."""
+    nicknames = {group.anchor: group.mail_nickname for group in groups if group.record is not None}
+    new = {anchor for anchor in nicknames if anchor not in actual}
+    refused = _nickname_clashes(nicknames, new, snapshot, "school's group")
+    for group in groups:
+        if group.anchor in refused and group.record is not None:
+            record = group.record
+            message = (
+                f"{refused[group.anchor]}: give the school another School_id or rename that object (the "
+                "group is not made; the school's users and classes are synced)"
+            )
+            findings.append(
+                Finding(
+                    record.file,
+                    record.line,
+                    "School_id",
+                    record.record_id,
+                    Severity.RECORD_ERROR,
+                    "duplicate_source_entries",
+                    message,
+                )
+            )
+    return [group for group in groups if group.anchor not in refused], sorted(refused)
+
+
 def _ownerless(desired: DesiredClass) -> Finding:
     message = (
         "class not created: none of the section's teachers has a directory account (a class needs an owner)"
@@ -312,45 +350,41 @@ def _class_error(desired: DesiredClass, column: str | None, code: str, message: 
 
 
 def _nickname_clashes(
-    new: Mapping[str, DesiredClass], classes: Sequence[DesiredClass], snapshot: DirectorySnapshot
+    wanted: Mapping[str, str], new: Collection[str], snapshot: DirectorySnapshot, kind: str
 ) -> dict[str, str]:
-    """``{anchor: message}`` of the classes to create whose ``mailNickname`` another class of the roster, or
-    a directory object other than an unfinished class of the sync's own, already has (Entra compares it
-    ignoring case: ``Section_A`` and ``Section_a`` are one). Created, the directory would refuse it on every
-    run; through Graph, the look-up after "already exists" would take the other class for this one and write
-    this section's id over its own. A class or group without an anchor holding the nickname is taken for this
-    class's own create whose answer was lost, and is adopted when the create is sent again, as before."""
+    """Why each object to create (an anchor of ``new``) cannot have its mailNickname: ``wanted`` maps every
+    object of its ``kind`` ("section's class", "school's group") the roster wants to its nickname, and
+    another of them, or a directory object with another anchor, already has it. Entra compares nicknames
+    ignoring case (``Section_A`` and ``Section_a`` are one): the directory would refuse the create on every
+    run, and through Graph the look-up after "already exists" would take the other object for this one. An
+    object without an anchor holding it is taken for the sync's own create whose answer was lost (its anchor
+    is written last), and left to be adopted when the create is sent again."""
     if not new:
         return {}
     holders: dict[str, list[str]] = {}
-    for desired in classes:
-        holders.setdefault(str(desired.properties["mailNickname"]).lower(), []).append(desired.anchor)
-    clashes: dict[str, str] = {}
+    for anchor, nickname in wanted.items():
+        holders.setdefault(nickname.lower(), []).append(anchor)
+    reasons: dict[str, str] = {}
     for anchors in holders.values():
         if len(anchors) > 1:
-            shown = ", ".join(str(new[a].properties["mailNickname"]) for a in anchors if a in new)
-            message = (
-                f"{len(anchors)} sections would have classes with one mail nickname ({shown}: Entra ignores "
-                "case): give each section its own Section_id (the class is not created)"
-            )
-            clashes.update((anchor, message) for anchor in anchors if anchor in new)
-    taken: Iterator[tuple[str | None, str | None]] = itertools.chain(
-        ((c.mail_nickname, c.anchor) for c in snapshot.classes),
-        ((g.mail_nickname, g.anchor) for g in snapshot.groups),
-        ((u.mail_nickname, "user") for u in snapshot.users),
+            shown = " and ".join(wanted[anchor] for anchor in anchors)
+            reasons |= {a: f"another {kind} of the roster has it too ({shown})" for a in anchors if a in new}
+    taken: Iterator[tuple[str | None, str | None, str]] = itertools.chain(
+        ((c.mail_nickname, c.anchor, "class") for c in snapshot.classes),
+        ((g.mail_nickname, g.anchor, "group") for g in snapshot.groups),
+        ((u.mail_nickname, u.anchor or "", "user") for u in snapshot.users),
     )
-    for nickname, owner in taken:
-        if not nickname or owner is None:
+    for held, owner, what in taken:
+        if not held or owner is None:
             continue
-        for anchor in holders.get(nickname.lower(), ()):
+        for anchor in holders.get(held.lower(), ()):
             if anchor in new and anchor != owner:
-                message = (
-                    f"a directory {'user' if owner == 'user' else 'class or group'} that is not this "
-                    f"section's class already has its mail nickname ({nickname}, ignoring case): rename it, "
-                    "or give the section another Section_id (the class is not created)"
-                )
-                clashes.setdefault(anchor, message)
-    return clashes
+                reasons.setdefault(anchor, f"a {what} of the directory has it")
+    return {
+        anchor: f"this {kind} would get the mail nickname {wanted[anchor]}, but {reason}, and Entra ignores "
+        f"case in mail nicknames"
+        for anchor, reason in reasons.items()
+    }
 
 
 def _id_anchor_pairs(snapshot: DirectorySnapshot, matched: MatchResult) -> Iterable[tuple[str, str]]:

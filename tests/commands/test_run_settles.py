@@ -154,3 +154,23 @@ def test_two_sections_one_class_nickname_through_the_graph_adapter_settle(tmp_pa
     roster = _case_twins(tmp_path)
     with GraphServer(tmp_path / "graph.db", quota_scale=1000) as server:
         _run_then_plan(roster, "--tenant", f"graph:{server.base_url}", "--graph-quota-scale", "1000")
+
+
+def _school_case_twins(folder: Path) -> Path:
+    """The example district with its second and third schools' ids made X1 and x1 (every file follows)."""
+    files = {name: [list(row) for row in rows] for name, rows in FILES.items()}
+    schools = files["schools.csv"]
+    column = schools[0].index("School_id")
+    renamed = {schools[2][column]: "X1", schools[3][column]: "x1"}
+    for rows in files.values():
+        at = rows[0].index("School_id")
+        for row in rows[1:]:
+            row[at] = renamed.get(row[at], row[at])
+    return _write(files, folder)
+
+
+def test_two_school_ids_one_group_nickname_through_the_graph_adapter_settle(tmp_path: Path) -> None:
+    """Before, Students_x1's create found Students_X1 and the two schools' members flipped every night."""
+    roster = _school_case_twins(tmp_path)
+    with GraphServer(tmp_path / "graph.db", quota_scale=1000) as server:
+        _run_then_plan(roster, "--tenant", f"graph:{server.base_url}", "--graph-quota-scale", "1000")

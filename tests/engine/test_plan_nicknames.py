@@ -33,7 +33,7 @@ def test_two_sections_whose_ids_differ_only_in_case_are_both_errors_and_neither_
         ("A1", "duplicate_source_entries", "Section_id"),
         ("a1", "duplicate_source_entries", "Section_id"),
     ]
-    assert "2 sections would have classes with one mail nickname (Section_A1, Section_a1" in (
+    assert "another section's class of the roster has it too (Section_A1 and Section_a1)" in (
         plan.findings[0].message
     )
     assert _created(plan) == ["Section_B"]
@@ -57,8 +57,8 @@ def test_a_nickname_a_user_or_a_group_of_the_directory_holds_is_an_error() -> No
         ("B", "duplicate_source_entries", "Section_id"),
         ("C", "duplicate_source_entries", "Section_id"),
     ]
-    assert "a directory user that is not this section's class" in plan.findings[0].message
-    assert "a directory class or group that is not this section's class" in plan.findings[1].message
+    assert "the mail nickname Section_B, but a user of the directory has it" in plan.findings[0].message
+    assert "the mail nickname Section_C, but a group of the directory has it" in plan.findings[1].message
     assert _created(plan) == ["Section_A"]
 
 
@@ -70,3 +70,51 @@ def test_an_unanchored_class_with_the_nickname_is_left_to_be_adopted_as_a_lost_c
     plan = make_plan(_roster("A").build(), make_profile(), directory.snapshot(), TODAY)
     assert plan.findings == ()
     assert _created(plan) == ["Section_A"]
+
+
+def _schools(*school_ids: str) -> RosterBuilder:
+    builder = RosterBuilder()
+    for n, school_id in enumerate(school_ids):
+        builder.school(school_id).teacher(f"T{n}", school_id).student(f"S{n}", school_id)
+        builder.section(f"C{n}", school_id, [f"T{n}"], [f"S{n}"])
+    return builder
+
+
+def _group_members(plan, anchor: str) -> set[str]:
+    return {ref for op in plan.operations if op.target == anchor for ref in op.refs}
+
+
+def test_schools_whose_ids_differ_only_in_case_get_no_per_school_groups_but_sync_the_rest() -> None:
+    """Students_X1 and Students_x1 are one nickname: through Graph the second create would find the first
+    school's group and the two schools' members would flip between them every night."""
+    profile = make_profile(intune_groups=True)
+    plan = make_plan(_schools("X1", "x1", "Y").build(), profile, MemoryDirectory().snapshot(), TODAY)
+    assert sorted(_errors(plan)) == [
+        ("X1", "duplicate_source_entries", "School_id"),
+        ("X1", "duplicate_source_entries", "School_id"),
+        ("x1", "duplicate_source_entries", "School_id"),
+        ("x1", "duplicate_source_entries", "School_id"),
+    ]  # its Students and its Teachers group
+    made = [op.target for op in plan.operations if op.kind is OpKind.CREATE_GROUP]
+    assert sorted(made) == [
+        "Group_All_Students",
+        "Group_All_Teachers",
+        "Group_Students_Y",
+        "Group_Teachers_Y",
+    ]
+    assert not [
+        op for op in plan.operations if op.target.startswith(("Group_Students_X", "Group_Students_x"))
+    ]
+    assert _group_members(plan, "Group_Students_Y") == {"Student_S2"}
+    assert _group_members(plan, "Group_All_Students") == {"Student_S0", "Student_S1", "Student_S2"}
+    assert sorted(_created(plan)) == ["Section_C0", "Section_C1", "Section_C2"]  # classes and users go on
+
+
+def test_an_existing_school_group_keeps_its_nickname_and_only_the_new_one_is_refused() -> None:
+    directory = MemoryDirectory()
+    directory.add_object("group", "Group_Students_X1", "Students – X1", "Students_X1")
+    directory.add_object("group", "Group_Teachers_X1", "Teachers – X1", "Teachers_X1")
+    profile = make_profile(intune_groups=True)
+    plan = make_plan(_schools("X1", "x1").build(), profile, directory.snapshot(), TODAY)
+    assert _errors(plan) == [("x1", "duplicate_source_entries", "School_id")] * 2
+    assert _group_members(plan, "Group_Students_X1") == {"Student_S0"}
