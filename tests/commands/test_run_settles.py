@@ -62,10 +62,12 @@ def _roster(data: Any, folder: Path) -> Path:
         rows = files[data.draw(st.sampled_from(sorted(files)))]
         row = data.draw(st.integers(1, len(rows) - 1))
         column = data.draw(st.integers(0, len(rows[0]) - 1))
-        if data.draw(st.booleans()):  # another row's value: repeated ids, usernames, references
-            rows[row][column] = rows[data.draw(st.integers(1, len(rows) - 1))][column]
-        else:
+        how = data.draw(st.sampled_from(("other row", "other row, other case", "new value")))
+        if how == "new value":
             rows[row][column] = data.draw(_CELLS)
+        else:  # another row's value: repeated ids, usernames, references; in other case, ids Entra equates
+            other = rows[data.draw(st.integers(1, len(rows) - 1))][column]
+            rows[row][column] = other.swapcase() if how == "other row, other case" else other
     return _write(files, folder)
 
 
