@@ -118,13 +118,6 @@ def new_upn(user: RosterUser, profile: Profile) -> str | None:
     return f"{username}@{domain}" if username and domain else None
 
 
-def new_nickname(user: RosterUser, profile: Profile) -> str | None:
-    """The ``mailNickname`` a new account of ``user`` gets when no other object has it: the name part of its
-    ``userPrincipalName`` (:func:`new_upn`), characters a nickname cannot hold replaced by ``_``."""
-    upn = new_upn(user, profile)
-    return None if upn is None else nickname_of(upn)
-
-
 def nickname_of(upn: str) -> str:
     """The mail nickname a user principal name gives: its name part, with characters a nickname cannot
     hold replaced by ``_``."""

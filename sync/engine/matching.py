@@ -30,7 +30,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sync.directory.model import UPN_FORM, DirectoryUser
-from sync.engine.desired import RosterUser, match_column, new_nickname, new_upn, role_settings
+from sync.engine.desired import RosterUser, match_column, new_upn, nickname_of, role_settings
 from sync.findings import Finding, Severity
 from sync.profile import Profile
 from sync.roster.names import NICKNAME_MAX
@@ -53,7 +53,7 @@ class Match:
     account: DirectoryUser | None
     #: Matched by the profile's rule now, so the anchor must be written (``LINK_USER``).
     linked: bool = False
-    #: The ``mailNickname`` of a new account when it is not :func:`new_nickname`'s (that one is taken).
+    #: The ``mailNickname`` of a new account when it is not the one its UPN gives (that one is taken).
     mail_nickname: str | None = None
 
 
@@ -209,28 +209,28 @@ def _refused_creates(
 def free_nicknames(
     creates: Sequence[RosterUser], profile: Profile, in_use: Callable[[], Iterable[str]]
 ) -> dict[str, str]:
-    """``{anchor: mailNickname}`` of the new accounts whose own nickname (:func:`new_nickname`) an object of
+    """``{anchor: mailNickname}`` of the new accounts whose own nickname (its UPN's name part) an object of
     ``in_use`` or an earlier new account has (compared case-insensitively): that nickname with the lowest
-    number from 2 up that makes it free, within the 64 characters. ``in_use`` is read once, and a second time
-    only when some nickname is taken."""
-    wanted: dict[str, str] = {}
-    for user in creates:
-        nickname = new_nickname(user, profile)
-        if nickname is not None:
-            wanted[user.anchor] = nickname
-    distinct = {nickname.lower() for nickname in wanted.values()}
-    if len(distinct) == len(wanted) and not any(n.lower() in distinct for n in in_use()):
-        return {}  # the common case: no nickname is taken, and no full set of them is built
-    taken = {n.lower() for n in in_use()}
+    number from 2 up that makes it free, within the 64 characters."""
+    taken = {nickname.lower() for nickname in in_use()}
     renamed: dict[str, str] = {}
-    for anchor, nickname in wanted.items():
-        chosen, number = nickname, 1
-        while chosen.lower() in taken:
-            number += 1
-            chosen = nickname[: NICKNAME_MAX - len(str(number))] + str(number)
-        taken.add(chosen.lower())
-        if chosen != nickname:
-            renamed[anchor] = chosen
+    domains: dict[str, str | None] = {}
+    for user in creates:
+        username = user.username
+        if user.role not in domains:
+            domains[user.role] = role_settings(profile, user.role).user_domain
+        if not username or ("@" not in username and not domains[user.role]):
+            continue  # no userPrincipalName to make: create_user reports it
+        nickname = nickname_of(username)  # the UPN's name part is the Username's, with or without a domain
+        key = nickname.lower()
+        if key in taken:
+            chosen, number = nickname, 1
+            while key in taken:
+                number += 1
+                chosen = nickname[: NICKNAME_MAX - len(str(number))] + str(number)
+                key = chosen.lower()
+            renamed[user.anchor] = chosen
+        taken.add(key)
     return renamed
 
 
