@@ -1,8 +1,9 @@
 """Property: whatever values the example district's cells hold, ``python -m sync run`` ends with an exit
 status (never an exception), and the plan made straight after it has nothing left to change — against the
-embedded tenant and, through the Graph adapter, against the local Graph server. A record that the directory
-would refuse on every run (two students with one Username, a Username with a space) is a finding at plan
-time, not a write retried and failed night after night."""
+embedded tenant and, through the Graph adapter, against the local Graph server; so does the run of a next
+night whose files changed again. A record that the directory would refuse on every run (two students with one
+Username, a Username with a space) is a finding at plan time, not a write retried and failed night after
+night."""
 
 from __future__ import annotations
 
@@ -57,23 +58,32 @@ def _cli(*args: str) -> tuple[int, str]:
 
 def _roster(data: Any, folder: Path) -> Path:
     """The example district with a few cells changed, written to ``folder/set``."""
-    files = {name: [list(row) for row in rows] for name, rows in FILES.items()}
+    return _write(_changed(data, FILES), folder)
+
+
+def _changed(data: Any, files: dict[str, list[list[str]]]) -> dict[str, list[list[str]]]:
+    """``files`` with a few cells changed or rows removed."""
+    files = {name: [list(row) for row in rows] for name, rows in files.items()}
     for _ in range(data.draw(st.integers(1, 6))):
         rows = files[data.draw(st.sampled_from(sorted(files)))]
         row = data.draw(st.integers(1, len(rows) - 1))
+        how = data.draw(st.sampled_from(("other row", "other row, other case", "new value", "no row")))
+        if how == "no row":
+            if len(rows) > 2:
+                del rows[row]
+            continue
         column = data.draw(st.integers(0, len(rows[0]) - 1))
-        how = data.draw(st.sampled_from(("other row", "other row, other case", "new value")))
         if how == "new value":
             rows[row][column] = data.draw(_CELLS)
         else:  # another row's value: repeated ids, usernames, references; in other case, ids Entra equates
             other = rows[data.draw(st.integers(1, len(rows) - 1))][column]
             rows[row][column] = other.swapcase() if how == "other row, other case" else other
-    return _write(files, folder)
+    return files
 
 
 def _write(files: dict[str, list[list[str]]], folder: Path) -> Path:
     roster = folder / "set"
-    roster.mkdir()
+    roster.mkdir(parents=True)
     for name, rows in files.items():
         with (roster / name).open("w", newline="", encoding="utf-8") as handle:
             csv.writer(handle).writerows(rows)
@@ -83,6 +93,18 @@ def _write(files: dict[str, list[list[str]]], folder: Path) -> Path:
 def _run_then_plan(roster: Path, *tenant: str) -> None:
     with contextlib.chdir(roster.parent):  # the CLI's .sync folder (Graph cache, journal, reports) goes there
         _run_then_plan_here(roster, *tenant)
+
+
+def _two_nights(data: Any, folder: Path, *tenant: str) -> None:
+    """A run on the example district (changed or not), then a run and a plan on it changed again, as the
+    next night's files would be: updates, leavers, renamed ids and the guard's approval included."""
+    first = _changed(data, FILES) if data.draw(st.booleans()) else FILES
+    night1 = _write(first, folder / "night1")
+    night2 = _write(_changed(data, first), folder / "night2")
+    with contextlib.chdir(folder):
+        status, _ = _cli("run", str(night1), "--profile", PROFILE, *tenant, "--approve", "--format", "json")
+        assert status in (0, 1, 2)
+        _run_then_plan_here(night2, *tenant)
 
 
 def _run_then_plan_here(roster: Path, *tenant: str) -> None:
@@ -101,6 +123,23 @@ def _run_then_plan_here(roster: Path, *tenant: str) -> None:
 def test_a_run_on_any_values_ends_cleanly_and_leaves_nothing_to_do(tmp_path_factory: Any, data: Any) -> None:
     folder = tmp_path_factory.mktemp("run")
     _run_then_plan(_roster(data, folder), "--tenant", str(folder / "tenant" / "tenant.db"))
+
+
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_the_next_night_on_any_changes_leaves_nothing_to_do(tmp_path_factory: Any, data: Any) -> None:
+    folder = tmp_path_factory.mktemp("nights")
+    _two_nights(data, folder, "--tenant", str(folder / "tenant" / "tenant.db"))
+
+
+@settings(max_examples=6, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_the_next_night_through_the_graph_adapter_leaves_nothing_to_do(
+    tmp_path_factory: Any, data: Any
+) -> None:
+    folder = tmp_path_factory.mktemp("graph-nights")
+    with GraphServer(folder / "graph.db", quota_scale=1000) as server:
+        _two_nights(data, folder, "--tenant", f"graph:{server.base_url}", "--graph-quota-scale", "1000")
 
 
 @settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
