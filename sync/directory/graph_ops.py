@@ -159,6 +159,17 @@ class OperationWriter:
                 return OperationResult(ok=True, directory_id=found), False
         return failed(answer), False
 
+    async def _own_group(self, nickname: str, external_id: str) -> str | None:
+        """The group holding a class's ``nickname`` after "already exists" — this class's own create whose
+        answer was lost — unless it is already the class of another section (its ``externalId`` says
+        whose): that one is never taken for this class, nor written over."""
+        found = await self._reader.find_id("/groups", "mailNickname", nickname)
+        if found is None:
+            return None
+        answer = await self._reader.get(f"/education/classes/{found}?$select=externalId")
+        held = answer.body.get("externalId") if answer.ok else None
+        return None if held and held != external_id else found
+
     async def _look_up_existing(self, lookup: Callable[[], Awaitable[str | None]]) -> str | None:
         """``lookup`` until it finds the object, up to the replication policy's attempts."""
         for attempt in range(self._replication.attempts):
@@ -306,7 +317,7 @@ class OperationWriter:
         result, created = await self._create(
             op,
             SubRequest("POST", "/groups", body),
-            lambda: self._reader.find_id("/groups", "mailNickname", nickname),
+            lambda: self._own_group(nickname, str(fields["externalId"])),
         )
         if not result.ok or result.directory_id is None:
             return result

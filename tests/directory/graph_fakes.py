@@ -55,6 +55,8 @@ class FakeGraph:
     get_faults: list[tuple[int, Mapping[str, str]]] = field(default_factory=list)
     #: Delta paths whose stored token the fake no longer knows (answers 410 once).
     expired: set[str] = field(default_factory=set)
+    #: Single objects a direct GET of their path answers (``"/education/classes/c1"`` → the object).
+    objects: dict[str, dict[str, Any]] = field(default_factory=dict)
     _ids: itertools.count[int] = field(default_factory=lambda: itertools.count(1))
 
     def transport(self) -> httpx.MockTransport:
@@ -105,6 +107,8 @@ class FakeGraph:
             value = unquote(literal.strip("'")).replace("''", "'")
             found = self.lookups.get((path, prop, value))
             return httpx.Response(200, json={"value": [{"id": found}] if found else []})
+        if path in self.objects:
+            return httpx.Response(200, json=self.objects[path])
         return httpx.Response(404, json={"error": {"code": "Request_ResourceNotFound", "message": "no"}})
 
     # -- writes ------------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from sync import service
 from sync.directory.graph import GraphDirectory, static_token
 from sync.directory.graph_batch import RetryPolicy
 from sync.directory.local_tenant import LocalTenantDirectory, dump_state
-from sync.directory.model import Directory, DirectorySnapshot, Operation, OperationResult
+from sync.directory.model import Directory, DirectorySnapshot, Operation, OperationResult, OpKind
 from sync.engine.apply import ApplyOutcome, apply_plan
 from sync.engine.journal import MemoryJournal
 from sync.engine.plan import Plan
@@ -293,3 +293,44 @@ def test_python_m_sync_run_applies_through_a_graph_tenant_spec(tmp_path: Path) -
         sections = {f"Section_{row['Section_id']}" for row in csv.DictReader(handle)}
     assert set(dump_state(path)["classes"]) == sections
     assert (tmp_path / ".sync" / "graph-cache").is_dir()
+
+
+def test_a_class_create_never_takes_another_sections_class_on_the_local_server(tmp_path: Path) -> None:
+    """A create for section a, sent as if planned before section A's class was made (a race the plan-time
+    check cannot see), meets "already exists" (nicknames ignore case) and fails; Section_A's class keeps
+    its externalId."""
+    teacher = Operation(
+        OpKind.CREATE_USER,
+        "Teacher_T",
+        {
+            "userPrincipalName": "t@example.edu",
+            "displayName": "T",
+            "mailNickname": "t",
+            "primaryRole": "teacher",
+        },
+    )
+    first = Operation(
+        OpKind.CREATE_CLASS,
+        "Section_A",
+        {"displayName": "A", "mailNickname": "Section_A"},
+        (),
+        ("Teacher_T",),
+    )
+    second = Operation(
+        OpKind.CREATE_CLASS,
+        "Section_a",
+        {"displayName": "a", "mailNickname": "Section_a"},
+        (),
+        ("Teacher_T",),
+    )
+    with (
+        GraphServer(tmp_path / "served.db") as server,
+        graph_directory(server.start(), tmp_path / "c") as graph,
+    ):
+        graph.snapshot()
+        assert [r.ok for r in graph.apply([teacher])] == [True]
+        assert [r.ok for r in graph.apply([first])] == [True]
+        (result,) = graph.apply([second])
+        assert not result.ok and "mailNickname" in (result.message or "")
+        classes = graph.snapshot().classes
+    assert [(c.anchor, c.mail_nickname) for c in classes] == [("Section_A", "Section_A")]

@@ -495,6 +495,20 @@ def test_a_class_whose_group_was_made_but_never_finished_is_completed_not_duplic
     assert (members.url, len(members.body["members@odata.bind"])) == ("/groups/half", 2)
 
 
+def test_a_class_create_never_takes_another_sections_class_that_holds_its_nickname(
+    fake: FakeGraph, directory: GraphDirectory
+) -> None:
+    """Section_a's create meets "already exists" (Entra ignores case in mail nicknames) and the look-up
+    finds Section_A's class: a failure, not that class taken for this one and its externalId written over."""
+    fake.script = already_exists_on_post("mailNickname")
+    fake.lookups[("/groups", "mailNickname", "Section_a")] = "classA"
+    fake.objects["/education/classes/classA"] = {"id": "classA", "externalId": "A"}
+    operation = Operation(OpKind.CREATE_CLASS, "Section_a", {"mailNickname": "Section_a"}, (), ("Teacher_T",))
+    result = apply_one(directory, operation)
+    assert not result.ok and result.code == "Request_BadRequest"
+    assert [item.method for item in fake.writes] == ["POST"]  # no PATCH of classA, no members
+
+
 def test_apply_calls_from_several_threads_share_the_directory_and_each_get_their_results(
     fake: FakeGraph, directory: GraphDirectory
 ) -> None:
