@@ -276,15 +276,21 @@ def _plan_classes(
         else:
             findings.append(_ownerless(desired))
             left_out.append(desired.section_id)
-    nicknames = {c.anchor: str(c.properties["mailNickname"]) for c in classes}
-    for anchor, why in _nickname_clashes(nicknames, new, snapshot, "section's class").items():
-        refused = new.pop(anchor)
-        message = f"{why}: give the section another Section_id or rename that object (the class is not made)"
-        findings.append(_class_error(refused, "Section_id", "duplicate_source_entries", message))
-        left_out.append(refused.section_id)
     records = {c.anchor: c.record for c in classes}
     gone = [c for anchor, c in sorted(class_index.items()) if anchor not in records]
-    operations.extend(gone_class_ops(gone, profile, today))
+    retired = list(gone_class_ops(gone, profile, today))  # applied last, after their students leave
+    operations.extend(retired)
+    nicknames = {c.anchor: str(c.properties["mailNickname"]) for c in classes}
+    later = frozenset(op.target for op in retired)
+    for anchor, why in _nickname_clashes(nicknames, new, snapshot, "section's class", later=later).items():
+        refused = new.pop(anchor)
+        advice = (
+            "the class is made on the next run"
+            if why.endswith(_UNTIL_RETIRED)
+            else "give the section another Section_id or rename that object (the class is not made)"
+        )
+        findings.append(_class_error(refused, "Section_id", "duplicate_source_entries", f"{why}: {advice}"))
+        left_out.append(refused.section_id)
     return _Classes(
         kept=pa.array(sorted(records), pa.string()),
         records=records,
@@ -350,7 +356,12 @@ def _class_error(desired: DesiredClass, column: str | None, code: str, message: 
 
 
 def _nickname_clashes(
-    wanted: Mapping[str, str], new: Collection[str], snapshot: DirectorySnapshot, kind: str
+    wanted: Mapping[str, str],
+    new: Collection[str],
+    snapshot: DirectorySnapshot,
+    kind: str,
+    *,
+    later: Collection[str] = frozenset(),
 ) -> dict[str, str]:
     """Why each object to create (an anchor of ``new``) cannot have its mailNickname: ``wanted`` maps every
     object of its ``kind`` ("section's class", "school's group") the roster wants to its nickname, and
@@ -358,7 +369,9 @@ def _nickname_clashes(
     ignoring case (``Section_A`` and ``Section_a`` are one): the directory would refuse the create on every
     run, and through Graph the look-up after "already exists" would take the other object for this one. An
     object without an anchor holding it is taken for the sync's own create whose answer was lost (its anchor
-    is written last), and left to be adopted when the create is sent again."""
+    is written last), and left to be adopted when the create is sent again. One of ``later`` (classes whose
+    section left, which this plan expires or deletes in its last phase, after their students have left them)
+    holds it until then: the reason ends with :data:`_UNTIL_RETIRED`."""
     if not new:
         return {}
     holders: dict[str, list[str]] = {}
@@ -379,12 +392,17 @@ def _nickname_clashes(
             continue
         for anchor in holders.get(held.lower(), ()):
             if anchor in new and anchor != owner:
-                reasons.setdefault(anchor, f"a {what} of the directory has it")
+                has = _UNTIL_RETIRED if owner in later else "has it"
+                reasons.setdefault(anchor, f"a {what} of the directory {has}")
     return {
-        anchor: f"this {kind} would get the mail nickname {wanted[anchor]}, but {reason}, and Entra ignores "
-        f"case in mail nicknames"
+        anchor: f"this {kind} would get the mail nickname {wanted[anchor]} (Entra ignores case in mail "
+        f"nicknames), but {reason}"
         for anchor, reason in reasons.items()
     }
+
+
+#: How a nickname clash with a class this plan expires or deletes at its end is told.
+_UNTIL_RETIRED = "holds it until this run expires or deletes it, its section having left the roster"
 
 
 def _id_anchor_pairs(snapshot: DirectorySnapshot, matched: MatchResult) -> Iterable[tuple[str, str]]:

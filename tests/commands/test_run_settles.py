@@ -108,10 +108,14 @@ def _two_nights(data: Any, folder: Path, *tenant: str) -> None:
 
 
 def _run_then_plan_here(roster: Path, *tenant: str) -> None:
-    status, _ = _cli("run", str(roster), "--profile", PROFILE, *tenant, "--approve", "--format", "json")
+    status, out = _cli("run", str(roster), "--profile", PROFILE, *tenant, "--approve", "--format", "json")
     assert status in (0, 1, 2)
     if status == 2:  # a file-level error: nothing was written
         return
+    if "made on the next run" in (Path(json.loads(out)["report_dir"]) / "findings.csv").read_text("utf-8"):
+        # A section id whose case changed: the old class holds the nickname until the run's last phase.
+        status, _ = _cli("run", str(roster), "--profile", PROFILE, *tenant, "--approve", "--format", "json")
+        assert status in (0, 1)
     status, out = _cli("plan", str(roster), "--profile", PROFILE, *tenant, "--format", "json")
     assert status in (0, 1)
     left = {key: count for key, count in json.loads(out)["changes"].items() if count}

@@ -7,7 +7,7 @@ from datetime import date
 
 from sync.directory.model import OpKind
 from sync.engine.planner import make_plan
-from tests.engine.fakes import MemoryDirectory, RosterBuilder, make_profile
+from tests.engine.fakes import MemoryDirectory, RosterBuilder, make_profile, sync_once
 
 TODAY = date(2026, 11, 22)
 
@@ -57,8 +57,13 @@ def test_a_nickname_a_user_or_a_group_of_the_directory_holds_is_an_error() -> No
         ("B", "duplicate_source_entries", "Section_id"),
         ("C", "duplicate_source_entries", "Section_id"),
     ]
-    assert "the mail nickname Section_B, but a user of the directory has it" in plan.findings[0].message
-    assert "the mail nickname Section_C, but a group of the directory has it" in plan.findings[1].message
+    assert (
+        "mail nickname Section_B (Entra ignores case in mail nicknames), but a user of the directory has it:"
+        in (plan.findings[0].message)
+    )
+    assert (
+        "but a group of the directory has it: give the section another Section_id" in plan.findings[1].message
+    )
     assert _created(plan) == ["Section_A"]
 
 
@@ -118,3 +123,20 @@ def test_an_existing_school_group_keeps_its_nickname_and_only_the_new_one_is_ref
     plan = make_plan(_schools("X1", "x1").build(), profile, directory.snapshot(), TODAY)
     assert _errors(plan) == [("x1", "duplicate_source_entries", "School_id")] * 2
     assert _group_members(plan, "Group_Students_X1") == {"Student_S0"}
+
+
+def test_a_section_id_whose_case_changed_gets_its_class_on_the_run_after_the_old_one_is_expired() -> None:
+    """The old class (Section_A, its section gone) holds the nickname until it is expired in the plan's last
+    phase, after its students have left it: the new class is made on the next run, and the finding says so."""
+    directory = MemoryDirectory()
+    sync_once(_roster("A").build(), make_profile(), directory, TODAY)
+    second = sync_once(_roster("a").build(), make_profile(), directory, TODAY)
+    assert _errors(second) == [("a", "duplicate_source_entries", "Section_id")]
+    assert second.findings[0].message.endswith(
+        "holds it until this run expires or deletes it, its section having left the roster: the class is "
+        "made on the next run"
+    )
+    assert [op.kind for op in second.operations if op.target == "Section_A"][-1] is OpKind.EXPIRE_CLASS
+    third = make_plan(_roster("a").build(), make_profile(), directory.snapshot(), TODAY)
+    assert third.findings == ()
+    assert _created(third) == ["Section_a"]
