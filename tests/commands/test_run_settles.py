@@ -11,6 +11,7 @@ import contextlib
 import csv
 import io
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -90,6 +91,13 @@ def _write(files: dict[str, list[list[str]]], folder: Path) -> Path:
     return roster
 
 
+@contextlib.contextmanager
+def _graph(folder: Path) -> Iterator[tuple[str, ...]]:
+    """The CLI's tenant options for a local Graph server on ``folder/graph.db``, serving while in use."""
+    with GraphServer(folder / "graph.db", quota_scale=1000) as server:
+        yield "--tenant", f"graph:{server.base_url}", "--graph-quota-scale", "1000"
+
+
 def _run_then_plan(roster: Path, *tenant: str) -> None:
     with contextlib.chdir(roster.parent):  # the CLI's .sync folder (Graph cache, journal, reports) goes there
         _run_then_plan_here(roster, *tenant)
@@ -142,8 +150,8 @@ def test_the_next_night_through_the_graph_adapter_leaves_nothing_to_do(
     tmp_path_factory: Any, data: Any
 ) -> None:
     folder = tmp_path_factory.mktemp("graph-nights")
-    with GraphServer(folder / "graph.db", quota_scale=1000) as server:
-        _two_nights(data, folder, "--tenant", f"graph:{server.base_url}", "--graph-quota-scale", "1000")
+    with _graph(folder) as tenant:
+        _two_nights(data, folder, *tenant)
 
 
 @settings(max_examples=8, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -153,8 +161,8 @@ def test_the_same_through_the_graph_adapter_and_the_local_graph_server(
 ) -> None:
     folder = tmp_path_factory.mktemp("graph-run")
     roster = _roster(data, folder)
-    with GraphServer(folder / "graph.db", quota_scale=1000) as server:
-        _run_then_plan(roster, "--tenant", f"graph:{server.base_url}", "--graph-quota-scale", "1000")
+    with _graph(folder) as tenant:
+        _run_then_plan(roster, *tenant)
 
 
 def _shared_username(folder: Path) -> Path:
@@ -175,8 +183,8 @@ def test_a_student_and_a_teacher_with_one_username_both_get_accounts_and_settle(
 
 def test_the_same_username_through_the_graph_adapter_settles(tmp_path: Path) -> None:
     roster = _shared_username(tmp_path)
-    with GraphServer(tmp_path / "graph.db", quota_scale=1000) as server:
-        _run_then_plan(roster, "--tenant", f"graph:{server.base_url}", "--graph-quota-scale", "1000")
+    with _graph(tmp_path) as tenant:
+        _run_then_plan(roster, *tenant)
 
 
 def _case_twins(folder: Path) -> Path:
@@ -197,8 +205,8 @@ def test_two_sections_one_class_nickname_through_the_graph_adapter_settle(tmp_pa
     """Before, the look-up after "already exists" took the first section's class for the second's: the
     class's externalId and members flipped between the two sections on every run."""
     roster = _case_twins(tmp_path)
-    with GraphServer(tmp_path / "graph.db", quota_scale=1000) as server:
-        _run_then_plan(roster, "--tenant", f"graph:{server.base_url}", "--graph-quota-scale", "1000")
+    with _graph(tmp_path) as tenant:
+        _run_then_plan(roster, *tenant)
 
 
 def _school_case_twins(folder: Path) -> Path:
@@ -217,5 +225,5 @@ def _school_case_twins(folder: Path) -> Path:
 def test_two_school_ids_one_group_nickname_through_the_graph_adapter_settle(tmp_path: Path) -> None:
     """Before, Students_x1's create found Students_X1 and the two schools' members flipped every night."""
     roster = _school_case_twins(tmp_path)
-    with GraphServer(tmp_path / "graph.db", quota_scale=1000) as server:
-        _run_then_plan(roster, "--tenant", f"graph:{server.base_url}", "--graph-quota-scale", "1000")
+    with _graph(tmp_path) as tenant:
+        _run_then_plan(roster, *tenant)
