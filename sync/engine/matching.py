@@ -220,7 +220,7 @@ def free_nicknames(
         if user.role not in domains:
             domains[user.role] = role_settings(profile, user.role).user_domain
         if not username or ("@" not in username and not domains[user.role]):
-            continue  # no userPrincipalName to make: create_user reports it
+            continue  # new_upn gives none (create_user reports it); tested here without making the UPN
         nickname = nickname_of(username)  # the UPN's name part is the Username's, with or without a domain
         key = nickname.lower()
         if key in taken:

@@ -289,7 +289,8 @@ def _plan_classes(
             if why.endswith(_UNTIL_RETIRED)
             else "give the section another Section_id or rename that object (the class is not made)"
         )
-        findings.append(_class_error(refused, "Section_id", "duplicate_source_entries", f"{why}: {advice}"))
+        message = f"{why}: {advice}"
+        findings.append(_record_error(refused.record, "Section_id", "duplicate_source_entries", message))
         left_out.append(refused.section_id)
     return _Classes(
         kept=pa.array(sorted(records), pa.string()),
@@ -324,22 +325,11 @@ def _school_groups(
     refused = _nickname_clashes(nicknames, new, snapshot, "school's group")
     for group in groups:
         if group.anchor in refused and group.record is not None:
-            record = group.record
             message = (
                 f"{refused[group.anchor]}: give the school another School_id or rename that object (the "
                 "group is not made; the school's users and classes are synced)"
             )
-            findings.append(
-                Finding(
-                    record.file,
-                    record.line,
-                    "School_id",
-                    record.record_id,
-                    Severity.RECORD_ERROR,
-                    "duplicate_source_entries",
-                    message,
-                )
-            )
+            findings.append(_record_error(group.record, "School_id", "duplicate_source_entries", message))
     return [group for group in groups if group.anchor not in refused], sorted(refused)
 
 
@@ -347,11 +337,10 @@ def _ownerless(desired: DesiredClass) -> Finding:
     message = (
         "class not created: none of the section's teachers has a directory account (a class needs an owner)"
     )
-    return _class_error(desired, None, "unmatched_entry", message)
+    return _record_error(desired.record, None, "unmatched_entry", message)
 
 
-def _class_error(desired: DesiredClass, column: str | None, code: str, message: str) -> Finding:
-    record = desired.record
+def _record_error(record: RecordRef, column: str | None, code: str, message: str) -> Finding:
     return Finding(record.file, record.line, column, record.record_id, Severity.RECORD_ERROR, code, message)
 
 

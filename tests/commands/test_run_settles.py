@@ -64,7 +64,7 @@ def _roster(data: Any, folder: Path) -> Path:
 
 def _changed(data: Any, files: dict[str, list[list[str]]]) -> dict[str, list[list[str]]]:
     """``files`` with a few cells changed or rows removed."""
-    files = {name: [list(row) for row in rows] for name, rows in files.items()}
+    files = _copied(files)
     for _ in range(data.draw(st.integers(1, 6))):
         rows = files[data.draw(st.sampled_from(sorted(files)))]
         row = data.draw(st.integers(1, len(rows) - 1))
@@ -80,6 +80,10 @@ def _changed(data: Any, files: dict[str, list[list[str]]]) -> dict[str, list[lis
             other = rows[data.draw(st.integers(1, len(rows) - 1))][column]
             rows[row][column] = other.swapcase() if how == "other row, other case" else other
     return files
+
+
+def _copied(files: dict[str, list[list[str]]]) -> dict[str, list[list[str]]]:
+    return {name: [list(row) for row in rows] for name, rows in files.items()}
 
 
 def _write(files: dict[str, list[list[str]]], folder: Path) -> Path:
@@ -168,7 +172,7 @@ def test_the_same_through_the_graph_adapter_and_the_local_graph_server(
 def _shared_username(folder: Path) -> Path:
     """The example district with its first teacher given its first student's Username (another domain:
     two UPNs, one mail nickname)."""
-    files = {name: [list(row) for row in rows] for name, rows in FILES.items()}
+    files = _copied(FILES)
     students, teachers = files["students.csv"], files["teachers.csv"]
     username = students[1][students[0].index("Username")]
     teachers[1][teachers[0].index("Username")] = username.upper()
@@ -190,7 +194,7 @@ def test_the_same_username_through_the_graph_adapter_settles(tmp_path: Path) -> 
 def _case_twins(folder: Path) -> Path:
     """The example district with its second section's id made the first's in lower case (its enrollments
     follow): two sections, one class mail nickname."""
-    files = {name: [list(row) for row in rows] for name, rows in FILES.items()}
+    files = _copied(FILES)
     sections, enrollments = files["sections.csv"], files["enrollments.csv"]
     column = sections[0].index("Section_id")
     old, new = sections[2][column], sections[1][column].lower()
@@ -211,7 +215,7 @@ def test_two_sections_one_class_nickname_through_the_graph_adapter_settle(tmp_pa
 
 def _school_case_twins(folder: Path) -> Path:
     """The example district with its second and third schools' ids made X1 and x1 (every file follows)."""
-    files = {name: [list(row) for row in rows] for name, rows in FILES.items()}
+    files = _copied(FILES)
     schools = files["schools.csv"]
     column = schools[0].index("School_id")
     renamed = {schools[2][column]: "X1", schools[3][column]: "x1"}
