@@ -1,9 +1,9 @@
 """Property: whatever values the example district's cells hold, ``python -m sync run`` ends with an exit
 status (never an exception), and the plan made straight after it has nothing left to change — against the
 embedded tenant and, through the Graph adapter, against the local Graph server; so does the run of a next
-night whose files changed again. A record that the directory would refuse on every run (two students with one
-Username, a Username with a space) is a finding at plan time, not a write retried and failed night after
-night."""
+night whose files changed again, under the example profile or under drawn ones (changed between the nights
+too). A record that the directory would refuse on every run (two students with one Username, a Username
+with a space) is a finding at plan time, not a write retried and failed night after night."""
 
 from __future__ import annotations
 
@@ -107,31 +107,104 @@ def _run_then_plan(roster: Path, *tenant: str) -> None:
         _run_then_plan_here(roster, *tenant)
 
 
-def _two_nights(data: Any, folder: Path, *tenant: str) -> None:
-    """A run on the example district (changed or not), then a run and a plan on it changed again, as the
-    next night's files would be: updates, leavers, renamed ids and the guard's approval included."""
+def _two_nights(
+    data: Any, folder: Path, *tenant: str, profiles: tuple[str, str] = (PROFILE, PROFILE)
+) -> None:
+    """A run on the example district (changed or not) with the first profile, then a run and a plan on it
+    changed again, as the next night's files would be, with the second: updates, leavers, renamed ids and the
+    guard's approval included."""
     first = _changed(data, FILES) if data.draw(st.booleans()) else FILES
     night1 = _write(first, folder / "night1")
     night2 = _write(_changed(data, first), folder / "night2")
     with contextlib.chdir(folder):
-        status, _ = _cli("run", str(night1), "--profile", PROFILE, *tenant, "--approve", "--format", "json")
+        status, _ = _cli(
+            "run", str(night1), "--profile", profiles[0], *tenant, "--approve", "--format", "json"
+        )
         assert status in (0, 1, 2)
-        _run_then_plan_here(night2, *tenant)
+        _run_then_plan_here(night2, *tenant, profile=profiles[1])
 
 
-def _run_then_plan_here(roster: Path, *tenant: str) -> None:
-    status, out = _cli("run", str(roster), "--profile", PROFILE, *tenant, "--approve", "--format", "json")
+def _run_then_plan_here(roster: Path, *tenant: str, profile: str = PROFILE) -> None:
+    status, out = _cli("run", str(roster), "--profile", profile, *tenant, "--approve", "--format", "json")
     assert status in (0, 1, 2)
     if status == 2:  # a file-level error: nothing was written
         return
     if "made on the next run" in (Path(json.loads(out)["report_dir"]) / "findings.csv").read_text("utf-8"):
         # A section id whose case changed: the old class holds the nickname until the run's last phase.
-        status, _ = _cli("run", str(roster), "--profile", PROFILE, *tenant, "--approve", "--format", "json")
+        status, _ = _cli("run", str(roster), "--profile", profile, *tenant, "--approve", "--format", "json")
         assert status in (0, 1)
-    status, out = _cli("plan", str(roster), "--profile", PROFILE, *tenant, "--format", "json")
+    status, out = _cli("plan", str(roster), "--profile", profile, *tenant, "--format", "json")
     assert status in (0, 1)
-    left = {key: count for key, count in json.loads(out)["changes"].items() if count}
+    # users_unmatched counts records no account matched (user_mode = "existing"): findings, not changes.
+    left = {key: n for key, n in json.loads(out)["changes"].items() if n and key != "users_unmatched"}
     assert left == {}
+
+
+#: Matching rules a drawn profile may have, per role: (match_source, match_target, match_domain).
+_STUDENT_MATCHING = (
+    ("Username", "userPrincipalName", "students.contoso.edu"),
+    ("Student_id", "employeeId", None),
+    ("Student_email", "mail", None),
+    ("Username", "mailNickname", None),
+    ("State_id", "onPremisesSamAccountName", None),
+    ("Student_id", "userPrincipalName", "students.contoso.edu"),
+)
+_TEACHER_MATCHING = (
+    ("Username", "userPrincipalName", "contoso.edu"),
+    ("Teacher_id", "employeeId", None),
+    ("Teacher_email", "mail", None),
+    ("Teacher_number", "employeeId", None),
+    ("State_teacher_id", "onPremisesSamAccountName", None),
+)
+
+
+def _toml(value: object) -> str:
+    return json.dumps(value)  # strings, booleans and lists of strings are written alike in TOML
+
+
+def _drawn_profile(data: Any, path: Path) -> str:
+    """A profile with every option the sync's writes depend on drawn, written to ``path``."""
+    draw = data.draw
+    lines = [
+        'name = "Drawn"',
+        'source = "csv"',
+        'usage_location = "US"',
+        f"user_mode = {_toml(draw(st.sampled_from(['create', 'create', 'existing'])))}",
+        f"school_properties = {_toml(draw(st.sampled_from([[], ['School_number', 'Principal']])))}",
+        f"section_properties = {_toml(draw(st.sampled_from([[], ['Grade', 'Term_name', 'Term_end']])))}",
+        f"lock_section_display_name = {_toml(draw(st.booleans()))}",
+        f"intune_groups = {_toml(draw(st.booleans()))}",
+        f"license_assignment = {_toml(draw(st.sampled_from(['user', 'group'])))}",
+        f"replace_special_characters = {_toml(draw(st.booleans()))}",
+    ]
+    start = draw(st.sampled_from([None, "2026-08-17", "2099-01-01"]))  # passed, or students still wait
+    if start is not None:
+        lines.append(f"student_enrollment_start_date = {start}")
+    roles = (
+        ("students", _STUDENT_MATCHING, "students.contoso.edu"),
+        ("teachers", _TEACHER_MATCHING, "contoso.edu"),
+    )
+    for role, matchings, domain in roles:
+        source, target, match_domain = draw(st.sampled_from(matchings))
+        lines += [f"[{role}]", f"match_source = {_toml(source)}", f"match_target = {_toml(target)}"]
+        lines.append(f"user_domain = {_toml(domain)}")
+        if match_domain is not None:
+            lines.append(f"match_domain = {_toml(match_domain)}")
+        licenses = draw(st.sampled_from([[], ["314c4481-f395-4525-be8b-2ec4bb1e9d91"]]))
+        lines.append(f"licenses = {_toml(licenses)}")
+    lines += [
+        "[deletion]",
+        f"sections = {_toml(draw(st.sampled_from(['keep', 'expire', 'delete'])))}",
+        f"users = {_toml(draw(st.sampled_from(['keep', 'disable', 'delete'])))}",
+    ]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+def _drawn_profiles(data: Any, folder: Path) -> tuple[str, str]:
+    """Two nights' profiles: the same one, or one whose options the admin changed in between."""
+    first = _drawn_profile(data, folder / "profile1.toml")
+    return first, first if data.draw(st.booleans()) else _drawn_profile(data, folder / "profile2.toml")
 
 
 @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -167,6 +240,27 @@ def test_the_same_through_the_graph_adapter_and_the_local_graph_server(
     roster = _roster(data, folder)
     with _graph(folder) as tenant:
         _run_then_plan(roster, *tenant)
+
+
+@settings(max_examples=40, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_two_nights_under_any_profile_leave_nothing_to_do(tmp_path_factory: Any, data: Any) -> None:
+    """Matching rules, licences per user or per group, Intune groups or none, every deletion policy, an
+    enrollment start date not reached, user_mode existing; and options changed between the nights."""
+    folder = tmp_path_factory.mktemp("profiles")
+    profiles = _drawn_profiles(data, folder)
+    _two_nights(data, folder, "--tenant", str(folder / "tenant" / "tenant.db"), profiles=profiles)
+
+
+@settings(max_examples=4, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+@given(st.data())
+def test_two_nights_under_any_profile_through_the_graph_adapter_leave_nothing_to_do(
+    tmp_path_factory: Any, data: Any
+) -> None:
+    folder = tmp_path_factory.mktemp("graph-profiles")
+    profiles = _drawn_profiles(data, folder)
+    with _graph(folder) as tenant:
+        _two_nights(data, folder, *tenant, profiles=profiles)
 
 
 def _shared_username(folder: Path) -> Path:

@@ -28,7 +28,7 @@ from sync.directory.model import DirectorySnapshot, Operation, OperationResult, 
 from sync.engine.apply import ApplyOutcome, apply_plan
 from sync.engine.journal import SqliteJournal, TenantJournal
 from sync.engine.plan import Plan
-from sync.profile import Profile, load_profile
+from sync.profile import IdentityMatching, Profile, load_profile
 from sync.roster.model import Roster
 from tests.engine.fakes import Killed
 
@@ -102,14 +102,10 @@ def apply_uninterrupted(path: Path, stage_plan: Plan, roster: Roster, profile: P
     assert outcome.complete and outcome.failed == 0, outcome.findings
 
 
-@pytest.fixture(scope="module")
-def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+def build_scenario(folder: Path, profile: Profile) -> Scenario:
     """The example district's fall set into a tenant that already holds one of its students (unanchored,
     so the plan links it), then the next term's set (sections expire, a student leaves and is disabled,
     new sections) into the fall result with drift (a synced member removed by hand)."""
-    base = load_profile(EXAMPLES / "profile.toml")
-    profile = replace(base, deletion=replace(base.deletion, users="disable"))
-    folder = tmp_path_factory.mktemp("resume")
     fall_start, spring_start, work = folder / "fall.db", folder / "spring.db", folder / "work.db"
     with LocalTenantDirectory(fall_start) as tenant:
         tenant.store.create_user(
@@ -132,6 +128,13 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
     apply_uninterrupted(work, spring_plan, spring_roster, profile)
     spring = Stage(spring_start, spring_roster, SPRING, spring_plan, dump_state(work))
     return Scenario(profile, {"fall": fall, "spring": spring})
+
+
+@pytest.fixture(scope="module")
+def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
+    base = load_profile(EXAMPLES / "profile.toml")
+    profile = replace(base, deletion=replace(base.deletion, users="disable"))
+    return build_scenario(tmp_path_factory.mktemp("resume"), profile)
 
 
 def test_the_scenario_exercises_every_kind_of_write_the_resume_must_not_repeat(scenario: Scenario) -> None:
@@ -178,6 +181,12 @@ kill = st.tuples(st.integers(min_value=1, max_value=30), st.integers(min_value=0
 def test_an_apply_killed_at_random_points_on_the_local_tenant_resumes_to_the_uninterrupted_state(
     scenario: Scenario, stage_name: str, kills: list[tuple[int, int]], replan: bool
 ) -> None:
+    assert_resumes(scenario, stage_name, kills, replan)
+
+
+def assert_resumes(scenario: Scenario, stage_name: str, kills: list[tuple[int, int]], replan: bool) -> None:
+    """Apply the stage's plan in processes that die at ``kills`` (``replan``: each new process plans again),
+    then in one left to finish; the tenant must end as the uninterrupted run left it."""
     stage, profile = scenario.stages[stage_name], scenario.profile
     with tempfile.TemporaryDirectory() as folder:
         path, journal_file = Path(folder) / "tenant.db", Path(folder) / "tenant.journal.db"
@@ -212,6 +221,53 @@ def test_an_apply_killed_at_random_points_on_the_local_tenant_resumes_to_the_uni
         with LocalTenantDirectory(path) as tenant:
             again = service.make_plan(stage.roster, profile, tenant.snapshot(), stage.today, [])
         assert again.operations == ()
+
+
+#: Profiles the resume is also tried under: licences per user or per group, Intune groups or not, every
+#: deletion policy, students matched by UPN or by Student_id against employeeId.
+_PROFILE_OPTIONS = st.tuples(
+    st.sampled_from(["user", "group"]),
+    st.booleans(),
+    st.sampled_from(["keep", "expire", "delete"]),
+    st.sampled_from(["keep", "disable", "delete"]),
+    st.booleans(),
+)
+_SCENARIOS: dict[tuple[object, ...], Scenario] = {}
+
+
+def scenario_under(options: tuple[str, bool, str, str, bool], folders: pytest.TempPathFactory) -> Scenario:
+    """The scenario under a profile with these options (built once per options)."""
+    if options not in _SCENARIOS:
+        licenses, intune, sections, users, by_student_id = options
+        base = load_profile(EXAMPLES / "profile.toml")
+        profile = replace(
+            base,
+            license_assignment=licenses,
+            intune_groups=intune,
+            deletion=replace(base.deletion, sections=sections, users=users),
+        )
+        if by_student_id:
+            matching = IdentityMatching("Student_id", "employeeId", None)
+            profile = replace(profile, students=replace(profile.students, matching=matching))
+        _SCENARIOS[options] = build_scenario(folders.mktemp("resume"), profile)
+    return _SCENARIOS[options]
+
+
+@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    options=_PROFILE_OPTIONS,
+    stage_name=st.sampled_from(["fall", "spring"]),
+    kills=st.lists(kill, min_size=1, max_size=3),
+    replan=st.booleans(),
+)
+def test_the_resume_holds_under_other_profiles(
+    tmp_path_factory: pytest.TempPathFactory,
+    options: tuple[str, bool, str, str, bool],
+    stage_name: str,
+    kills: list[tuple[int, int]],
+    replan: bool,
+) -> None:
+    assert_resumes(scenario_under(options, tmp_path_factory), stage_name, kills, replan)
 
 
 def test_a_batch_written_but_not_journaled_is_sent_again_and_changes_nothing(scenario: Scenario) -> None:
