@@ -77,31 +77,31 @@ class _Collection:
     def put(self, record_id: str, record: Record, *, replace_same_sis_id: bool) -> None:
         if replace_same_sis_id and record_id not in self.records:
             index = self._index()
-            for key in _sis_keys(record):
+            for key in sis_keys(record):
                 for other in list(index.get(key, ())):
                     self.remove(other)
         self.remove(record_id)
         self.records[record_id] = record
         if self._by_sis is not None:
-            for key in _sis_keys(record):
+            for key in sis_keys(record):
                 self._by_sis.setdefault(key, set()).add(record_id)
 
     def remove(self, record_id: str) -> None:
         record = self.records.pop(record_id, None)
         if record is not None and self._by_sis is not None:
-            for key in _sis_keys(record):
+            for key in sis_keys(record):
                 self._by_sis.get(key, set()).discard(record_id)
 
     def _index(self) -> dict[tuple[str, str], set[str]]:
         if self._by_sis is None:
             self._by_sis = {}
             for record_id, record in self.records.items():
-                for key in _sis_keys(record):
+                for key in sis_keys(record):
                     self._by_sis.setdefault(key, set()).add(record_id)
         return self._by_sis
 
 
-def _sis_keys(record: Record) -> set[tuple[str, str]]:
+def sis_keys(record: Record) -> set[tuple[str, str]]:
     """SIS ids of a record: ``("", sis_id)`` for schools and sections, ``(role, sis_id)`` for users — for
     staff ``(staff, staff_id)``: Clever's Staff role has no ``sis_id``."""
     keys: set[tuple[str, str]] = set()
