@@ -22,7 +22,7 @@ import random
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Protocol
 
-from sync.directory.anchors import user_role_of
+from sync.directory.anchors import class_anchor_of, user_anchor, user_role_of
 from sync.directory.graph_anchors import AnchorIndex
 from sync.directory.graph_batch import Draw, RetryPolicy
 from sync.directory.graph_errors import already_exists, failed, missing_anchor, not_there
@@ -38,6 +38,14 @@ AMBIGUOUS_STATUSES = frozenset({0, 500, 502, 504})
 
 #: Properties of a class that ``POST /groups`` takes; the rest go to ``PATCH /education/classes/{id}``.
 GROUP_CREATE_PROPERTIES = ("displayName", "mailNickname", "description")
+
+
+class Another:
+    """What a look-up after "already exists" finds when the object holding the key is another's (another
+    section's class, another SIS user's account): the create fails, and no replication wait changes that."""
+
+
+ANOTHERS = Another()
 
 
 class Sender(Protocol):
@@ -140,7 +148,7 @@ class OperationWriter:
         return ids, None
 
     async def _create(
-        self, op: Operation, request: SubRequest, lookup: Callable[[], Awaitable[str | None]]
+        self, op: Operation, request: SubRequest, lookup: Callable[[], Awaitable[str | Another | None]]
     ) -> tuple[OperationResult, bool]:
         """POST ``request``; on "already exists" look the object up. ``(result, created_now)``.
 
@@ -154,27 +162,55 @@ class OperationWriter:
             return OperationResult(ok=True, directory_id=directory_id), True
         if already_exists(answer):
             found = await self._look_up_existing(lookup)
-            if found:
+            if isinstance(found, str):
                 self._anchors.learn(op.target, found)
                 return OperationResult(ok=True, directory_id=found), False
         return failed(answer), False
 
-    async def _own_group(self, nickname: str, external_id: str) -> str | None:
+    async def _own_group(self, nickname: str, anchor: str) -> str | Another | None:
         """The group holding a class's ``nickname`` after "already exists" — this class's own create whose
         answer was lost — unless it is already the class of another section (its ``externalId`` says
         whose): that one is never taken for this class, nor written over."""
         found = await self._reader.find_id("/groups", "mailNickname", nickname)
+        return await self._unless_anothers(
+            found,
+            "/education/classes/{}?$select=externalId",
+            lambda body: class_anchor_of(body.get("externalId")),
+            anchor,
+        )
+
+    async def _own_user(self, upn: str, anchor: str) -> str | Another | None:
+        """The user holding ``upn`` after "already exists" — this user's own create whose answer was lost,
+        or an account without a SIS anchor made meanwhile — unless it is the account of another SIS user
+        (its role facet's ``externalId`` says whose): that one is never taken for this user."""
+        found = await self._reader.find_id("/users", "userPrincipalName", upn)
+        return await self._unless_anothers(
+            found,
+            "/education/users/{}?$select=primaryRole,student,teacher",
+            lambda body: user_anchor(body.get("primaryRole"), body),
+            anchor,
+        )
+
+    async def _unless_anothers(
+        self, found: str | None, url: str, anchor_of: Callable[[Mapping[str, Any]], str | None], anchor: str
+    ) -> str | Another | None:
+        """``found`` unless a GET of ``url`` (its id filled in) shows it carries an anchor other than
+        ``anchor`` (then :data:`ANOTHERS`); a 404 (not an education object yet) shows none. One read, on the
+        "already exists" path only."""
         if found is None:
             return None
-        answer = await self._reader.get(f"/education/classes/{found}?$select=externalId")
-        held = answer.body.get("externalId") if answer.ok else None
-        return None if held and held != external_id else found
+        answer = await self._reader.get(url.format(found))
+        held = anchor_of(answer.body) if answer.ok else None
+        return ANOTHERS if held and held != anchor else found
 
-    async def _look_up_existing(self, lookup: Callable[[], Awaitable[str | None]]) -> str | None:
-        """``lookup`` until it finds the object, up to the replication policy's attempts."""
+    async def _look_up_existing(
+        self, lookup: Callable[[], Awaitable[str | Another | None]]
+    ) -> str | Another | None:
+        """``lookup`` until it finds the object, up to the replication policy's attempts; an object that is
+        another's ends the search at once (no replication delay makes it this one's)."""
         for attempt in range(self._replication.attempts):
             found = await lookup()
-            if found:
+            if found is not None:
                 return found
             if attempt + 1 < self._replication.attempts:
                 await asyncio.sleep(self._replication.backoff(attempt, self._draw))
@@ -251,7 +287,7 @@ class OperationWriter:
         result, _ = await self._create(
             op,
             SubRequest("POST", "/education/users", body),
-            lambda: self._reader.find_id("/users", "userPrincipalName", upn),
+            lambda: self._own_user(upn, op.target),
         )
         return result
 
@@ -317,7 +353,7 @@ class OperationWriter:
         result, created = await self._create(
             op,
             SubRequest("POST", "/groups", body),
-            lambda: self._own_group(nickname, str(fields["externalId"])),
+            lambda: self._own_group(nickname, op.target),
         )
         if not result.ok or result.directory_id is None:
             return result

@@ -334,3 +334,28 @@ def test_a_class_create_never_takes_another_sections_class_on_the_local_server(t
         assert not result.ok and "mailNickname" in (result.message or "")
         classes = graph.snapshot().classes
     assert [(c.anchor, c.mail_nickname) for c in classes] == [("Section_A", "Section_A")]
+
+
+def test_a_user_create_never_takes_another_sis_users_account_on_the_local_server(tmp_path: Path) -> None:
+    """A create for Student_2 whose UPN Student_1's account took after the plan was made meets "already
+    exists" and fails; Student_1's account stays Student_1's."""
+
+    def student(anchor: str, upn: str) -> Operation:
+        fields = {
+            "userPrincipalName": upn,
+            "displayName": anchor,
+            "mailNickname": anchor,
+            "primaryRole": "student",
+        }
+        return Operation(OpKind.CREATE_USER, anchor, fields)
+
+    with (
+        GraphServer(tmp_path / "served.db") as server,
+        graph_directory(server.start(), tmp_path / "c") as graph,
+    ):
+        graph.snapshot()
+        assert [r.ok for r in graph.apply([student("Student_1", "ana@example.edu")])] == [True]
+        (result,) = graph.apply([student("Student_2", "ana@example.edu")])
+        assert not result.ok and "userPrincipalName" in (result.message or "")
+        users = graph.snapshot().users
+    assert [(u.anchor, u.user_principal_name) for u in users] == [("Student_1", "ana@example.edu")]

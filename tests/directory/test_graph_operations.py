@@ -509,6 +509,34 @@ def test_a_class_create_never_takes_another_sections_class_that_holds_its_nickna
     assert [item.method for item in fake.writes] == ["POST"]  # no PATCH of classA, no members
 
 
+@pytest.mark.parametrize(
+    ("holder", "taken"),
+    [
+        ("12", False),  # Student_12's account, made after the plan was: never taken for Student_99
+        ("99", True),  # Student_99's own create, whose answer was lost
+    ],
+)
+def test_a_user_create_meeting_its_upn_taken_takes_the_account_only_when_it_is_its_own(
+    fake: FakeGraph, directory: GraphDirectory, holder: str, taken: bool
+) -> None:
+    fake.script = already_exists_on_post("userPrincipalName")
+    fake.lookups[("/users", "userPrincipalName", "ana@x.edu")] = "held"
+    fake.objects["/education/users/held"] = {
+        "id": "held",
+        "primaryRole": "student",
+        "student": {"externalId": holder},
+    }
+    result = apply_one(
+        directory, Operation(OpKind.CREATE_USER, "Student_99", {"userPrincipalName": "ana@x.edu"})
+    )
+    if taken:
+        assert result == OperationResult(ok=True, directory_id="held")
+    else:
+        assert not result.ok and result.code == "Request_BadRequest"
+        assert not apply_one(directory, Operation(OpKind.DISABLE_USER, "Student_99")).ok  # no anchor learnt
+    assert [item.method for item in fake.writes] == ["POST"]  # nothing written to the account found
+
+
 def test_apply_calls_from_several_threads_share_the_directory_and_each_get_their_results(
     fake: FakeGraph, directory: GraphDirectory
 ) -> None:
