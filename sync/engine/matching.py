@@ -26,16 +26,18 @@ A record in error is left out of every membership and its account, if any, is no
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 from sync.directory.model import UPN_FORM, DirectoryUser
 from sync.engine.desired import RosterUser, match_column, new_upn, nickname_of, role_settings
 from sync.findings import Finding, Severity
 from sync.profile import Profile
-from sync.roster.names import NICKNAME_MAX
+from sync.roster.names import NICKNAME_MAX, split_anchor
 
 CASE_INSENSITIVE_TARGETS = frozenset({"userPrincipalName", "mail", "mailNickname"})
+#: Kinds of the anchors of the accounts the sync manages.
+USER_ANCHOR_KINDS = frozenset({"Student", "Teacher", "Staff"})
 _ATTRIBUTES = {
     "userPrincipalName": "user_principal_name",
     "mail": "mail",
@@ -143,7 +145,11 @@ def match_users(
             failed.add(user.anchor)
 
     creates = [user for user in pending if user.anchor in decided and decided[user.anchor].account is None]
-    for user, code, message in _refused_creates(creates, accounts, profile):
+    deleted: frozenset[str] = frozenset()
+    if creates and profile.deletion.users == "delete":
+        linked = frozenset(match.account.id for match in decided.values() if match.account is not None)
+        deleted = frozenset(account.id for account in departed_accounts(accounts, linked, roster_anchors))
+    for user, code, message in _refused_creates(creates, accounts, profile, deleted):
         del decided[user.anchor]
         findings.append(_finding(user, "Username", code, message))
         failed.add(user.anchor)
@@ -162,13 +168,18 @@ def match_users(
 
 
 def _refused_creates(
-    creates: Sequence[RosterUser], accounts: Sequence[DirectoryUser], profile: Profile
+    creates: Sequence[RosterUser],
+    accounts: Sequence[DirectoryUser],
+    profile: Profile,
+    deleted: Collection[str] = frozenset(),
 ) -> list[tuple[RosterUser, str, str]]:
     """``(record, code, message)`` of the new accounts Entra would refuse on every run, found at plan time
     instead: a ``userPrincipalName`` that is not of the form name@domain (``invalid_username``), or one that
     another new account or a directory user already has ("another object with the same value for property
     userPrincipalName": ``duplicate_source_entries``) — several records giving one UPN, or a directory user
-    that belongs to another record of the roster or that the profile's matching rule does not find."""
+    that belongs to another record of the roster or that the profile's matching rule does not find. A user
+    of ``deleted`` (ids of the accounts this plan deletes, in its last phase) holds it until then: the
+    message ends with :data:`MADE_NEXT_RUN`."""
     first: dict[str, RosterUser] = {}  # one entry per UPN: a million new students on a first sync
     repeated: dict[str, list[RosterUser]] = {}
     clashes: dict[str, tuple[RosterUser, str, str]] = {}
@@ -199,11 +210,34 @@ def _refused_creates(
         "account would get (Username, with user_domain); give the record another Username, or match it to "
         "that user (match_source, match_target)"
     )
+    until_deleted = (
+        "the userPrincipalName its new account would get (Username, with user_domain) belongs to the account "
+        "of a record that left the roster, which this run deletes at its end (deletion.users = delete): "
+        + MADE_NEXT_RUN
+    )
     for account in accounts:
         holder = first.get(account.user_principal_name.lower()) if account.user_principal_name else None
         if holder is not None:  # a UPN several records share has its finding already
-            clashes.setdefault(holder.anchor, (holder, "duplicate_source_entries", taken))
+            why = until_deleted if account.id in deleted else taken
+            clashes.setdefault(holder.anchor, (holder, "duplicate_source_entries", why))
     return [clashes[user.anchor] for user in creates if user.anchor in clashes]
+
+
+#: How a refusal that the run itself lifts ends (the account is created by the next run).
+MADE_NEXT_RUN = "the account is made on the next run"
+
+
+def departed_accounts(
+    accounts: Iterable[DirectoryUser], claimed_ids: Collection[str], kept_anchors: Collection[str]
+) -> Iterator[DirectoryUser]:
+    """The accounts the sync manages (a user anchor) whose record has left the roster (its anchor is not in
+    ``kept_anchors``) and that no record claimed by the matching rule (``claimed_ids``)."""
+    for account in accounts:
+        anchor = account.anchor
+        if anchor is None or account.id in claimed_ids or anchor in kept_anchors:
+            continue
+        if split_anchor(anchor)[0] in USER_ANCHOR_KINDS:
+            yield account
 
 
 def free_nicknames(

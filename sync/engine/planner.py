@@ -49,7 +49,7 @@ from sync.engine.desired import (
 )
 from sync.engine.gc_pause import gc_paused
 from sync.engine.guard import Managed, judge
-from sync.engine.matching import MatchResult, match_users
+from sync.engine.matching import USER_ANCHOR_KINDS, MatchResult, match_users
 from sync.engine.object_ops import (
     class_spec,
     class_update,
@@ -60,7 +60,7 @@ from sync.engine.object_ops import (
     school_ops,
 )
 from sync.engine.plan import PHASES, Plan
-from sync.engine.user_ops import USER_ANCHOR_KINDS, gone_user_ops, matched_user_ops
+from sync.engine.user_ops import gone_user_ops, matched_user_ops
 from sync.errors import SyncError
 from sync.findings import Finding, Severity, sort_key
 from sync.profile import Profile

@@ -9,7 +9,7 @@ from typing import Any
 
 from sync.directory.model import DirectoryUser, Operation, OpKind, RecordRef
 from sync.engine.desired import RosterUser, new_upn, nickname_of, user_licenses
-from sync.engine.matching import Match
+from sync.engine.matching import Match, departed_accounts
 from sync.engine.properties import (
     STUDENT_FACET_KEYS,
     TEACHER_FACET_KEYS,
@@ -19,12 +19,9 @@ from sync.engine.properties import (
 )
 from sync.findings import Finding, Severity
 from sync.profile import Profile
-from sync.roster.names import split_anchor
 
 #: Stands for a password in every plan shown or stored; apply looks the real one up in the roster.
 REDACTED = "***"
-#: Anchor kinds of user accounts.
-USER_ANCHOR_KINDS = frozenset({"Student", "Teacher", "Staff"})
 
 
 _SPECS = {
@@ -131,16 +128,11 @@ def gone_user_ops(
     policy = profile.deletion.users
     if policy == "keep":
         return
-    for account in accounts:
-        anchor = account.anchor
-        if anchor is None or account.id in claimed_ids or anchor in kept_anchors:
-            continue
-        if split_anchor(anchor)[0] not in USER_ANCHOR_KINDS:
-            continue
+    for account in departed_accounts(accounts, claimed_ids, kept_anchors):
         if policy == "delete":
-            yield Operation(OpKind.DELETE_USER, anchor)
+            yield Operation(OpKind.DELETE_USER, str(account.anchor))
         elif account.account_enabled:
-            yield Operation(OpKind.DISABLE_USER, anchor)
+            yield Operation(OpKind.DISABLE_USER, str(account.anchor))
 
 
 def _error(record: RecordRef, column: str | None, code: str, message: str) -> Finding:

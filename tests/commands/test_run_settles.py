@@ -130,7 +130,8 @@ def _run_then_plan_here(roster: Path, *tenant: str, profile: str = PROFILE) -> N
     if status == 2:  # a file-level error: nothing was written
         return
     if "made on the next run" in (Path(json.loads(out)["report_dir"]) / "findings.csv").read_text("utf-8"):
-        # A section id whose case changed: the old class holds the nickname until the run's last phase.
+        # A section id whose case changed: the old class holds the nickname until the run's last phase; or
+        # a leaver's account, deleted in that phase, holds the UPN a new account wants.
         status, _ = _cli("run", str(roster), "--profile", profile, *tenant, "--approve", "--format", "json")
         assert status in (0, 1)
     status, out = _cli("plan", str(roster), "--profile", profile, *tenant, "--format", "json")
@@ -325,3 +326,37 @@ def test_two_school_ids_one_group_nickname_through_the_graph_adapter_settle(tmp_
     roster = _school_case_twins(tmp_path)
     with _graph(tmp_path) as tenant:
         _run_then_plan(roster, *tenant)
+
+
+def test_a_teacher_id_whose_case_changed_gets_its_account_on_the_next_run_when_leavers_are_deleted(
+    tmp_path: Path,
+) -> None:
+    """Found by the drawn-profile property: teachers matched by Teacher_id against employeeId (which the
+    sync's accounts do not carry), T001 becomes t001. T001's account leaves and is deleted at the end of the
+    run; t001's new account wants its UPN, so it is refused that night with a finding saying it is made on the
+    next run (it was told to change its Username or matching), and the next run makes it."""
+    text = Path(PROFILE).read_text(encoding="utf-8").replace('users = "keep"', 'users = "delete"')
+    students, _, teachers = text.partition("[teachers]")
+    teachers = teachers.replace('match_source = "Username"', 'match_source = "Teacher_id"')
+    teachers = teachers.replace('match_target = "userPrincipalName"', 'match_target = "employeeId"')
+    profile = tmp_path / "profile.toml"
+    profile.write_text(f"{students}[teachers]{teachers}", encoding="utf-8")
+    files = _copied(FILES)
+    rows = files["teachers.csv"]
+    rows[1][rows[0].index("Teacher_id")] = rows[1][rows[0].index("Teacher_id")].lower()
+    night1, night2 = _write(FILES, tmp_path / "night1"), _write(files, tmp_path / "night2")
+    options = (
+        "--profile",
+        str(profile),
+        "--tenant",
+        str(tmp_path / "tenant.db"),
+        "--approve",
+        "--format",
+        "json",
+    )
+    with contextlib.chdir(tmp_path):
+        assert _cli("run", str(night1), *options)[0] == 0
+        status, out = _cli("run", str(night2), *options)
+        findings = (Path(json.loads(out)["report_dir"]) / "findings.csv").read_text("utf-8")
+        assert status == 1 and "the account is made on the next run" in findings
+        _run_then_plan_here(night2, "--tenant", str(tmp_path / "tenant.db"), profile=str(profile))

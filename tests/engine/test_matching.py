@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -187,6 +188,29 @@ def test_a_new_account_whose_upn_a_directory_user_already_has_is_an_error_not_a_
     assert [(f.record_id, f.code) for f in plan.findings] == [("S1", "duplicate_source_entries")]
     assert "a directory user that is not this record's account already has" in plan.findings[0].message
     assert _kinds(plan, "Student_S1") == []
+
+
+@pytest.mark.parametrize(
+    ("users_policy", "made_next_run"),
+    [("delete", True), ("disable", False), ("keep", False)],
+)
+def test_a_new_accounts_upn_held_by_a_leaver_this_run_deletes_is_made_on_the_next_run(
+    users_policy: str, made_next_run: bool
+) -> None:
+    """Student S1's SIS id became s1 (matched by Student_id against employeeId, which the account does not
+    carry): S1's account leaves, and s1's new account wants its UPN. Under ``delete`` the account is gone at
+    the end of this run and s1's is made on the next; otherwise the UPN stays taken (the admin decides)."""
+    directory = MemoryDirectory()
+    directory.add_user("olivia@s.example.edu", anchor="Student_S1", primary_role="student")
+    builder = RosterBuilder().school("1").student("s1", "1", Username="olivia")
+    matching = IdentityMatching("Student_id", "employeeId", None)
+    profile = make_profile(students=RoleSettings(matching, "s.example.edu"))
+    profile = replace(profile, deletion=replace(profile.deletion, users=users_policy))
+    plan = make_plan(builder.build(), profile, directory.snapshot(), TODAY)
+    assert [(f.record_id, f.code) for f in plan.findings] == [("s1", "duplicate_source_entries")]
+    assert plan.findings[0].message.endswith("the account is made on the next run") is made_next_run
+    assert _kinds(plan, "Student_s1") == []
+    assert (OpKind.DELETE_USER in _kinds(plan, "Student_S1")) is made_next_run
 
 
 @pytest.mark.parametrize("username", ["olivia nguyen", "olivia@", "o@livia@s.example.edu", "olivia@local"])
