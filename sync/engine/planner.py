@@ -24,6 +24,8 @@ Decisions beyond the specs (``sds-behaviour.md``, ``clever-csv.md`` §6):
   students and teachers get no per-user ``ASSIGN_LICENSES`` (new users still get ``usageLocation``).
   Staff are in neither group and keep per-user licences. Switching from ``"user"`` to ``"group"``
   removes no licence a user already holds directly (an admin removes them once the groups carry them).
+  A licence a user inherits from an All group this plan takes it out of (a teacher back as staff) is not
+  counted as held: its own is assigned in the same run.
 """
 
 from __future__ import annotations
@@ -60,7 +62,7 @@ from sync.engine.object_ops import (
     school_ops,
 )
 from sync.engine.plan import PHASES, Plan
-from sync.engine.user_ops import gone_user_ops, matched_user_ops
+from sync.engine.user_ops import InheritedLicences, gone_user_ops, matched_user_ops
 from sync.errors import SyncError
 from sync.findings import Finding, Severity, sort_key
 from sync.profile import Profile
@@ -215,8 +217,9 @@ def _plan_users(
     matched = match_users(users, snapshot.users, profile, other_nicknames=other_nicknames)
     findings.extend(matched.findings)
     failed = set(matched.failed)
+    inherited = InheritedLicences(snapshot, profile)
     for match in matched.matches:
-        user_operations = matched_user_ops(match, profile, findings)
+        user_operations = matched_user_ops(match, profile, findings, inherited)
         if match.account is None and not user_operations:
             failed.add(match.user.anchor)  # could not be created: reported by matched_user_ops
         operations.extend(user_operations)

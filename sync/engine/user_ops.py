@@ -7,8 +7,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from types import MappingProxyType
 from typing import Any
 
-from sync.directory.model import DirectoryUser, Operation, OpKind, RecordRef
-from sync.engine.desired import RosterUser, new_upn, nickname_of, user_licenses
+import pyarrow.compute as pc
+
+from sync.directory.model import DirectorySnapshot, DirectoryUser, Operation, OpKind, RecordRef
+from sync.engine.desired import Role, RosterUser, all_group, new_upn, nickname_of, user_licenses
 from sync.engine.matching import Match, departed_accounts
 from sync.engine.properties import (
     STUDENT_FACET_KEYS,
@@ -34,23 +36,30 @@ _SPECS = {
 }
 
 
-def matched_user_ops(match: Match, profile: Profile, findings: list[Finding]) -> list[Operation]:
+def matched_user_ops(
+    match: Match, profile: Profile, findings: list[Finding], inherited: InheritedLicences | None = None
+) -> list[Operation]:
+    """The operations that make ``match``'s account what its record wants. ``inherited`` says which of an
+    account's licences come from an All Students / All Teachers group this plan takes it out of."""
     user, account = match.user, match.account
     if account is None:
         create = create_user(user, profile, findings, mail_nickname=match.mail_nickname)
         return [] if create is None else [create, *licence_ops(user, frozenset(), profile)]
     skus = user_licenses(profile, user.role)
+    held = account.licenses
+    if skus and inherited is not None:
+        held = held - inherited.lost(account.id, user.role)
     if (
         not match.linked
         and user.properties == account.properties
         and account.primary_role == user.primary_role
         and account.account_enabled
-        and account.licenses.issuperset(skus)
+        and held.issuperset(skus)
     ):
         return []  # the nightly common case: nothing to do for this account
     operations: list[Operation] = []
     changed = diff(user.properties, account.properties, _SPECS[user.facet])
-    needs_licences = skus and not account.licenses.issuperset(skus)
+    needs_licences = skus and not held.issuperset(skus)
     if needs_licences and not account.usage_location and profile.usage_location:
         # Entra refuses a licence to an account without a usage location (InvalidUserUsageLocation):
         # a matched account gets the profile's, as a new one does. One it has already is never changed.
@@ -67,9 +76,43 @@ def matched_user_ops(match: Match, profile: Profile, findings: list[Finding]) ->
             operations.append(Operation(OpKind.UPDATE_USER, user.anchor, changed, record=user.record))
         if not account.account_enabled and profile.deletion.users == "disable":
             operations.append(Operation(OpKind.ENABLE_USER, user.anchor, record=user.record))
-    if skus and not account.licenses.issuperset(skus):
-        operations.extend(licence_ops(user, account.licenses, profile))
+    if needs_licences:
+        operations.extend(licence_ops(user, held, profile))
     return operations
+
+
+class InheritedLicences:
+    """The licences accounts inherit from the sync's All Students / All Teachers groups (group-based
+    licensing), as far as this plan takes them away: a user leaves every All group but its role's (staff
+    belong to none), and with it the group's licences. ``assignedLicenses`` lists inherited licences with
+    the direct ones, so without this a staff member who was a teacher would keep no licence of its own once
+    out of All Teachers (assigned only by the next run)."""
+
+    def __init__(self, snapshot: DirectorySnapshot, profile: Profile) -> None:
+        self._snapshot = snapshot
+        managed = profile.intune_groups or profile.licenses_by_group  # else their members are left alone
+        anchors = {all_group("student").anchor, all_group("teacher").anchor}
+        self._groups = [g for g in snapshot.groups if managed and g.licenses and g.anchor in anchors]
+        self._members: dict[str, frozenset[str]] = {}
+
+    def lost(self, account_id: str, role: Role) -> frozenset[str]:
+        """The SKUs ``account_id`` inherits from All groups other than its role's (taken out of them)."""
+        own = all_group(role).anchor if role != "staff" else None
+        lost: set[str] = set()
+        for group in self._groups:
+            if group.anchor != own and account_id in self._members_of(group.id):
+                lost |= group.licenses
+        return frozenset(lost)
+
+    def _members_of(self, group_id: str) -> frozenset[str]:
+        """Ids of the members of ``group_id`` in the snapshot (read once per group, only when asked)."""
+        if group_id not in self._members:
+            table = self._snapshot.memberships
+            mask = pc.and_(
+                pc.equal(table.column("container_id"), group_id), pc.equal(table.column("relation"), "member")
+            )
+            self._members[group_id] = frozenset(table.filter(mask).column("member_id").to_pylist())
+        return self._members[group_id]
 
 
 def create_user(

@@ -108,12 +108,16 @@ def _run_then_plan(roster: Path, *tenant: str) -> None:
 
 
 def _two_nights(
-    data: Any, folder: Path, *tenant: str, profiles: tuple[str, str] = (PROFILE, PROFILE)
+    data: Any,
+    folder: Path,
+    *tenant: str,
+    profiles: tuple[str, str] = (PROFILE, PROFILE),
+    files: dict[str, list[list[str]]] = FILES,
 ) -> None:
-    """A run on the example district (changed or not) with the first profile, then a run and a plan on it
-    changed again, as the next night's files would be, with the second: updates, leavers, renamed ids and the
+    """A run on ``files`` (changed or not) with the first profile, then a run and a plan on them changed
+    again, as the next night's files would be, with the second: updates, leavers, renamed ids and the
     guard's approval included."""
-    first = _changed(data, FILES) if data.draw(st.booleans()) else FILES
+    first = _changed(data, files) if data.draw(st.booleans()) else files
     night1 = _write(first, folder / "night1")
     night2 = _write(_changed(data, first), folder / "night2")
     with contextlib.chdir(folder):
@@ -177,6 +181,7 @@ def _drawn_profile(data: Any, path: Path) -> str:
         f"intune_groups = {_toml(draw(st.booleans()))}",
         f"license_assignment = {_toml(draw(st.sampled_from(['user', 'group'])))}",
         f"replace_special_characters = {_toml(draw(st.booleans()))}",
+        f"sync_staff = {_toml(draw(st.booleans()))}",
     ]
     start = draw(st.sampled_from([None, "2026-08-17", "2099-01-01"]))  # passed, or students still wait
     if start is not None:
@@ -200,6 +205,21 @@ def _drawn_profile(data: Any, path: Path) -> str:
     ]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return str(path)
+
+
+#: A staff.csv for the example district: a staff member at two schools, one with a teacher's Username.
+STAFF = [
+    ["School_id", "Staff_id", "Staff_email", "First_name", "Last_name", "Department", "Title", "Username"],
+    ["100", "ST01", "pat.lee@contoso.edu", "Pat", "Lee", "Office", "Secretary", "pat.lee"],
+    ["200", "ST02", "sam.ortiz@contoso.edu", "Sam", "Ortiz", "Library", "Librarian", "sam.ortiz"],
+    ["300", "ST02", "sam.ortiz@contoso.edu", "Sam", "Ortiz", "Library", "Librarian", "sam.ortiz"],
+    ["300", "ST03", "grace.okafor@contoso.edu", "Grace", "Okafor", "Office", "Coach", "grace.okafor"],
+]
+
+
+def _drawn_files(data: Any) -> dict[str, list[list[str]]]:
+    """The example district, with a staff.csv or without."""
+    return {**FILES, "staff.csv": STAFF} if data.draw(st.booleans()) else FILES
 
 
 def _drawn_profiles(data: Any, folder: Path) -> tuple[str, str]:
@@ -247,10 +267,13 @@ def test_the_same_through_the_graph_adapter_and_the_local_graph_server(
 @given(st.data())
 def test_two_nights_under_any_profile_leave_nothing_to_do(tmp_path_factory: Any, data: Any) -> None:
     """Matching rules, licences per user or per group, Intune groups or none, every deletion policy, an
-    enrollment start date not reached, user_mode existing; and options changed between the nights."""
+    enrollment start date not reached, user_mode existing, staff synced or not (with a staff.csv or none);
+    and options changed between the nights."""
     folder = tmp_path_factory.mktemp("profiles")
-    profiles = _drawn_profiles(data, folder)
-    _two_nights(data, folder, "--tenant", str(folder / "tenant" / "tenant.db"), profiles=profiles)
+    profiles, files = _drawn_profiles(data, folder), _drawn_files(data)
+    _two_nights(
+        data, folder, "--tenant", str(folder / "tenant" / "tenant.db"), profiles=profiles, files=files
+    )
 
 
 @settings(max_examples=4, deadline=None, database=None, suppress_health_check=list(HealthCheck))
@@ -259,9 +282,9 @@ def test_two_nights_under_any_profile_through_the_graph_adapter_leave_nothing_to
     tmp_path_factory: Any, data: Any
 ) -> None:
     folder = tmp_path_factory.mktemp("graph-profiles")
-    profiles = _drawn_profiles(data, folder)
+    profiles, files = _drawn_profiles(data, folder), _drawn_files(data)
     with _graph(folder) as tenant:
-        _two_nights(data, folder, *tenant, profiles=profiles)
+        _two_nights(data, folder, *tenant, profiles=profiles, files=files)
 
 
 def _shared_username(folder: Path) -> Path:
@@ -360,3 +383,35 @@ def test_a_teacher_id_whose_case_changed_gets_its_account_on_the_next_run_when_l
         findings = (Path(json.loads(out)["report_dir"]) / "findings.csv").read_text("utf-8")
         assert status == 1 and "the account is made on the next run" in findings
         _run_then_plan_here(night2, "--tenant", str(tmp_path / "tenant.db"), profile=str(profile))
+
+
+def test_a_teacher_who_becomes_staff_under_group_licences_gets_a_licence_of_its_own_in_the_same_run(
+    tmp_path: Path,
+) -> None:
+    """Found by the drawn-profile property: under license_assignment = "group", T001's account holds the
+    teachers' licence through All Teachers. T001 leaves teachers.csv and comes back in staff.csv (staff keep
+    per-user licences, in no All group) and is matched to that account by Username. The run takes it out of
+    All Teachers, and with it the inherited licence; the licence of its own must be assigned in that run,
+    not the next (assignedLicenses lists the inherited licence, so it looked held)."""
+    text = Path(PROFILE).read_text(encoding="utf-8")
+    text = text.replace('license_assignment = "user"', 'license_assignment = "group"')
+    profile = tmp_path / "profile.toml"
+    profile.write_text(text.replace("sync_staff = false", "sync_staff = true"), encoding="utf-8")
+    files = _copied(FILES)
+    teachers = files["teachers.csv"]
+    teacher = teachers.pop(1)  # T001, at one school
+    column = dict(zip(teachers[0], teacher, strict=True))
+    header = ["School_id", "Staff_id", "Staff_email", "First_name", "Last_name", "Username"]
+    staff = [column["School_id"], "ST01", column["Teacher_email"], column["First_name"], column["Last_name"]]
+    files["staff.csv"] = [header, [*staff, column["Username"]]]
+    night1, night2 = _write(FILES, tmp_path / "night1"), _write(files, tmp_path / "night2")
+    tenant = ("--tenant", str(tmp_path / "tenant.db"))
+    with contextlib.chdir(tmp_path):
+        assert _cli("run", str(night1), "--profile", str(profile), *tenant, "--approve")[0] == 0
+        status, out = _cli(
+            "run", str(night2), "--profile", str(profile), *tenant, "--approve", "--format", "json"
+        )
+        assert status in (0, 1)
+        assert json.loads(out)["changes"]["licenses_assigned"] == 1
+        status, out = _cli("plan", str(night2), "--profile", str(profile), *tenant, "--format", "json")
+    assert {key: n for key, n in json.loads(out)["changes"].items() if n} == {}

@@ -173,3 +173,25 @@ def test_in_group_mode_staff_keep_per_user_licences_as_they_are_in_no_licensed_g
     ]
     members = {ref for op in ops(plan, OpKind.ADD_GROUP_MEMBERS) for ref in op.refs}
     assert "Staff_F1" not in members
+
+
+def test_a_teacher_back_as_staff_gets_its_own_licence_as_it_leaves_all_teachers() -> None:
+    """T1's account holds the teachers' SKU only through All Teachers (Graph lists inherited licences in
+    ``assignedLicenses``, as set by hand here). T1 comes back as staff member F1 with T1's Username, is
+    matched to that account, and leaves All Teachers in this plan: the licence must be its own now."""
+    directory = MemoryDirectory()
+    profile = licensed("group", sync_staff=True)
+    sync_once(district(1).build(), profile, directory, TODAY)
+    [account] = [user for user in directory.users.values() if user.anchor == "Teacher_T1"]
+    account.licenses.add(SKU_T)  # inherited from All Teachers
+
+    builder = RosterBuilder().school("1", "North High").school("2", "South High").teacher("T2", "2")
+    builder.student("S0", "1").section("A", "1", ["T2"], ["S0"]).staff_member("F1", "1", Username="tt1")
+    plan = make_plan(builder.build(), profile, directory.snapshot(), TODAY)
+
+    assert [op.target for op in ops(plan, OpKind.LINK_USER)] == ["Staff_F1"]
+    assert [(op.target, list(op.fields["addLicenses"])) for op in ops(plan, OpKind.ASSIGN_LICENSES)] == [
+        ("Staff_F1", [SKU_T])
+    ]
+    removed = [(op.target, ref) for op in ops(plan, OpKind.REMOVE_GROUP_MEMBERS) for ref in op.refs]
+    assert ("Group_All_Teachers", "Staff_F1") in removed
