@@ -57,6 +57,9 @@ class Scope:
     sync_staff: bool = False
     #: All Students / All Teachers are maintained (Intune groups, or group-based licensing without them).
     all_groups: bool = False
+    #: Anchors of classes whose owners and teacher members stay (none of the section's teachers has an
+    #: account, and a class cannot lose its last owner).
+    classes_keeping_teachers: frozenset[str] = frozenset()
 
 
 def _prefix(prefix: str, array: pa.Array | pa.ChunkedArray) -> pa.ChunkedArray | pa.Array:
@@ -238,6 +241,7 @@ def removable(actual: Actual, scope: Scope, kept_classes: pa.Array, kept_schools
     - of a vanished class: only its students, and only under the ``expire`` policy;
     - a vanished class's link to a school that is still in the roster;
     - students in classes before the enrollment start date;
+    - the owners and teacher members of a class none of whose section's teachers has an account;
     - Intune groups' members when the profile no longer maintains the groups (with group-based
       licensing All Students / All Teachers stay maintained, the per-school groups are left alone).
 
@@ -264,6 +268,12 @@ def removable(actual: Actual, scope: Scope, kept_classes: pa.Array, kept_schools
     keep &= ~((relation == RELATIONS.index("class")) & vanished[member] & school_kept[container])
     if not scope.students_in_classes:
         keep &= ~(is_class[container] & ~class_vanished & student_member)
+    if scope.classes_keeping_teachers:
+        teachers_kept = pa.array(sorted(scope.classes_keeping_teachers), pa.string())
+        keeps_teachers = per_anchor(pc.is_in(names, value_set=teachers_kept))[container]
+        owner = relation == RELATIONS.index("owner")
+        teacher_member = (relation == RELATIONS.index("member")) & ~is_student[member]
+        keep &= ~(keeps_teachers & (owner | teacher_member))
     if not scope.intune_groups:
         kept_groups = pa.array([ALL_STUDENTS, ALL_TEACHERS] if scope.all_groups else [], pa.string())
         keep &= ~(is_group & ~per_anchor(pc.is_in(names, value_set=kept_groups)))[container]

@@ -11,7 +11,9 @@ Decisions beyond the specs (``sds-behaviour.md``, ``clever-csv.md`` §6):
   An already expired class is left alone; ``keep`` touches nothing; ``delete`` deletes the class.
 - Before ``student_enrollment_start_date`` no student is added to or removed from a current class.
 - A section none of whose teachers has an account is not created (a class needs an owner from its first
-  write): record error ``unmatched_entry`` at the section.
+  write): record error ``unmatched_entry`` at the section. An existing class in that state keeps the
+  owners and teacher members it has (the directory refuses to remove a class's last owner), with the same
+  finding, until one of the section's teachers has an account; its students are synced as usual.
 - A vanished user leaves every managed membership; ``disable`` / ``delete`` then act on the account.
   ``ENABLE_USER`` is planned only under ``disable`` (the sync undoes its own disabling, never an admin's).
 - Staff (``sync_staff``) are ``faculty`` with a ``teacher`` facet (anchor ``Staff_<id>``), school members
@@ -134,6 +136,7 @@ def _make_plan(roster: Roster, profile: Profile, snapshot: DirectorySnapshot, to
         all_groups=profile.intune_groups or profile.licenses_by_group,
         section_policy=profile.deletion.sections,
         expired_classes=classes.expired_gone,
+        classes_keeping_teachers=classes.keep_owners,
         frozen_members=users.failed,
         sync_staff=profile.sync_staff,
     )
@@ -250,6 +253,8 @@ class _Classes:
     expired_gone: frozenset[str]
     #: Managed classes not yet expired (the guard's denominator).
     managed: int
+    #: Existing classes none of whose section's teachers has an account: their teachers stay.
+    keep_owners: frozenset[str] = frozenset()
 
 
 def _plan_classes(
@@ -268,12 +273,16 @@ def _plan_classes(
     staffed = _sections_with_teachers(roster.section_teachers, pa.array(teachers_left_out, pa.string()))
     new: dict[str, DesiredClass] = {}
     left_out: list[str] = []
+    keep_owners: list[str] = []
     spec = class_spec(profile)
     for desired in classes:
         found = class_index.get(desired.anchor)
         if found is not None:
             update = class_update(desired, found, spec)
             operations.extend([update] if update else [])
+            if desired.section_id not in staffed and not is_expired(found):
+                findings.append(_owners_kept(desired))
+                keep_owners.append(desired.anchor)
         elif desired.section_id in staffed:
             new[desired.anchor] = desired
         else:
@@ -302,6 +311,7 @@ def _plan_classes(
         left_out=left_out,
         expired_gone=frozenset(c.anchor for c in gone if c.anchor and is_expired(c)),
         managed=sum(1 for c in class_index.values() if not is_expired(c)),
+        keep_owners=frozenset(keep_owners),
     )
 
 
@@ -334,6 +344,14 @@ def _school_groups(
             )
             findings.append(_record_error(group.record, "School_id", "duplicate_source_entries", message))
     return [group for group in groups if group.anchor not in refused], sorted(refused)
+
+
+def _owners_kept(desired: DesiredClass) -> Finding:
+    message = (
+        "none of the section's teachers has a directory account, so the class keeps the teachers it has "
+        "(a class cannot lose its last owner) until one of the section's teachers has an account"
+    )
+    return _record_error(desired.record, None, "unmatched_entry", message)
 
 
 def _ownerless(desired: DesiredClass) -> Finding:

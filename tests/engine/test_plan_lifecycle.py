@@ -243,3 +243,41 @@ def test_a_renamed_profile_finds_everything_it_synced_still_managed() -> None:
     renamed = profile(name="Contoso Unified School District", intune_groups=True, users="delete")
     plan = make_plan(fall().build(), renamed, directory.snapshot(), TODAY)
     assert plan.operations == ()
+
+
+def c_taught_by_t9(t9_username: str | None) -> RosterBuilder:
+    """The fall set, with section C taught by T9 instead of T2 (and S6 in it instead of S5)."""
+    builder = RosterBuilder().school("1", "North").school("2", "South")
+    builder.teacher("T1", "1").teacher("T2", "1", "2").teacher("T9", "2", Username=t9_username)
+    for i in range(7):
+        builder.student(f"S{i}", "1" if i < 4 else "2")
+    builder.section("A", "1", ["T1"], ["S0", "S1", "S2"])
+    builder.section("B", "1", ["T1", "T2"], ["S2", "S3"])
+    return builder.section("C", "2", ["T9"], ["S4", "S6"])
+
+
+def test_a_class_whose_new_teachers_have_no_account_keeps_its_teachers_until_one_has() -> None:
+    """Section C's teacher changes from T2 to T9, whose record gives no account (no Username). Removing T2
+    would leave the class without an owner, which the directory refuses on every run: T2 stays its owner
+    and member, with a finding on the section; its students are synced as usual. Once T9 has an account,
+    T9 comes in and T2 goes."""
+    directory = MemoryDirectory()
+    sync_once(fall().build(), profile(), directory, TODAY)
+
+    plan = make_plan(c_taught_by_t9(None).build(), profile(), directory.snapshot(), TODAY)
+    class_c = [(op.kind, op.refs) for op in plan.operations if op.target == "Section_C"]
+    assert class_c == [
+        (OpKind.ADD_CLASS_MEMBERS, ("Student_S6",)),
+        (OpKind.REMOVE_CLASS_MEMBERS, ("Student_S5",)),
+    ]
+    assert ("C", "unmatched_entry") in [(f.record_id, f.code) for f in plan.findings]
+    sync_once(c_taught_by_t9(None).build(), profile(), directory, TODAY)
+
+    plan = make_plan(c_taught_by_t9("t9").build(), profile(), directory.snapshot(), TODAY)
+    class_c = [(op.kind, op.refs) for op in plan.operations if op.target == "Section_C"]
+    assert sorted(class_c) == [
+        (OpKind.ADD_CLASS_MEMBERS, ("Teacher_T9",)),
+        (OpKind.ADD_CLASS_OWNERS, ("Teacher_T9",)),
+        (OpKind.REMOVE_CLASS_MEMBERS, ("Teacher_T2",)),
+        (OpKind.REMOVE_CLASS_OWNERS, ("Teacher_T2",)),
+    ]
