@@ -29,6 +29,7 @@ from collections import defaultdict
 from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
+from sync.directory.anchors import USER_ANCHOR_KINDS
 from sync.directory.model import UPN_FORM, DirectoryUser
 from sync.engine.desired import RosterUser, match_column, new_upn, nickname_of, role_settings
 from sync.findings import Finding, Severity
@@ -36,8 +37,6 @@ from sync.profile import Profile
 from sync.roster.names import NICKNAME_MAX, split_anchor
 
 CASE_INSENSITIVE_TARGETS = frozenset({"userPrincipalName", "mail", "mailNickname"})
-#: Kinds of the anchors of the accounts the sync manages.
-USER_ANCHOR_KINDS = frozenset({"Student", "Teacher", "Staff"})
 _ATTRIBUTES = {
     "userPrincipalName": "user_principal_name",
     "mail": "mail",
@@ -145,11 +144,17 @@ def match_users(
             failed.add(user.anchor)
 
     creates = [user for user in pending if user.anchor in decided and decided[user.anchor].account is None]
-    deleted: frozenset[str] = frozenset()
-    if creates and profile.deletion.users == "delete":
-        linked = frozenset(match.account.id for match in decided.values() if match.account is not None)
-        deleted = frozenset(account.id for account in departed_accounts(accounts, linked, roster_anchors))
-    for user, code, message in _refused_creates(creates, accounts, profile, deleted):
+    matched_ids: list[frozenset[str]] = []  # the matched accounts' ids, collected once when first needed
+
+    def deleted_at_end(account: DirectoryUser) -> bool:
+        """Whether this plan deletes ``account`` (asked only of accounts holding a new account's UPN)."""
+        if profile.deletion.users != "delete":
+            return False
+        if not matched_ids:
+            matched_ids.append(frozenset(m.account.id for m in decided.values() if m.account is not None))
+        return any(departed_accounts([account], matched_ids[0], roster_anchors))
+
+    for user, code, message in _refused_creates(creates, accounts, profile, deleted_at_end):
         del decided[user.anchor]
         findings.append(_finding(user, "Username", code, message))
         failed.add(user.anchor)
@@ -171,15 +176,15 @@ def _refused_creates(
     creates: Sequence[RosterUser],
     accounts: Sequence[DirectoryUser],
     profile: Profile,
-    deleted: Collection[str] = frozenset(),
+    deleted_at_end: Callable[[DirectoryUser], bool],
 ) -> list[tuple[RosterUser, str, str]]:
     """``(record, code, message)`` of the new accounts Entra would refuse on every run, found at plan time
     instead: a ``userPrincipalName`` that is not of the form name@domain (``invalid_username``), or one that
     another new account or a directory user already has ("another object with the same value for property
     userPrincipalName": ``duplicate_source_entries``) — several records giving one UPN, or a directory user
     that belongs to another record of the roster or that the profile's matching rule does not find. A user
-    of ``deleted`` (ids of the accounts this plan deletes, in its last phase) holds it until then: the
-    message ends with :data:`MADE_NEXT_RUN`."""
+    this plan deletes in its last phase (``deleted_at_end``) holds it until then: the message ends with
+    :data:`MADE_NEXT_RUN`."""
     first: dict[str, RosterUser] = {}  # one entry per UPN: a million new students on a first sync
     repeated: dict[str, list[RosterUser]] = {}
     clashes: dict[str, tuple[RosterUser, str, str]] = {}
@@ -218,7 +223,7 @@ def _refused_creates(
     for account in accounts:
         holder = first.get(account.user_principal_name.lower()) if account.user_principal_name else None
         if holder is not None:  # a UPN several records share has its finding already
-            why = until_deleted if account.id in deleted else taken
+            why = until_deleted if deleted_at_end(account) else taken
             clashes.setdefault(holder.anchor, (holder, "duplicate_source_entries", why))
     return [clashes[user.anchor] for user in creates if user.anchor in clashes]
 

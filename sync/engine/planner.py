@@ -39,6 +39,7 @@ from datetime import date
 
 import pyarrow as pa
 
+from sync.directory.anchors import USER_ANCHOR_KINDS
 from sync.directory.model import MAX_BATCH, DirectoryGroup, DirectorySnapshot, Operation, OpKind, RecordRef
 from sync.engine import memberships as ms
 from sync.engine.changes import count_changes
@@ -53,7 +54,7 @@ from sync.engine.desired import (
 )
 from sync.engine.gc_pause import gc_paused
 from sync.engine.guard import Managed, judge
-from sync.engine.matching import USER_ANCHOR_KINDS, MatchResult, match_users
+from sync.engine.matching import MatchResult, match_users
 from sync.engine.object_ops import (
     class_spec,
     class_update,
@@ -64,7 +65,7 @@ from sync.engine.object_ops import (
     school_ops,
 )
 from sync.engine.plan import PHASES, Plan
-from sync.engine.user_ops import InheritedLicences, gone_user_ops, matched_user_ops
+from sync.engine.user_ops import gone_user_ops, inherited_licences, matched_user_ops
 from sync.errors import SyncError
 from sync.findings import Finding, Severity, sort_key
 from sync.profile import Profile
@@ -220,7 +221,7 @@ def _plan_users(
     matched = match_users(users, snapshot.users, profile, other_nicknames=other_nicknames)
     findings.extend(matched.findings)
     failed = set(matched.failed)
-    inherited = InheritedLicences(snapshot, profile)
+    inherited = inherited_licences(snapshot, profile)
     for match in matched.matches:
         user_operations = matched_user_ops(match, profile, findings, inherited)
         if match.account is None and not user_operations:

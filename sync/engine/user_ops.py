@@ -9,7 +9,14 @@ from typing import Any
 
 import pyarrow.compute as pc
 
-from sync.directory.model import DirectorySnapshot, DirectoryUser, Operation, OpKind, RecordRef
+from sync.directory.model import (
+    DirectoryGroup,
+    DirectorySnapshot,
+    DirectoryUser,
+    Operation,
+    OpKind,
+    RecordRef,
+)
 from sync.engine.desired import Role, RosterUser, all_group, new_upn, nickname_of, user_licenses
 from sync.engine.matching import Match, departed_accounts
 from sync.engine.properties import (
@@ -81,6 +88,16 @@ def matched_user_ops(
     return operations
 
 
+def inherited_licences(snapshot: DirectorySnapshot, profile: Profile) -> InheritedLicences | None:
+    """``None`` when no All group the sync maintains carries licences (then no user loses any): the
+    per-user check is skipped for the million users of a tenant licensed per user."""
+    if not (profile.intune_groups or profile.licenses_by_group):  # else their members are left alone
+        return None
+    anchors = {all_group("student").anchor, all_group("teacher").anchor}
+    groups = [group for group in snapshot.groups if group.licenses and group.anchor in anchors]
+    return InheritedLicences(snapshot, groups) if groups else None
+
+
 class InheritedLicences:
     """The licences accounts inherit from the sync's All Students / All Teachers groups (group-based
     licensing), as far as this plan takes them away: a user leaves every All group but its role's (staff
@@ -88,11 +105,9 @@ class InheritedLicences:
     the direct ones, so without this a staff member who was a teacher would keep no licence of its own once
     out of All Teachers (assigned only by the next run)."""
 
-    def __init__(self, snapshot: DirectorySnapshot, profile: Profile) -> None:
+    def __init__(self, snapshot: DirectorySnapshot, groups: Sequence[DirectoryGroup]) -> None:
         self._snapshot = snapshot
-        managed = profile.intune_groups or profile.licenses_by_group  # else their members are left alone
-        anchors = {all_group("student").anchor, all_group("teacher").anchor}
-        self._groups = [g for g in snapshot.groups if managed and g.licenses and g.anchor in anchors]
+        self._groups = groups
         self._members: dict[str, frozenset[str]] = {}
 
     def lost(self, account_id: str, role: Role) -> frozenset[str]:
